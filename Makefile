@@ -1,0 +1,49 @@
+# CacheTier. Two commands matter (see README): `make demo` runs the tier end to end on this
+# machine; `make check` runs every test tier. Both install what they need via `make deps`.
+# Area-specific targets live in mk/*.mk.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+export CACHETIER_CACHE ?= $(HOME)/.cache/cachetier
+export PATH := $(CACHETIER_CACHE)/bin:$(PATH)
+JEST := node --experimental-vm-modules --no-warnings node_modules/jest/bin/jest.js
+
+.PHONY: all deps deps-node build lint test chart-lint check test-integration clean help
+
+all: build
+
+help: ## list targets
+	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | sort
+
+deps: deps-node ## install everything the build, tests, demo and benchmarks need (cached in $CACHETIER_CACHE)
+	bash hack/deps.sh
+
+deps-node: node_modules/.package-lock.json
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+build: deps-node ## compile TypeScript to dist/
+	npx tsc -p tsconfig.build.json
+
+lint: deps-node ## eslint + tsc --noEmit
+	npx tsc --noEmit -p tsconfig.json
+	npx eslint .
+
+test: deps-node ## unit tier: renderers, planners, parsers (no servers; under a minute)
+	$(JEST) --selectProjects unit
+
+# Every integration area adds itself here (mk/*.mk): real servers started by hack/ scripts.
+INTEGRATION_TARGETS :=
+
+include $(sort $(wildcard mk/*.mk))
+
+test-integration: $(INTEGRATION_TARGETS) ## integration tier: real Redis, ZooKeeper, Kafka, nginx + Lua
+
+# The README's test command. CI runs it from a fresh clone.
+check: deps lint chart-lint test test-integration test-controlplane e2e ## every test tier, as CI runs it
+	@echo "check: all tiers passed"
+
+clean:
+	rm -rf dist coverage .tier

@@ -1,0 +1,193 @@
+// The CacheTier API as TypeScript. crds/cachetier.yaml is the schema the API server enforces;
+// this file is what the operator's code reads. A unit test keeps the two (and their defaults)
+// in step.
+
+export const GROUP = 'cachetier.io';
+export const VERSION = 'v1alpha1';
+export const KIND = 'CacheTier';
+export const PLURAL = 'cachetiers';
+export const API_VERSION = `${GROUP}/${VERSION}`;
+
+export type AntiAffinity = 'soft' | 'hard';
+
+export interface ResourceRequirements {
+  requests?: Record<string, string>;
+  limits?: Record<string, string>;
+}
+
+export interface StorageSpec {
+  /** PVC size, a Kubernetes quantity ("1Gi"). */
+  size: string;
+  /** Storage class; omitted = the cluster default. */
+  storageClassName?: string;
+  /** false = emptyDir (data lost with the pod; for demos and tests only). */
+  persistent: boolean;
+}
+
+export interface ZooKeeperSpec {
+  replicas: number;
+  image: string;
+  storage: StorageSpec;
+  resources: ResourceRequirements;
+  /** Extra zoo.cfg keys. */
+  config: Record<string, string>;
+}
+
+export interface TopicSpec {
+  name: string;
+  partitions: number;
+  replicationFactor: number;
+  /** Topic-level config, e.g. retention.ms. */
+  config: Record<string, string>;
+}
+
+export interface KafkaTopics {
+  cacheMessage: TopicSpec;
+  accessLog: TopicSpec;
+  deadLetter: TopicSpec;
+}
+
+export interface KafkaSpec {
+  replicas: number;
+  image: string;
+  /** Kafka version the image runs; must be 3.x (ZooKeeper mode was removed in 4.0). */
+  version: string;
+  storage: StorageSpec;
+  resources: ResourceRequirements;
+  minInsyncReplicas: number;
+  /** Extra server.properties keys; win over the rendered ones except identity keys. */
+  config: Record<string, string>;
+  topics: KafkaTopics;
+}
+
+export interface SecretKeyRef {
+  name: string;
+  key: string;
+}
+
+export interface RedisSpec {
+  masters: number;
+  replicasPerMaster: number;
+  image: string;
+  storage: StorageSpec;
+  resources: ResourceRequirements;
+  /** Redis maxmemory, e.g. "256mb". */
+  maxmemory: string;
+  maxmemoryPolicy: string;
+  /** requirepass + masterauth come from this Secret key; omitted = no auth. */
+  auth?: { passwordSecretRef: SecretKeyRef };
+  /** Extra redis.conf keys. */
+  config: Record<string, string>;
+}
+
+export interface ProducerSpec {
+  replicas: number;
+  image: string;
+  resources: ResourceRequirements;
+  /** Base URLs of the source services, by the serviceId used in change messages. */
+  sources: { productInfoService: string; shopInfoService: string };
+  lock: { enabled: boolean; timeoutMs: number; sessionTimeoutMs: number };
+  localCache: { maxEntries: number; ttlSeconds: number };
+  hotProducts: { windowSeconds: number; topN: number; hotTtlSeconds: number };
+}
+
+export interface OpenRestySpec {
+  image: string;
+  resources: ResourceRequirements;
+  distribution: { replicas: number };
+  app: { replicas: number };
+  l1: {
+    /** Entries in each worker's lua-resty-lrucache. */
+    lruSize: number;
+    /** lua_shared_dict size, e.g. "64m". */
+    sharedDictSize: string;
+    ttlSeconds: number;
+    /** Random +-percent added to each TTL so keys written together don't expire together. */
+    jitterPercent: number;
+    negativeTtlSeconds: number;
+    /** How long past expiry an entry may be served when L2 and L3 both fail. */
+    staleTtlSeconds: number;
+  };
+  upstreamTimeoutMs: number;
+}
+
+export interface CacheTierSpec {
+  paused: boolean;
+  podAntiAffinity: AntiAffinity;
+  zookeeper: ZooKeeperSpec;
+  kafka: KafkaSpec;
+  redis: RedisSpec;
+  producer: ProducerSpec;
+  openresty: OpenRestySpec;
+}
+
+export interface Condition {
+  type: string;
+  status: 'True' | 'False' | 'Unknown';
+  reason: string;
+  message: string;
+  lastTransitionTime: string;
+  observedGeneration?: number;
+}
+
+export interface RedisMemberStatus {
+  pod: string;
+  nodeId?: string;
+  address?: string;
+  role: 'master' | 'replica' | 'unknown';
+  masterOf?: string;
+  replicaOf?: string;
+  slots?: string;
+  kubernetesNode?: string;
+}
+
+export interface TopicStatus {
+  name: string;
+  partitions: number;
+  replicationFactor: number;
+  ready: boolean;
+  message?: string;
+}
+
+export interface CacheTierStatus {
+  observedGeneration?: number;
+  conditions?: Condition[];
+  redis?: {
+    /** Masters that own slots; the scale subresource's status replicas. */
+    readyMasters: number;
+    members?: RedisMemberStatus[];
+    /** Non-null while a slot migration is in progress (survives operator restarts). */
+    migration?: Record<string, unknown> | null;
+  };
+  topics?: TopicStatus[];
+  endpoints?: Record<string, string>;
+}
+
+export interface ObjectMetaLite {
+  name: string;
+  namespace: string;
+  uid: string;
+  generation?: number;
+  resourceVersion?: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+  deletionTimestamp?: string;
+}
+
+/** A CacheTier as read from the API server; spec may be partial (the API server defaults it). */
+export interface CacheTier {
+  apiVersion: string;
+  kind: string;
+  metadata: ObjectMetaLite;
+  spec: DeepPartial<CacheTierSpec>;
+  status?: CacheTierStatus;
+}
+
+/** A CacheTier whose spec has every default filled in: what renderers take. */
+export interface ResolvedCacheTier extends Omit<CacheTier, 'spec'> {
+  spec: CacheTierSpec;
+}
+
+export type DeepPartial<T> = {
+  [K in keyof T]?: T[K] extends Record<string, unknown> ? DeepPartial<T[K]> : T[K];
+};
