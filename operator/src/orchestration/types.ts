@@ -1,0 +1,71 @@
+// The seam between the reconciler (Kubernetes) and orchestration that needs the network:
+// forming and reshaping the Redis Cluster, and creating Kafka topics. Implementations are
+// driven by tests against real servers without Kubernetes.
+import type { RedisMemberStatus, TopicSpec, TopicStatus } from '../api/types.js';
+
+export interface ConditionUpdate {
+  type: string;
+  status: 'True' | 'False' | 'Unknown';
+  reason: string;
+  message: string;
+}
+
+export interface OrchestrationEvent {
+  type: 'Normal' | 'Warning';
+  reason: string;
+  message: string;
+}
+
+/** One Redis pod as the reconciler sees it. */
+export interface RedisMember {
+  /** Pod name, e.g. "shop-redis-4". */
+  pod: string;
+  ordinal: number;
+  /** Pod IP (or 127.0.x.y in tests). */
+  host: string;
+  port: number;
+  /** Kubernetes node the pod runs on (a simulated name in tests). */
+  node: string;
+}
+
+export interface RedisDesiredShape {
+  masters: number;
+  replicasPerMaster: number;
+  password?: string;
+}
+
+export interface RedisReconcileResult {
+  /** Every member with its role, master, slots and node. */
+  members: RedisMemberStatus[];
+  /** Masters that own slots. */
+  readyMasters: number;
+  /** SlotsCovered, SlotsBalanced, MembershipHealthy, ReplicaPlacement. */
+  conditions: ConditionUpdate[];
+  events: OrchestrationEvent[];
+  /**
+   * Replicas the Redis StatefulSet may have now: the full shape when growing; the current count
+   * until a drain is complete and verified when shrinking.
+   */
+  statefulSetReplicas: number;
+  /** false: work remains (pods not up yet, migration in progress); reconcile again soon. */
+  converged: boolean;
+}
+
+export interface RedisOrchestrator {
+  reconcile(
+    desired: RedisDesiredShape,
+    members: RedisMember[],
+    currentStatefulSetReplicas: number,
+  ): Promise<RedisReconcileResult>;
+}
+
+export interface TopicReconcileResult {
+  topics: TopicStatus[];
+  /** One condition: Topics True/False with what is wrong (e.g. a refused shrink). */
+  condition: ConditionUpdate;
+  events: OrchestrationEvent[];
+}
+
+export interface TopicManager {
+  reconcile(brokers: string[], topics: TopicSpec[]): Promise<TopicReconcileResult>;
+}
