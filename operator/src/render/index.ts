@@ -1,6 +1,13 @@
 // renderAll: the whole desired state of one CacheTier, as plain Kubernetes objects.
-// OWNER: the renderers (issue 2). Pure: same tier in, same objects out.
+// OWNER: the renderers (issue 2). Pure: same tier in, same objects out (same order, same keys),
+// so the reconciler can compare desired with live and write nothing when idle.
 import type { ResolvedCacheTier } from '../api/types.js';
+import { DEFAULT_CLUSTER_DOMAIN, DEFAULT_DNS_RESOLVER, type RenderContext } from './builders.js';
+import { renderKafka } from './kafka.js';
+import { renderOpenResty } from './openresty.js';
+import { renderProducer } from './producer.js';
+import { renderRedis } from './redis.js';
+import { renderZooKeeper } from './zookeeper.js';
 
 export interface KubeObject {
   apiVersion: string;
@@ -21,10 +28,39 @@ export interface RenderOptions {
    * masters join and shrinks only after a drain is verified); defaults to the spec's shape.
    */
   redisStatefulSetReplicas?: number;
+  /** The cluster's DNS domain (kubelet --cluster-domain); default "cluster.local". */
+  clusterDomain?: string;
+  /** DNS server the OpenResty layers' nginx `resolver` uses; default kube-dns's Service name. */
+  dnsResolver?: string;
 }
 
-export function renderAll(tier: ResolvedCacheTier, opts: RenderOptions = {}): KubeObject[] {
-  void tier;
-  void opts;
-  return [];
+export function renderContext(opts: RenderOptions = {}): RenderContext {
+  const ctx: RenderContext = {
+    clusterDomain: opts.clusterDomain ?? DEFAULT_CLUSTER_DOMAIN,
+    dnsResolver: opts.dnsResolver ?? DEFAULT_DNS_RESOLVER,
+  };
+  if (opts.redisStatefulSetReplicas !== undefined) ctx.redisStatefulSetReplicas = opts.redisStatefulSetReplicas;
+  return ctx;
 }
+
+/**
+ * Every child object, in a fixed order: per component (ZooKeeper, Kafka, Redis, producer,
+ * OpenResty distribution, OpenResty app) its ConfigMap, Service(s), workload, PDB.
+ */
+export function renderAll(tier: ResolvedCacheTier, opts: RenderOptions = {}): KubeObject[] {
+  const ctx = renderContext(opts);
+  return [
+    ...renderZooKeeper(tier, ctx),
+    ...renderKafka(tier, ctx),
+    ...renderRedis(tier, ctx),
+    ...renderProducer(tier, ctx),
+    ...renderOpenResty(tier, ctx),
+  ];
+}
+
+export { renderZooKeeper } from './zookeeper.js';
+export { renderKafka } from './kafka.js';
+export { renderRedis } from './redis.js';
+export { renderProducer } from './producer.js';
+export { renderOpenResty } from './openresty.js';
+export { DEFAULT_CLUSTER_DOMAIN, DEFAULT_DNS_RESOLVER } from './builders.js';

@@ -1,0 +1,249 @@
+// Kubernetes object builders shared by the component renderers (zookeeper.ts, kafka.ts, ...).
+// Everything here is pure and deterministic, and emits only fields the operator means to own
+// under server-side apply: no status, no server-defaulted fields (imagePullPolicy, dnsPolicy,
+// restartPolicy, strategy, ...), no `undefined` values.
+import type { ResolvedCacheTier, ResourceRequirements, SecretKeyRef, StorageSpec } from '../api/types.js';
+import {
+  CONFIG_HASH_ANNOTATION,
+  type Component,
+  containerSecurityContext,
+  labels,
+  objectMeta,
+  podAntiAffinity,
+  podDnsName,
+  podSecurityContext,
+  selectorLabels,
+} from './common.js';
+import type { KubeObject } from './index.js';
+
+export const DEFAULT_CLUSTER_DOMAIN = 'cluster.local';
+/** nginx does not use resolv.conf, so the OpenResty layers name the cluster DNS explicitly. */
+export const DEFAULT_DNS_RESOLVER = 'kube-dns.kube-system.svc.cluster.local';
+
+/** Fully resolved render options, handed to every component renderer. */
+export interface RenderContext {
+  clusterDomain: string;
+  dnsResolver: string;
+  redisStatefulSetReplicas?: number;
+}
+
+export const DATA_VOLUME = 'data';
+export const CONFIG_VOLUME = 'config';
+export const TMP_VOLUME = 'tmp';
+
+/** Where each component's ConfigMap is mounted (read-only). */
+export function configMountPath(component: Component): string {
+  return `/etc/cachetier/${component}`;
+}
+
+export function configMapName(tier: ResolvedCacheTier, component: Component): string {
+  return `${tier.metadata.name}-${component}-config`;
+}
+
+/** `<pod>.<headless>.<ns>.svc.<clusterDomain>`: resolvable without resolv.conf search paths. */
+export function podFqdn(tier: ResolvedCacheTier, component: Component, ordinal: number, clusterDomain: string) {
+  return `${podDnsName(tier, component, ordinal)}.${clusterDomain}`;
+}
+
+export function ordinals(n: number): number[] {
+  return Array.from({ length: Math.max(0, n) }, (_, i) => i);
+}
+
+export function sortedRecord(rec: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const k of Object.keys(rec).sort()) out[k] = rec[k];
+  return out;
+}
+
+export function configMap(
+  tier: ResolvedCacheTier,
+  component: Component,
+  data: Record<string, string>,
+  name = configMapName(tier, component),
+): KubeObject {
+  return { apiVersion: 'v1', kind: 'ConfigMap', metadata: objectMeta(tier, component, name), data: sortedRecord(data) };
+}
+
+export interface PortSpec {
+  name: string;
+  port: number;
+}
+
+export function servicePorts(ports: PortSpec[]) {
+  return ports.map((p) => ({ name: p.name, port: p.port, protocol: 'TCP' }));
+}
+
+export function containerPorts(ports: PortSpec[]) {
+  return ports.map((p) => ({ name: p.name, containerPort: p.port, protocol: 'TCP' }));
+}
+
+export interface ServiceOptions {
+  name: string;
+  ports: PortSpec[];
+  /** clusterIP: None — per-pod DNS records. */
+  headless?: boolean;
+  /** Per-pod DNS for pods that are not Ready yet (quorum formation needs it). */
+  publishNotReadyAddresses?: boolean;
+}
+
+export function service(tier: ResolvedCacheTier, component: Component, o: ServiceOptions): KubeObject {
+  const spec: Record<string, unknown> = {};
+  if (o.headless) spec.clusterIP = 'None';
+  if (o.publishNotReadyAddresses) spec.publishNotReadyAddresses = true;
+  spec.selector = selectorLabels(tier, component);
+  spec.ports = servicePorts(o.ports);
+  return { apiVersion: 'v1', kind: 'Service', metadata: objectMeta(tier, component, o.name), spec };
+}
+
+/** Only the keys that are set: resources: {} is valid, `limits: undefined` is not a stable value. */
+export function resources(r: ResourceRequirements): Record<string, Record<string, string>> {
+  const out: Record<string, Record<string, string>> = {};
+  if (r.requests && Object.keys(r.requests).length > 0) out.requests = sortedRecord(r.requests);
+  if (r.limits && Object.keys(r.limits).length > 0) out.limits = sortedRecord(r.limits);
+  return out;
+}
+
+const QUANTITY_FACTORS: Record<string, number> = {
+  '': 1,
+  k: 1e3,
+  K: 1e3,
+  M: 1e6,
+  G: 1e9,
+  T: 1e12,
+  Ki: 2 ** 10,
+  Mi: 2 ** 20,
+  Gi: 2 ** 30,
+  Ti: 2 ** 40,
+};
+
+/** Bytes in a Kubernetes memory quantity ("512Mi", "1G", "1073741824"); undefined if unparseable. */
+export function parseMemoryQuantity(q: string | undefined): number | undefined {
+  if (q === undefined) return undefined;
+  const m = /^(\d+(?:\.\d+)?)(Ki|Mi|Gi|Ti|k|K|M|G|T)?$/.exec(q.trim());
+  if (!m) return undefined;
+  return Number(m[1]) * QUANTITY_FACTORS[m[2] ?? ''];
+}
+
+/**
+ * JVM heap (MiB) for a container: half its memory limit (else request), so heap + metaspace +
+ * direct buffers stay under the limit. undefined = leave the image's default.
+ */
+export function jvmHeapMiB(r: ResourceRequirements): number | undefined {
+  const bytes = parseMemoryQuantity(r.limits?.memory) ?? parseMemoryQuantity(r.requests?.memory);
+  if (bytes === undefined) return undefined;
+  return Math.max(64, Math.floor(bytes / 2 / 2 ** 20));
+}
+
+export function emptyDirVolume(name: string) {
+  return { name, emptyDir: {} };
+}
+
+export function configMapVolume(tier: ResolvedCacheTier, component: Component) {
+  return { name: CONFIG_VOLUME, configMap: { name: configMapName(tier, component) } };
+}
+
+export function secretEnv(name: string, ref: SecretKeyRef) {
+  return { name, valueFrom: { secretKeyRef: { name: ref.name, key: ref.key } } };
+}
+
+export function fieldEnv(name: string, fieldPath: string) {
+  return { name, valueFrom: { fieldRef: { fieldPath } } };
+}
+
+export function plainEnv(name: string, value: string) {
+  return { name, value };
+}
+
+/**
+ * The data volume: a PVC template when persistent, else an emptyDir in the pod. Exactly one of
+ * the two fields is returned.
+ */
+export function dataStorage(storage: StorageSpec): {
+  volumes: Record<string, unknown>[];
+  volumeClaimTemplates?: Record<string, unknown>[];
+} {
+  if (!storage.persistent) return { volumes: [emptyDirVolume(DATA_VOLUME)] };
+  const spec: Record<string, unknown> = {
+    accessModes: ['ReadWriteOnce'],
+    resources: { requests: { storage: storage.size } },
+  };
+  if (storage.storageClassName) spec.storageClassName = storage.storageClassName;
+  return {
+    volumes: [],
+    volumeClaimTemplates: [{ apiVersion: 'v1', kind: 'PersistentVolumeClaim', metadata: { name: DATA_VOLUME }, spec }],
+  };
+}
+
+export interface PodOptions {
+  uid: number;
+  containers: Record<string, unknown>[];
+  volumes: Record<string, unknown>[];
+  terminationGracePeriodSeconds?: number;
+}
+
+/**
+ * A pod template with the restricted security profile, anti-affinity by hostname and the
+ * component's config hash (a config change rolls exactly this component).
+ */
+export function podTemplate(tier: ResolvedCacheTier, component: Component, hash: string, o: PodOptions) {
+  const spec: Record<string, unknown> = {
+    // Workloads never talk to the API server, and service-link env vars (e.g. <TIER>_KAFKA_PORT)
+    // would leak into images that read KAFKA_*/ZOO_* variables.
+    automountServiceAccountToken: false,
+    enableServiceLinks: false,
+    securityContext: podSecurityContext(o.uid),
+    affinity: podAntiAffinity(tier, component, tier.spec.podAntiAffinity),
+  };
+  if (o.terminationGracePeriodSeconds !== undefined) spec.terminationGracePeriodSeconds = o.terminationGracePeriodSeconds;
+  spec.containers = o.containers.map((c) => ({ ...c, securityContext: containerSecurityContext() }));
+  spec.volumes = [...o.volumes].sort((a, b) => String(a.name).localeCompare(String(b.name)));
+  return {
+    metadata: { labels: labels(tier, component), annotations: { [CONFIG_HASH_ANNOTATION]: hash } },
+    spec,
+  };
+}
+
+export interface StatefulSetOptions extends PodOptions {
+  replicas: number;
+  serviceName: string;
+  volumeClaimTemplates?: Record<string, unknown>[];
+}
+
+export function statefulSet(tier: ResolvedCacheTier, component: Component, hash: string, o: StatefulSetOptions) {
+  const spec: Record<string, unknown> = {
+    serviceName: o.serviceName,
+    replicas: o.replicas,
+    // Nothing depends on pod 0 coming up first: ensembles and the Redis Cluster form in parallel.
+    podManagementPolicy: 'Parallel',
+    selector: { matchLabels: selectorLabels(tier, component) },
+    template: podTemplate(tier, component, hash, o),
+  };
+  if (o.volumeClaimTemplates && o.volumeClaimTemplates.length > 0) spec.volumeClaimTemplates = o.volumeClaimTemplates;
+  return { apiVersion: 'apps/v1', kind: 'StatefulSet', metadata: objectMeta(tier, component), spec } as KubeObject;
+}
+
+export interface DeploymentOptions extends PodOptions {
+  replicas: number;
+}
+
+export function deployment(tier: ResolvedCacheTier, component: Component, hash: string, o: DeploymentOptions) {
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: objectMeta(tier, component),
+    spec: {
+      replicas: o.replicas,
+      selector: { matchLabels: selectorLabels(tier, component) },
+      template: podTemplate(tier, component, hash, o),
+    },
+  } as KubeObject;
+}
+
+/** POSIX sh that sets $ordinal from the pod's hostname (<statefulset>-<ordinal>) or fails. */
+export const ORDINAL_FROM_HOSTNAME = [
+  'host="${HOSTNAME:-$(hostname)}"',
+  'ordinal="${host##*-}"',
+  'case "$ordinal" in',
+  `  ''|*[!0-9]*) echo "cannot derive the StatefulSet ordinal from hostname '$host'" >&2; exit 1 ;;`,
+  'esac',
+].join('\n');

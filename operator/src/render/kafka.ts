@@ -1,0 +1,149 @@
+// Kafka brokers (ZooKeeper mode): ConfigMap (server.properties template + start script),
+// headless + client Services, StatefulSet (upstream apache/kafka:3.9.x image), PDB.
+import type { ResolvedCacheTier } from '../api/types.js';
+import { childName, configHash, headlessName, podDisruptionBudget, podDnsName } from './common.js';
+import {
+  BROKER_ID_PLACEHOLDER,
+  KAFKA_PORT,
+  POD_HOST_PLACEHOLDER,
+  renderServerProperties,
+} from './config/kafka.js';
+import {
+  CONFIG_VOLUME,
+  DATA_VOLUME,
+  ORDINAL_FROM_HOSTNAME,
+  TMP_VOLUME,
+  type RenderContext,
+  configMap,
+  configMapVolume,
+  configMountPath,
+  containerPorts,
+  dataStorage,
+  emptyDirVolume,
+  jvmHeapMiB,
+  ordinals,
+  plainEnv,
+  podFqdn,
+  resources,
+  service,
+  statefulSet,
+} from './builders.js';
+import type { KubeObject } from './index.js';
+import { zookeeperClientAddresses } from './zookeeper.js';
+
+const C = 'kafka' as const;
+
+/** The upstream image runs as `appuser` (uid 1000). */
+export const KAFKA_UID = 1000;
+export const KAFKA_HOME = '/opt/kafka';
+/** The data volume is mounted here; log.dirs is a subdirectory so lost+found is never a log dir. */
+export const KAFKA_VOLUME_DIR = '/var/lib/kafka';
+export const KAFKA_LOG_DIRS = `${KAFKA_VOLUME_DIR}/data`;
+/** LOG_DIR (log4j + GC logs): an emptyDir. */
+export const KAFKA_APP_LOG_DIR = `${KAFKA_HOME}/logs`;
+/** Writable emptyDir where the start script writes this broker's server.properties. */
+export const KAFKA_RUNTIME_CONFIG_DIR = `${KAFKA_HOME}/config-runtime`;
+export const KAFKA_CONFIG_FILE = 'server.properties';
+export const KAFKA_START_SCRIPT = 'start.sh';
+
+const PORTS = [{ name: 'kafka', port: KAFKA_PORT }];
+
+/** Kafka pod DNS names (`.svc`, resolved through the pod's search path) with the port. */
+export function kafkaBrokerAddresses(tier: ResolvedCacheTier): string[] {
+  return ordinals(tier.spec.kafka.replicas).map((i) => `${podDnsName(tier, C, i)}:${KAFKA_PORT}`);
+}
+
+/** Fully qualified broker addresses, for clients without search paths (nginx's resolver). */
+export function kafkaBrokerFqdns(tier: ResolvedCacheTier, clusterDomain: string): string[] {
+  return ordinals(tier.spec.kafka.replicas).map((i) => `${podFqdn(tier, C, i, clusterDomain)}:${KAFKA_PORT}`);
+}
+
+/**
+ * broker.id = the ordinal, advertised host = the pod's fully qualified DNS name (Kafka hands it to
+ * every client, including nginx, which ignores search paths). Both are sed'ed into a writable copy
+ * of server.properties, then the broker is exec'ed. CACHETIER_KAFKA_* overrides are for unit tests.
+ */
+export function kafkaStartScript(tier: ResolvedCacheTier, clusterDomain: string): string {
+  const suffix = `${headlessName(tier, C)}.${tier.metadata.namespace}.svc.${clusterDomain}`;
+  return [
+    '#!/bin/sh',
+    '# Rendered by the CacheTier operator: broker.id = StatefulSet ordinal; then the broker in the foreground.',
+    'set -eu',
+    ORDINAL_FROM_HOSTNAME,
+    `pod_host="$host.${suffix}"`,
+    `src="\${CACHETIER_KAFKA_CONFIG:-${configMountPath(C)}/${KAFKA_CONFIG_FILE}}"`,
+    `out_dir="\${CACHETIER_KAFKA_RUNTIME_DIR:-${KAFKA_RUNTIME_CONFIG_DIR}}"`,
+    `sed -e "s/${BROKER_ID_PLACEHOLDER}/$ordinal/g" -e "s/${POD_HOST_PLACEHOLDER}/$pod_host/g" "$src" > "$out_dir/${KAFKA_CONFIG_FILE}"`,
+    `exec "\${CACHETIER_KAFKA_START:-${KAFKA_HOME}/bin/kafka-server-start.sh}" "$out_dir/${KAFKA_CONFIG_FILE}"`,
+    '',
+  ].join('\n');
+}
+
+export function kafkaConfigFiles(tier: ResolvedCacheTier, ctx: RenderContext): Record<string, string> {
+  return {
+    [KAFKA_CONFIG_FILE]: renderServerProperties(tier.spec.kafka, {
+      brokerId: BROKER_ID_PLACEHOLDER,
+      listenHost: '0.0.0.0',
+      advertisedHost: POD_HOST_PLACEHOLDER,
+      port: KAFKA_PORT,
+      zookeeperServers: zookeeperClientAddresses(tier),
+      logDir: KAFKA_LOG_DIRS,
+    }),
+    [KAFKA_START_SCRIPT]: kafkaStartScript(tier, ctx.clusterDomain),
+  };
+}
+
+export function renderKafka(tier: ResolvedCacheTier, ctx: RenderContext): KubeObject[] {
+  const k = tier.spec.kafka;
+  const files = kafkaConfigFiles(tier, ctx);
+  const storage = dataStorage(k.storage);
+  const env = [plainEnv('LOG_DIR', KAFKA_APP_LOG_DIR)];
+  const heap = jvmHeapMiB(k.resources);
+  if (heap !== undefined) env.push(plainEnv('KAFKA_HEAP_OPTS', `-Xms${heap}m -Xmx${heap}m`));
+  const container = {
+    name: 'kafka',
+    image: k.image,
+    command: ['sh', `${configMountPath(C)}/${KAFKA_START_SCRIPT}`],
+    env,
+    ports: containerPorts(PORTS),
+    resources: resources(k.resources),
+    readinessProbe: { tcpSocket: { port: KAFKA_PORT }, initialDelaySeconds: 10, periodSeconds: 10, timeoutSeconds: 5 },
+    livenessProbe: {
+      tcpSocket: { port: KAFKA_PORT },
+      initialDelaySeconds: 60,
+      periodSeconds: 10,
+      timeoutSeconds: 5,
+      failureThreshold: 6,
+    },
+    volumeMounts: [
+      { name: CONFIG_VOLUME, mountPath: configMountPath(C), readOnly: true },
+      { name: DATA_VOLUME, mountPath: KAFKA_VOLUME_DIR },
+      { name: 'logs', mountPath: KAFKA_APP_LOG_DIR },
+      { name: 'runtime-config', mountPath: KAFKA_RUNTIME_CONFIG_DIR },
+      { name: TMP_VOLUME, mountPath: '/tmp' },
+    ],
+  };
+  return [
+    configMap(tier, C, files),
+    service(tier, C, { name: headlessName(tier, C), ports: PORTS, headless: true, publishNotReadyAddresses: true }),
+    service(tier, C, { name: childName(tier, C), ports: PORTS }),
+    statefulSet(tier, C, configHash(files), {
+      uid: KAFKA_UID,
+      replicas: k.replicas,
+      serviceName: headlessName(tier, C),
+      // Controlled shutdown moves partition leadership away before the broker exits.
+      terminationGracePeriodSeconds: 120,
+      containers: [container],
+      volumes: [
+        configMapVolume(tier, C),
+        emptyDirVolume('logs'),
+        emptyDirVolume('runtime-config'),
+        emptyDirVolume(TMP_VOLUME),
+        ...storage.volumes,
+      ],
+      volumeClaimTemplates: storage.volumeClaimTemplates,
+    }),
+    // With RF 3 and min.insync.replicas 2, one broker down keeps every partition writable.
+    podDisruptionBudget(tier, C, 1),
+  ];
+}

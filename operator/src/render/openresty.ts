@@ -1,0 +1,137 @@
+// OpenResty distribution and app layers: ConfigMap (nginx.conf), Service(s), Deployment, PDB.
+// The distribution Service is the tier's entry point; the app layer's headless Service is what
+// the distribution layer re-resolves to find app pods.
+import type { ResolvedCacheTier } from '../api/types.js';
+import { type Component, childName, configHash, headlessName, podDisruptionBudget, serviceDnsName } from './common.js';
+import { OPENRESTY_PORT, renderNginxConf, type NginxConfigInput, type OpenRestyLayer } from './config/nginx.js';
+import { PRODUCER_HTTP_PORT } from './config/producer.js';
+import {
+  CONFIG_VOLUME,
+  TMP_VOLUME,
+  type RenderContext,
+  configMap,
+  configMapVolume,
+  configMountPath,
+  containerPorts,
+  deployment,
+  emptyDirVolume,
+  resources,
+  secretEnv,
+  service,
+} from './builders.js';
+import type { KubeObject } from './index.js';
+import { kafkaBrokerFqdns } from './kafka.js';
+import { REDIS_PASSWORD_ENV, redisSeedFqdns } from './redis.js';
+
+/** This repo's images run as uid 10001. */
+export const OPENRESTY_UID = 10001;
+/** The project's Lua modules inside the openresty image. */
+export const OPENRESTY_LUA_DIR = '/opt/cachetier/lua';
+/** nginx prefix: pid, temp paths, logs. An emptyDir (read-only root filesystem). */
+export const OPENRESTY_RUN_DIR = '/tmp/nginx';
+export const NGINX_CONFIG_FILE = 'nginx.conf';
+
+const PORTS = [{ name: 'http', port: OPENRESTY_PORT }];
+
+export function openRestyComponent(layer: OpenRestyLayer): Component {
+  return layer === 'distribution' ? 'openresty-distribution' : 'openresty-app';
+}
+
+function fqdn(svcDns: string, clusterDomain: string): string {
+  return `${svcDns}.${clusterDomain}`;
+}
+
+/** The NginxConfigInput a pod of `layer` runs with. Names are fully qualified: nginx ignores search paths. */
+export function nginxConfigInput(tier: ResolvedCacheTier, layer: OpenRestyLayer, ctx: RenderContext): NginxConfigInput {
+  const input: NginxConfigInput = {
+    layer,
+    listenAddress: '0.0.0.0',
+    port: OPENRESTY_PORT,
+    luaDir: OPENRESTY_LUA_DIR,
+    workerProcesses: 'auto',
+    runDir: OPENRESTY_RUN_DIR,
+    resolver: ctx.dnsResolver,
+    redisSeeds: redisSeedFqdns(tier, ctx.clusterDomain),
+    producerUrl: `http://${fqdn(serviceDnsName(tier, 'producer'), ctx.clusterDomain)}:${PRODUCER_HTTP_PORT}`,
+    kafkaBrokers: kafkaBrokerFqdns(tier, ctx.clusterDomain),
+  };
+  if (layer === 'distribution') {
+    const app = 'openresty-app';
+    input.appUpstream = {
+      kind: 'dns',
+      name: `${headlessName(tier, app)}.${tier.metadata.namespace}.svc.${ctx.clusterDomain}`,
+      port: OPENRESTY_PORT,
+    };
+  }
+  if (tier.spec.redis.auth) input.redisPasswordEnv = REDIS_PASSWORD_ENV;
+  return input;
+}
+
+export function openRestyConfigFiles(
+  tier: ResolvedCacheTier,
+  layer: OpenRestyLayer,
+  ctx: RenderContext,
+): Record<string, string> {
+  return { [NGINX_CONFIG_FILE]: renderNginxConf(tier, nginxConfigInput(tier, layer, ctx)) };
+}
+
+/** nginx in the foreground; `daemon off` is added only if the rendered config doesn't say it. */
+export function nginxCommand(conf: string, component: Component): string[] {
+  const cmd = ['nginx', '-p', `${OPENRESTY_RUN_DIR}/`, '-c', `${configMountPath(component)}/${NGINX_CONFIG_FILE}`, '-e', 'stderr'];
+  if (!/^\s*daemon\s/m.test(conf)) cmd.push('-g', 'daemon off;');
+  return cmd;
+}
+
+function renderLayer(tier: ResolvedCacheTier, layer: OpenRestyLayer, ctx: RenderContext): KubeObject[] {
+  const o = tier.spec.openresty;
+  const C = openRestyComponent(layer);
+  const files = openRestyConfigFiles(tier, layer, ctx);
+  const container: Record<string, unknown> = {
+    name: 'openresty',
+    image: o.image,
+    command: nginxCommand(files[NGINX_CONFIG_FILE], C),
+  };
+  if (tier.spec.redis.auth) container.env = [secretEnv(REDIS_PASSWORD_ENV, tier.spec.redis.auth.passwordSecretRef)];
+  Object.assign(container, {
+    ports: containerPorts(PORTS),
+    resources: resources(o.resources),
+    readinessProbe: { httpGet: { path: '/readyz', port: 'http' }, initialDelaySeconds: 2, periodSeconds: 5, timeoutSeconds: 2 },
+    livenessProbe: {
+      httpGet: { path: '/healthz', port: 'http' },
+      initialDelaySeconds: 10,
+      periodSeconds: 10,
+      timeoutSeconds: 2,
+      failureThreshold: 6,
+    },
+    volumeMounts: [
+      { name: CONFIG_VOLUME, mountPath: configMountPath(C), readOnly: true },
+      { name: TMP_VOLUME, mountPath: '/tmp' },
+      { name: 'nginx-run', mountPath: OPENRESTY_RUN_DIR },
+    ],
+  });
+  const replicas = layer === 'distribution' ? o.distribution.replicas : o.app.replicas;
+  const services =
+    layer === 'distribution'
+      ? [service(tier, C, { name: childName(tier, C), ports: PORTS })]
+      : [
+          // Ready pods only: this is the distribution layer's consistent-hash member list.
+          service(tier, C, { name: headlessName(tier, C), ports: PORTS, headless: true }),
+          service(tier, C, { name: childName(tier, C), ports: PORTS }),
+        ];
+  return [
+    configMap(tier, C, files),
+    ...services,
+    deployment(tier, C, configHash(files), {
+      uid: OPENRESTY_UID,
+      replicas,
+      containers: [container],
+      volumes: [configMapVolume(tier, C), emptyDirVolume('nginx-run'), emptyDirVolume(TMP_VOLUME)],
+    }),
+    // Always rendered (no delete verb on PDBs); with one replica maxUnavailable 1 blocks nothing.
+    podDisruptionBudget(tier, C, 1),
+  ];
+}
+
+export function renderOpenResty(tier: ResolvedCacheTier, ctx: RenderContext): KubeObject[] {
+  return [...renderLayer(tier, 'distribution', ctx), ...renderLayer(tier, 'app', ctx)];
+}

@@ -1,0 +1,79 @@
+// cache-producer: env ConfigMap (producerEnv), Service, Deployment (this repo's image), PDB.
+import type { ResolvedCacheTier } from '../api/types.js';
+import { childName, configHash, podDisruptionBudget } from './common.js';
+import { PRODUCER_HTTP_PORT, PRODUCER_PASSWORD_ENV, producerEnv, type ProducerEndpoints } from './config/producer.js';
+import {
+  TMP_VOLUME,
+  type RenderContext,
+  configMap,
+  configMapName,
+  containerPorts,
+  deployment,
+  emptyDirVolume,
+  resources,
+  secretEnv,
+  service,
+} from './builders.js';
+import type { KubeObject } from './index.js';
+import { kafkaBrokerAddresses } from './kafka.js';
+import { redisSeedAddresses } from './redis.js';
+import { zookeeperClientAddresses } from './zookeeper.js';
+
+const C = 'producer' as const;
+
+/** This repo's images run as uid 10001. */
+export const PRODUCER_UID = 10001;
+
+const PORTS = [{ name: 'http', port: PRODUCER_HTTP_PORT }];
+
+export function producerEndpoints(tier: ResolvedCacheTier): ProducerEndpoints {
+  return {
+    kafkaBrokers: kafkaBrokerAddresses(tier),
+    zookeeperConnect: zookeeperClientAddresses(tier).join(','),
+    redisSeeds: redisSeedAddresses(tier),
+  };
+}
+
+/** The env ConfigMap's data; its hash is the producer's config hash. */
+export function producerConfigFiles(tier: ResolvedCacheTier): Record<string, string> {
+  return producerEnv(tier, producerEndpoints(tier));
+}
+
+export function renderProducer(tier: ResolvedCacheTier, _ctx: RenderContext): KubeObject[] {
+  const p = tier.spec.producer;
+  const data = producerConfigFiles(tier);
+  const env: Record<string, unknown>[] = [];
+  if (tier.spec.redis.auth) env.push(secretEnv(PRODUCER_PASSWORD_ENV, tier.spec.redis.auth.passwordSecretRef));
+  const container: Record<string, unknown> = {
+    name: 'cache-producer',
+    image: p.image,
+    envFrom: [{ configMapRef: { name: configMapName(tier, C) } }],
+  };
+  if (env.length > 0) container.env = env;
+  Object.assign(container, {
+    ports: containerPorts(PORTS),
+    resources: resources(p.resources),
+    readinessProbe: { httpGet: { path: '/readyz', port: 'http' }, initialDelaySeconds: 5, periodSeconds: 10, timeoutSeconds: 3 },
+    livenessProbe: {
+      httpGet: { path: '/healthz', port: 'http' },
+      initialDelaySeconds: 15,
+      periodSeconds: 10,
+      timeoutSeconds: 3,
+      failureThreshold: 6,
+    },
+    volumeMounts: [{ name: TMP_VOLUME, mountPath: '/tmp' }],
+  });
+  return [
+    configMap(tier, C, data),
+    service(tier, C, { name: childName(tier, C), ports: PORTS }),
+    deployment(tier, C, configHash(data), {
+      uid: PRODUCER_UID,
+      replicas: p.replicas,
+      containers: [container],
+      volumes: [emptyDirVolume(TMP_VOLUME)],
+    }),
+    // Always rendered (the operator has no delete verb on PDBs): with one replica,
+    // maxUnavailable 1 blocks nothing; with more it keeps all but one serving.
+    podDisruptionBudget(tier, C, 1),
+  ];
+}

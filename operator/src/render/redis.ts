@@ -1,0 +1,140 @@
+// Redis Cluster members: ConfigMap (redis.conf), headless + client Services, StatefulSet
+// (upstream redis:7.0.x image), PDB. The operator's orchestration forms the cluster over pod IPs;
+// nothing here depends on pod 0.
+import type { ResolvedCacheTier } from '../api/types.js';
+import { childName, configHash, headlessName, podDisruptionBudget, podDnsName } from './common.js';
+import { REDIS_PORT, renderRedisConf } from './config/redis.js';
+import { PRODUCER_PASSWORD_ENV } from './config/producer.js';
+import {
+  CONFIG_VOLUME,
+  DATA_VOLUME,
+  type RenderContext,
+  configMap,
+  configMapVolume,
+  configMountPath,
+  containerPorts,
+  dataStorage,
+  fieldEnv,
+  ordinals,
+  podFqdn,
+  resources,
+  secretEnv,
+  service,
+  statefulSet,
+} from './builders.js';
+import type { KubeObject } from './index.js';
+
+const C = 'redis' as const;
+
+/** The upstream image's `redis` user. */
+export const REDIS_UID = 999;
+export const REDIS_BUS_PORT = REDIS_PORT + 10000;
+export const REDIS_DATA_DIR = '/data';
+export const REDIS_CONFIG_FILE = 'redis.conf';
+/** Password env var in Redis pods (and the producer / OpenResty): always from the Secret. */
+export const REDIS_PASSWORD_ENV = PRODUCER_PASSWORD_ENV;
+/**
+ * Client seeds are the first few members only: any one reachable member hands out the whole slot
+ * map, and a fixed list means scaling Redis does not roll the producer and OpenResty.
+ */
+export const REDIS_SEED_COUNT = 3;
+
+const PORTS = [
+  { name: 'redis', port: REDIS_PORT },
+  { name: 'cluster-bus', port: REDIS_BUS_PORT },
+];
+
+/** masters * (1 + replicasPerMaster): the spec's shape. */
+export function redisSpecMembers(tier: ResolvedCacheTier): number {
+  return tier.spec.redis.masters * (1 + tier.spec.redis.replicasPerMaster);
+}
+
+export function redisStatefulSetReplicas(tier: ResolvedCacheTier, ctx: Pick<RenderContext, 'redisStatefulSetReplicas'>) {
+  return ctx.redisStatefulSetReplicas ?? redisSpecMembers(tier);
+}
+
+function seedOrdinals(tier: ResolvedCacheTier): number[] {
+  return ordinals(Math.min(REDIS_SEED_COUNT, redisSpecMembers(tier)));
+}
+
+/** Seed addresses (pod DNS `.svc` names, resolved through the search path) for the producer. */
+export function redisSeedAddresses(tier: ResolvedCacheTier): string[] {
+  return seedOrdinals(tier).map((i) => `${podDnsName(tier, C, i)}:${REDIS_PORT}`);
+}
+
+/** Fully qualified seeds for nginx (its resolver ignores search paths). */
+export function redisSeedFqdns(tier: ResolvedCacheTier, clusterDomain: string): string[] {
+  return seedOrdinals(tier).map((i) => `${podFqdn(tier, C, i, clusterDomain)}:${REDIS_PORT}`);
+}
+
+export function redisConfigFiles(tier: ResolvedCacheTier): Record<string, string> {
+  // No announce IP (passed as --cluster-announce-ip $(POD_IP)) and no password (from the Secret).
+  return {
+    [REDIS_CONFIG_FILE]: renderRedisConf(tier.spec.redis, { port: REDIS_PORT, bind: '* -::*', dir: REDIS_DATA_DIR }),
+  };
+}
+
+/** redis-server arguments; $(VAR) is expanded by the kubelet from the container's env. */
+export function redisArgs(tier: ResolvedCacheTier): string[] {
+  const args = [`${configMountPath(C)}/${REDIS_CONFIG_FILE}`, '--cluster-announce-ip', '$(POD_IP)'];
+  if (tier.spec.redis.auth) {
+    args.push('--requirepass', `$(${REDIS_PASSWORD_ENV})`, '--masterauth', `$(${REDIS_PASSWORD_ENV})`);
+  }
+  return args;
+}
+
+export function renderRedis(tier: ResolvedCacheTier, ctx: RenderContext): KubeObject[] {
+  const r = tier.spec.redis;
+  const files = redisConfigFiles(tier);
+  const storage = dataStorage(r.storage);
+  const env: Record<string, unknown>[] = [fieldEnv('POD_IP', 'status.podIP')];
+  if (r.auth) {
+    env.push(secretEnv(REDIS_PASSWORD_ENV, r.auth.passwordSecretRef));
+    // redis-cli reads the password from here, so the probe never shows it on a command line.
+    env.push(secretEnv('REDISCLI_AUTH', r.auth.passwordSecretRef));
+  }
+  const container = {
+    name: 'redis',
+    image: r.image,
+    command: ['redis-server'],
+    args: redisArgs(tier),
+    env,
+    ports: containerPorts(PORTS),
+    resources: resources(r.resources),
+    // PING only: no writes, no CLUSTER commands; ready before the cluster forms (the operator
+    // forms it over Ready pods' IPs).
+    readinessProbe: {
+      exec: { command: ['sh', '-c', `redis-cli -h 127.0.0.1 -p ${REDIS_PORT} ping | grep -q PONG`] },
+      initialDelaySeconds: 5,
+      periodSeconds: 10,
+      timeoutSeconds: 5,
+    },
+    // TCP only, so a long AOF load (PING answers LOADING) never gets the pod killed.
+    livenessProbe: {
+      tcpSocket: { port: REDIS_PORT },
+      initialDelaySeconds: 15,
+      periodSeconds: 10,
+      timeoutSeconds: 5,
+      failureThreshold: 6,
+    },
+    volumeMounts: [
+      { name: CONFIG_VOLUME, mountPath: configMountPath(C), readOnly: true },
+      { name: DATA_VOLUME, mountPath: REDIS_DATA_DIR },
+    ],
+  };
+  return [
+    configMap(tier, C, files),
+    service(tier, C, { name: headlessName(tier, C), ports: PORTS, headless: true, publishNotReadyAddresses: true }),
+    service(tier, C, { name: childName(tier, C), ports: PORTS }),
+    statefulSet(tier, C, configHash(files), {
+      uid: REDIS_UID,
+      replicas: redisStatefulSetReplicas(tier, ctx),
+      serviceName: headlessName(tier, C),
+      containers: [container],
+      volumes: [configMapVolume(tier, C), ...storage.volumes],
+      volumeClaimTemplates: storage.volumeClaimTemplates,
+    }),
+    // One member at a time: a master and its replica are never both evicted voluntarily.
+    podDisruptionBudget(tier, C, 1),
+  ];
+}
