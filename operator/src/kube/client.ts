@@ -1,0 +1,372 @@
+// The thin layer between the reconciler and the Kubernetes API. The reconciler, the event
+// recorder and the leader election only see the narrow KubeClient interface, so unit tests
+// drive them with an in-memory fake; RealKubeClient is that interface on
+// @kubernetes/client-node 1.4 (ESM, one object parameter per call, bodies returned directly,
+// ApiException with .code).
+import * as k8s from '@kubernetes/client-node';
+import type { CacheTier, CacheTierStatus } from '../api/types.js';
+import { GROUP, PLURAL, VERSION } from '../api/types.js';
+import { FIELD_MANAGER } from '../render/common.js';
+import { apiWrites } from '../metrics.js';
+
+/** Any Kubernetes object as plain JSON (what the API server sends, no client-side typing). */
+export interface KObject {
+  apiVersion: string;
+  kind: string;
+  metadata: {
+    name: string;
+    namespace?: string;
+    uid?: string;
+    generation?: number;
+    resourceVersion?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+    ownerReferences?: unknown[];
+    deletionTimestamp?: string;
+    [field: string]: unknown;
+  };
+  [field: string]: unknown;
+}
+
+export interface ObjectRef {
+  apiVersion: string;
+  kind: string;
+  namespace: string;
+  name: string;
+}
+
+/** What the reconciler needs to know about a pod. */
+export interface PodInfo {
+  name: string;
+  namespace: string;
+  labels: Record<string, string>;
+  phase: string;
+  podIP?: string;
+  nodeName?: string;
+  ready: boolean;
+  deleting: boolean;
+}
+
+/** A coordination.k8s.io/v1 Lease spec as plain values (times are RFC 3339 strings). */
+export interface LeaseRecord {
+  holderIdentity?: string;
+  leaseDurationSeconds?: number;
+  acquireTime?: string;
+  renewTime?: string;
+  leaseTransitions?: number;
+  /** Optimistic concurrency: replace fails with 409 when the lease changed since this version. */
+  resourceVersion?: string;
+}
+
+/** A core/v1 Event body (the recorder fills it). */
+export interface EventBody {
+  metadata: { name?: string; generateName?: string; namespace: string };
+  involvedObject: { apiVersion: string; kind: string; name: string; namespace: string; uid?: string; resourceVersion?: string };
+  reason: string;
+  message: string;
+  type: 'Normal' | 'Warning';
+  count: number;
+  firstTimestamp: string;
+  lastTimestamp: string;
+  source: { component: string; host?: string };
+  reportingComponent: string;
+  reportingInstance: string;
+}
+
+export interface KubeClient {
+  /** The live object, or undefined when it does not exist (404). */
+  get(ref: ObjectRef): Promise<KObject | undefined>;
+  /** Server-side apply (fieldManager cachetier-operator, force); returns the live object. */
+  apply(obj: KObject): Promise<KObject>;
+  getCacheTier(namespace: string, name: string): Promise<CacheTier | undefined>;
+  /** JSON merge patch on the status subresource. */
+  patchCacheTierStatus(namespace: string, name: string, status: Record<string, unknown>): Promise<void>;
+  listPods(namespace: string, labelSelector: Record<string, string>): Promise<PodInfo[]>;
+  /** Decoded Secret data, or undefined when the Secret does not exist. */
+  getSecret(namespace: string, name: string): Promise<Record<string, string> | undefined>;
+  /** Creates an event; returns its name (for later count bumps). */
+  createEvent(ev: EventBody): Promise<string>;
+  patchEvent(namespace: string, name: string, patch: { count: number; lastTimestamp: string; message?: string }): Promise<void>;
+  getLease(namespace: string, name: string): Promise<LeaseRecord | undefined>;
+  createLease(namespace: string, name: string, rec: LeaseRecord): Promise<LeaseRecord>;
+  /** Replace with rec.resourceVersion as precondition; throws an error with code 409 on conflict. */
+  replaceLease(namespace: string, name: string, rec: LeaseRecord): Promise<LeaseRecord>;
+}
+
+export type { CacheTierStatus };
+
+/** HTTP status code of an API error (ApiException.code, a watch error's statusCode), if any. */
+export function errorCode(err: unknown): number | undefined {
+  if (typeof err !== 'object' || err === null) return undefined;
+  const e = err as { code?: unknown; statusCode?: unknown };
+  if (typeof e.code === 'number') return e.code;
+  if (typeof e.statusCode === 'number') return e.statusCode;
+  return undefined;
+}
+
+export const isNotFound = (err: unknown): boolean => errorCode(err) === 404;
+export const isConflict = (err: unknown): boolean => errorCode(err) === 409;
+
+/** A short, log-friendly description of an API error (ApiException bodies carry the reason). */
+export function describeError(err: unknown): string {
+  if (err instanceof k8s.ApiException) {
+    const body = err.body as unknown;
+    let msg = '';
+    if (typeof body === 'string') {
+      try {
+        msg = (JSON.parse(body) as { message?: string }).message ?? body;
+      } catch {
+        msg = body;
+      }
+    } else if (body && typeof body === 'object') {
+      msg = (body as { message?: string }).message ?? JSON.stringify(body);
+    }
+    return `HTTP ${err.code}: ${msg}`.slice(0, 500);
+  }
+  if (err instanceof Error) return err.message;
+  return String(err);
+}
+
+export function selectorString(labels: Record<string, string>): string {
+  return Object.entries(labels)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',');
+}
+
+/**
+ * KubernetesObjectApi that keeps bodies as plain JSON: the generic read/patch in client-node
+ * run responses through the typed model (unknown fields dropped, timestamps turned into Date),
+ * which would make "is the desired state a subset of the live object" unreliable. Transport,
+ * auth, TLS and resource discovery are client-node's.
+ */
+class RawObjectApi extends k8s.KubernetesObjectApi {
+  protected override async processResponse<T extends k8s.KubernetesObject>(response: k8s.ResponseContext): Promise<T> {
+    const text = await response.body.text();
+    if (response.httpStatusCode >= 200 && response.httpStatusCode <= 299) {
+      return (text ? JSON.parse(text) : {}) as T;
+    }
+    let body: unknown = text;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      /* keep the text */
+    }
+    throw new k8s.ApiException(response.httpStatusCode, 'Unsuccessful HTTP Request', body, response.headers);
+  }
+
+  async readRaw(ref: ObjectRef): Promise<KObject> {
+    return (await this.read({
+      apiVersion: ref.apiVersion,
+      kind: ref.kind,
+      metadata: { name: ref.name, namespace: ref.namespace },
+    })) as unknown as KObject;
+  }
+
+  /**
+   * Server-side apply with the object's JSON as the body (JSON is YAML, so apply-patch+yaml
+   * takes it), fieldManager and force as query parameters.
+   */
+  async applyRaw(obj: KObject): Promise<KObject> {
+    const path = await this.specUriPath(obj as k8s.KubernetesObject, 'patch');
+    const ctx = this.configuration.baseServer.makeRequestContext(path, k8s.HttpMethod.PATCH);
+    ctx.setHeaderParam('Accept', 'application/json');
+    ctx.setHeaderParam('Content-Type', k8s.PatchStrategy.ServerSideApply);
+    ctx.setQueryParam('fieldManager', FIELD_MANAGER);
+    ctx.setQueryParam('force', 'true');
+    ctx.setBody(JSON.stringify(obj));
+    return (await this.requestPromise(ctx)) as unknown as KObject;
+  }
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const t = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: no answer from the Kubernetes API within ${ms} ms`)), ms);
+  });
+  return Promise.race([p, t]).finally(() => clearTimeout(timer));
+}
+
+function toIso(v: unknown): string | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (v instanceof Date) return v.toISOString();
+  return String(v);
+}
+
+function leaseFromApi(l: k8s.V1Lease): LeaseRecord {
+  return {
+    holderIdentity: l.spec?.holderIdentity ?? undefined,
+    leaseDurationSeconds: l.spec?.leaseDurationSeconds ?? undefined,
+    acquireTime: toIso(l.spec?.acquireTime),
+    renewTime: toIso(l.spec?.renewTime),
+    leaseTransitions: l.spec?.leaseTransitions ?? undefined,
+    resourceVersion: l.metadata?.resourceVersion,
+  };
+}
+
+function leaseToApi(namespace: string, name: string, rec: LeaseRecord): k8s.V1Lease {
+  return {
+    apiVersion: 'coordination.k8s.io/v1',
+    kind: 'Lease',
+    metadata: { name, namespace, resourceVersion: rec.resourceVersion },
+    spec: {
+      // An empty holder is how a lease is released (client-go does the same).
+      holderIdentity: rec.holderIdentity ?? '',
+      leaseDurationSeconds: rec.leaseDurationSeconds,
+      acquireTime: rec.acquireTime ? new k8s.V1MicroTime(rec.acquireTime) : undefined,
+      renewTime: rec.renewTime ? new k8s.V1MicroTime(rec.renewTime) : undefined,
+      leaseTransitions: rec.leaseTransitions,
+    },
+  };
+}
+
+export interface RealKubeClientOptions {
+  /** Per-request timeout (client-node sets none). */
+  timeoutMs?: number;
+}
+
+export class RealKubeClient implements KubeClient {
+  private readonly objects: RawObjectApi;
+  private readonly custom: k8s.CustomObjectsApi;
+  private readonly core: k8s.CoreV1Api;
+  private readonly coordination: k8s.CoordinationV1Api;
+  private readonly timeoutMs: number;
+
+  constructor(kc: k8s.KubeConfig, opts: RealKubeClientOptions = {}) {
+    this.objects = kc.makeApiClient(RawObjectApi);
+    this.custom = kc.makeApiClient(k8s.CustomObjectsApi);
+    this.core = kc.makeApiClient(k8s.CoreV1Api);
+    this.coordination = kc.makeApiClient(k8s.CoordinationV1Api);
+    this.timeoutMs = opts.timeoutMs ?? 30_000;
+  }
+
+  private call<T>(what: string, p: Promise<T>): Promise<T> {
+    return withTimeout(p, this.timeoutMs, what);
+  }
+
+  private write<T>(verb: string, kind: string, what: string, p: Promise<T>): Promise<T> {
+    apiWrites.inc({ verb, kind });
+    return this.call(what, p);
+  }
+
+  async get(ref: ObjectRef): Promise<KObject | undefined> {
+    try {
+      return await this.call(`get ${ref.kind} ${ref.namespace}/${ref.name}`, this.objects.readRaw(ref));
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+
+  apply(obj: KObject): Promise<KObject> {
+    return this.write('apply', obj.kind, `apply ${obj.kind} ${obj.metadata.namespace}/${obj.metadata.name}`, this.objects.applyRaw(obj));
+  }
+
+  async getCacheTier(namespace: string, name: string): Promise<CacheTier | undefined> {
+    try {
+      return (await this.call(
+        `get CacheTier ${namespace}/${name}`,
+        this.custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: PLURAL, name }),
+      )) as CacheTier;
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+
+  async patchCacheTierStatus(namespace: string, name: string, status: Record<string, unknown>): Promise<void> {
+    await this.write(
+      'patch',
+      'CacheTier/status',
+      `patch CacheTier ${namespace}/${name} status`,
+      this.custom.patchNamespacedCustomObjectStatus(
+        { group: GROUP, version: VERSION, namespace, plural: PLURAL, name, body: { status }, fieldManager: FIELD_MANAGER },
+        k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
+      ),
+    );
+  }
+
+  async listPods(namespace: string, labelSelector: Record<string, string>): Promise<PodInfo[]> {
+    const list = await this.call(
+      `list pods in ${namespace}`,
+      this.core.listNamespacedPod({ namespace, labelSelector: selectorString(labelSelector) }),
+    );
+    return list.items.map((p) => ({
+      name: p.metadata?.name ?? '',
+      namespace: p.metadata?.namespace ?? namespace,
+      labels: p.metadata?.labels ?? {},
+      phase: p.status?.phase ?? 'Unknown',
+      podIP: p.status?.podIP || undefined,
+      nodeName: p.spec?.nodeName || undefined,
+      ready: (p.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True'),
+      deleting: Boolean(p.metadata?.deletionTimestamp),
+    }));
+  }
+
+  async getSecret(namespace: string, name: string): Promise<Record<string, string> | undefined> {
+    try {
+      const s = await this.call(`get Secret ${namespace}/${name}`, this.core.readNamespacedSecret({ namespace, name }));
+      const out: Record<string, string> = {};
+      for (const [k, v] of Object.entries(s.data ?? {})) out[k] = Buffer.from(v, 'base64').toString('utf8');
+      for (const [k, v] of Object.entries(s.stringData ?? {})) out[k] = v;
+      return out;
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+
+  async createEvent(ev: EventBody): Promise<string> {
+    const body: k8s.CoreV1Event = {
+      ...ev,
+      firstTimestamp: new Date(ev.firstTimestamp),
+      lastTimestamp: new Date(ev.lastTimestamp),
+    };
+    const created = await this.write(
+      'create',
+      'Event',
+      `create Event in ${ev.metadata.namespace}`,
+      this.core.createNamespacedEvent({ namespace: ev.metadata.namespace, body }),
+    );
+    return created.metadata?.name ?? '';
+  }
+
+  async patchEvent(namespace: string, name: string, patch: { count: number; lastTimestamp: string; message?: string }): Promise<void> {
+    await this.write(
+      'patch',
+      'Event',
+      `patch Event ${namespace}/${name}`,
+      this.core.patchNamespacedEvent(
+        { namespace, name, body: patch },
+        k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
+      ),
+    );
+  }
+
+  async getLease(namespace: string, name: string): Promise<LeaseRecord | undefined> {
+    try {
+      return leaseFromApi(await this.call(`get Lease ${namespace}/${name}`, this.coordination.readNamespacedLease({ namespace, name })));
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+
+  async createLease(namespace: string, name: string, rec: LeaseRecord): Promise<LeaseRecord> {
+    const body = leaseToApi(namespace, name, { ...rec, resourceVersion: undefined });
+    return leaseFromApi(
+      await this.write('create', 'Lease', `create Lease ${namespace}/${name}`, this.coordination.createNamespacedLease({ namespace, body })),
+    );
+  }
+
+  async replaceLease(namespace: string, name: string, rec: LeaseRecord): Promise<LeaseRecord> {
+    const body = leaseToApi(namespace, name, rec);
+    return leaseFromApi(
+      await this.write(
+        'update',
+        'Lease',
+        `replace Lease ${namespace}/${name}`,
+        this.coordination.replaceNamespacedLease({ namespace, name, body }),
+      ),
+    );
+  }
+}

@@ -1,0 +1,52 @@
+// Prometheus metrics of the operator process. One registry (not prom-client's global one) so
+// tests and embedding code get exactly these series.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export const registry = new Registry();
+
+export const reconcileTotal = new Counter({
+  name: 'cachetier_reconcile_total',
+  help: 'Reconciles of CacheTier objects by result (success, requeue, error).',
+  labelNames: ['result'] as const,
+  registers: [registry],
+});
+
+export const reconcileDuration = new Histogram({
+  name: 'cachetier_reconcile_duration_seconds',
+  help: 'Duration of one CacheTier reconcile.',
+  buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+  registers: [registry],
+});
+
+export const reconcileErrors = new Counter({
+  name: 'cachetier_reconcile_errors_total',
+  help: 'Reconciles that failed and were retried with backoff.',
+  registers: [registry],
+});
+
+export const apiWrites = new Counter({
+  name: 'cachetier_api_writes_total',
+  help: 'Write requests sent to the Kubernetes API (apply, patch, create, update) by verb and kind.',
+  labelNames: ['verb', 'kind'] as const,
+  registers: [registry],
+});
+
+export const leaderGauge = new Gauge({
+  name: 'cachetier_leader',
+  help: '1 while this process holds the leader lease (or runs without election), else 0.',
+  registers: [registry],
+});
+
+export const queueDepth = new Gauge({
+  name: 'cachetier_queue_depth',
+  help: 'CacheTier keys waiting in the work queue (not counting delayed requeues).',
+  registers: [registry],
+});
+
+let defaultsOn = false;
+/** Process metrics (CPU, memory, event loop lag); main turns them on once. */
+export function enableDefaultMetrics(): void {
+  if (defaultsOn) return;
+  defaultsOn = true;
+  collectDefaultMetrics({ register: registry, prefix: 'cachetier_operator_' });
+}
