@@ -1,19 +1,206 @@
-// Kafka topic management. OWNER: issue 4. The reconciler only calls createTopicManager().
-import type { TopicManager } from '../orchestration/types.js';
+// Kafka topic management with the kafkajs admin client: creates spec.kafka.topics, grows partitions,
+// never shrinks them, reports replication-factor differences, corrects topic config drift, and
+// reports status. The decisions are in plan.ts (pure, unit-tested); this file does the I/O.
+// The reconciler only calls createTopicManager().
+import { ConfigResourceTypes, Kafka, logLevel, type Admin, type ITopicMetadata, type logCreator } from 'kafkajs';
+import type { TopicSpec } from '../api/types.js';
+import type { TopicManager, TopicReconcileResult } from '../orchestration/types.js';
+import {
+  planTopics,
+  summarize,
+  TOPICS_CONDITION,
+  type ObservedTopic,
+  type TopicAction,
+  type TopicOutcome,
+} from './plan.js';
+
+export * from './plan.js';
 
 export interface TopicManagerOptions {
   clientId?: string;
+  /** Upper bound for one whole reconcile (connect, observe, act, re-observe). Default 60 s. */
   timeoutMs?: number;
+  /** Per-request timeout for the admin client. Default 15 s. */
+  requestTimeoutMs?: number;
+  /** Receives kafkajs log lines (WARN and above); default: dropped (results carry every error). */
+  onLog?: (entry: { level: string; namespace: string; message: string; extra: Record<string, unknown> }) => void;
 }
 
-export function createTopicManager(_opts: TopicManagerOptions = {}): TopicManager {
+const CONFIG_SOURCE_TOPIC = 1; // kafkajs ConfigSource.TOPIC_CONFIG
+
+function errMsg(e: unknown): string {
+  if (e && typeof e === 'object' && 'errors' in e && Array.isArray((e as { errors: unknown[] }).errors)) {
+    const inner = (e as { errors: unknown[] }).errors.map(errMsg).join('; ');
+    if (inner) return inner;
+  }
+  if (e instanceof Error) return e.message;
+  return String(e);
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let t: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    t = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(t));
+}
+
+/** Reads partitions, replication, ISR health and config of existing topics. */
+export async function observeTopics(admin: Admin, names: string[]): Promise<Map<string, ObservedTopic>> {
+  const out = new Map<string, ObservedTopic>();
+  const existing = new Set(await admin.listTopics());
+  const present = names.filter((n) => existing.has(n));
+  if (!present.length) return out;
+  const [meta, configs] = await Promise.all([
+    admin.fetchTopicMetadata({ topics: present }),
+    admin.describeConfigs({
+      resources: present.map((name) => ({ type: ConfigResourceTypes.TOPIC, name })),
+      includeSynonyms: false,
+    }),
+  ]);
+  const byName = new Map<string, ITopicMetadata>(meta.topics.map((t) => [t.name, t]));
+  for (const name of present) {
+    const m = byName.get(name);
+    if (!m) continue;
+    const res = configs.resources.find((r) => r.resourceName === name);
+    const overrides: Record<string, string> = {};
+    const effective: Record<string, string> = {};
+    for (const c of res?.configEntries ?? []) {
+      if (c.configValue === null || c.configValue === undefined) continue;
+      effective[c.configName] = String(c.configValue);
+      if (Number(c.configSource) === CONFIG_SOURCE_TOPIC) overrides[c.configName] = String(c.configValue);
+    }
+    const minIsr = Number(effective['min.insync.replicas'] ?? '1');
+    const parts = [...m.partitions].sort((a, b) => a.partitionId - b.partitionId);
+    out.set(name, {
+      name,
+      partitions: parts.length,
+      replicationFactor: parts.reduce((mx, p) => Math.max(mx, p.replicas.length), 0),
+      overrides,
+      effective,
+      leaderless: parts.filter((p) => p.leader < 0).map((p) => p.partitionId),
+      underMinIsr: parts.filter((p) => p.leader >= 0 && p.isr.length < minIsr).map((p) => p.partitionId),
+    });
+  }
+  return out;
+}
+
+async function act(admin: Admin, a: TopicAction, requestTimeoutMs: number): Promise<void> {
+  switch (a.kind) {
+    case 'create':
+      // Resolves false when the topic already exists (a concurrent creator): fine, we re-observe.
+      await admin.createTopics({
+        waitForLeaders: true,
+        timeout: requestTimeoutMs,
+        topics: [
+          {
+            topic: a.topic,
+            numPartitions: a.partitions,
+            replicationFactor: a.replicationFactor,
+            configEntries: Object.entries(a.config).map(([name, value]) => ({ name, value })),
+          },
+        ],
+      });
+      return;
+    case 'grow':
+      await admin.createPartitions({ timeout: requestTimeoutMs, topicPartitions: [{ topic: a.topic, count: a.to }] });
+      return;
+    case 'alterConfig':
+      await admin.alterConfigs({
+        validateOnly: false,
+        resources: [
+          {
+            type: ConfigResourceTypes.TOPIC,
+            name: a.topic,
+            configEntries: Object.entries(a.entries).map(([name, value]) => ({ name, value })),
+          },
+        ],
+      });
+      return;
+  }
+}
+
+function settled(o: TopicOutcome, t: ObservedTopic | undefined): boolean {
+  for (const a of o.done) {
+    if (a.kind === 'create' && (!t || t.partitions < a.partitions || t.leaderless.length)) return false;
+    if (a.kind === 'grow' && (!t || t.partitions < a.to || t.leaderless.length)) return false;
+  }
+  return true;
+}
+
+function unreachable(topics: TopicSpec[], reason: string, message: string): TopicReconcileResult {
   return {
-    async reconcile(_brokers, topics) {
-      return {
-        topics: topics.map((t) => ({ name: t.name, partitions: 0, replicationFactor: 0, ready: false, message: 'pending' })),
-        condition: { type: 'TopicsReady', status: 'Unknown', reason: 'NotImplemented', message: 'topic management pending' },
-        events: [],
+    topics: topics.map((t) => ({ name: t.name, partitions: 0, replicationFactor: 0, ready: false, message })),
+    condition: { type: TOPICS_CONDITION, status: 'Unknown', reason, message },
+    events: [{ type: 'Warning', reason, message }],
+  };
+}
+
+export function createTopicManager(opts: TopicManagerOptions = {}): TopicManager {
+  const clientId = opts.clientId ?? 'cachetier-operator';
+  const timeoutMs = opts.timeoutMs ?? 60_000;
+  const requestTimeoutMs = opts.requestTimeoutMs ?? 15_000;
+  const creator: logCreator | undefined = opts.onLog
+    ? () =>
+        ({ namespace, level, log }) => {
+          const { message, ...extra } = log;
+          opts.onLog?.({ level: logLevel[level] ?? String(level), namespace, message, extra });
+        }
+    : undefined;
+
+  return {
+    async reconcile(brokers, topics) {
+      if (!brokers.length) return unreachable(topics, 'NoKafkaBrokers', 'no Kafka broker addresses to connect to');
+      const admin = new Kafka({
+        clientId,
+        brokers,
+        connectionTimeout: Math.min(5000, requestTimeoutMs),
+        requestTimeout: requestTimeoutMs,
+        retry: { retries: 3, initialRetryTime: 300, maxRetryTime: 3000 },
+        logLevel: creator ? logLevel.WARN : logLevel.NOTHING,
+        ...(creator ? { logCreator: creator } : {}),
+      }).admin();
+      const run = async (): Promise<TopicReconcileResult> => {
+        await admin.connect();
+        const cluster = await admin.describeCluster();
+        const names = topics.map((t) => t.name);
+        const before = await observeTopics(admin, names);
+        const plans = planTopics(topics, before, cluster.brokers.length);
+        const outcomes: TopicOutcome[] = [];
+        for (const plan of plans) {
+          const outcome: TopicOutcome = { plan, done: [], errors: [] };
+          for (const a of plan.actions) {
+            try {
+              await act(admin, a, requestTimeoutMs);
+              outcome.done.push(a);
+            } catch (e) {
+              outcome.errors.push(`${a.kind === 'alterConfig' ? 'config update' : a.kind} failed: ${errMsg(e)}`);
+            }
+          }
+          outcomes.push(outcome);
+        }
+        const changed = outcomes.some((o) => o.done.length);
+        let after = before;
+        if (changed) {
+          // Metadata reaches every broker a moment after a create/grow: re-observe until what we did
+          // shows (bounded), so status reports the result rather than a stale view.
+          const settleBy = Date.now() + Math.min(10_000, requestTimeoutMs);
+          for (;;) {
+            after = await observeTopics(admin, names);
+            if (Date.now() > settleBy || outcomes.every((o) => settled(o, after.get(o.plan.topic)))) break;
+            await new Promise((r) => setTimeout(r, 500));
+          }
+        }
+        for (const o of outcomes) o.after = after.get(o.plan.topic);
+        return summarize(outcomes);
       };
+      try {
+        return await withTimeout(run(), timeoutMs, `topic reconcile against ${brokers.join(',')}`);
+      } catch (e) {
+        return unreachable(topics, 'KafkaUnreachable', `could not reconcile topics via ${brokers.join(',')}: ${errMsg(e)}`);
+      } finally {
+        await withTimeout(admin.disconnect(), 5000, 'admin disconnect').catch(() => undefined);
+      }
     },
   };
 }
