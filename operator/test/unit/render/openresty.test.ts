@@ -1,0 +1,100 @@
+import { nginxCommand, nginxConfigInput, renderOpenResty } from '../../../src/render/openresty.js';
+import { renderContext, type RenderOptions } from '../../../src/render/index.js';
+import { CONFIG_HASH_ANNOTATION, configHash } from '../../../src/render/common.js';
+import { renderNginxConf } from '../../../src/render/config/nginx.js';
+import { find, makeTier, NS, type J } from './helpers.js';
+
+const AUTH = { passwordSecretRef: { name: 'redis-auth', key: 'password' } };
+const render = (spec: Parameters<typeof makeTier>[0] = {}, opts: RenderOptions = {}) =>
+  renderOpenResty(makeTier(spec), renderContext(opts));
+const LAYERS = [
+  ['distribution', 'shop-openresty-distribution'],
+  ['app', 'shop-openresty-app'],
+] as const;
+
+describe('OpenResty renderer', () => {
+  test('distribution layer: app members from the app headless Service FQDN on 8080, cluster DNS resolver', () => {
+    const input = nginxConfigInput(makeTier(), 'distribution', renderContext());
+    expect(input.layer).toBe('distribution');
+    expect(input.appUpstream).toEqual({
+      kind: 'dns',
+      name: `shop-openresty-app-headless.${NS}.svc.cluster.local`,
+      port: 8080,
+    });
+    expect(input.resolver).toBe('kube-dns.kube-system.svc.cluster.local');
+    expect(input.luaDir).toBe('/opt/cachetier/lua');
+    expect(input.runDir).toBe('/tmp/nginx');
+    expect(input.port).toBe(8080);
+  });
+
+  test('app layer: Redis seeds, producer URL and Kafka brokers as FQDNs (nginx ignores search paths); no upstream', () => {
+    const input = nginxConfigInput(makeTier(), 'app', renderContext());
+    expect(input.appUpstream).toBeUndefined();
+    expect(input.redisSeeds).toEqual([0, 1, 2].map((i) => `shop-redis-${i}.shop-redis-headless.${NS}.svc.cluster.local:6379`));
+    expect(input.producerUrl).toBe(`http://shop-producer.${NS}.svc.cluster.local:8080`);
+    expect(input.kafkaBrokers).toEqual([0, 1, 2].map((i) => `shop-kafka-${i}.shop-kafka-headless.${NS}.svc.cluster.local:9092`));
+    expect(input.redisPasswordEnv).toBeUndefined();
+  });
+
+  test('resolver and cluster domain are options', () => {
+    const input = nginxConfigInput(makeTier(), 'distribution', renderContext({ dnsResolver: '10.96.0.10', clusterDomain: 'corp.example' }));
+    expect(input.resolver).toBe('10.96.0.10');
+    expect(input.appUpstream).toMatchObject({ name: `shop-openresty-app-headless.${NS}.svc.corp.example` });
+    expect(input.producerUrl).toBe(`http://shop-producer.${NS}.svc.corp.example:8080`);
+  });
+
+  test.each(LAYERS)('%s: ConfigMap holds renderNginxConf(input) and the pod template carries its hash', (layer, name) => {
+    const tier = makeTier();
+    const objs = renderOpenResty(tier, renderContext());
+    const conf = renderNginxConf(tier, nginxConfigInput(tier, layer, renderContext()));
+    const data = find(objs, 'ConfigMap', `${name}-config`).data;
+    expect(data).toEqual({ 'nginx.conf': conf });
+    const d = find(objs, 'Deployment', name);
+    expect(d.spec.template.metadata.annotations[CONFIG_HASH_ANNOTATION]).toBe(configHash(data));
+  });
+
+  test.each(LAYERS)('%s with auth: REDIS_PASSWORD from the Secret, redisPasswordEnv set, not in the ConfigMap', (layer, name) => {
+    const tier = makeTier({ redis: { auth: AUTH } });
+    expect(nginxConfigInput(tier, layer, renderContext()).redisPasswordEnv).toBe('REDIS_PASSWORD');
+    const objs = renderOpenResty(tier, renderContext());
+    const c = find(objs, 'Deployment', name).spec.template.spec.containers[0];
+    expect(c.env).toEqual([{ name: 'REDIS_PASSWORD', valueFrom: { secretKeyRef: { name: 'redis-auth', key: 'password' } } }]);
+  });
+
+  test.each(LAYERS)('%s Deployment: nginx in the foreground with the mounted config, run dir on an emptyDir', (layer, name) => {
+    const objs = render({ openresty: { distribution: { replicas: 4 }, app: { replicas: 5 } } });
+    const d = find(objs, 'Deployment', name);
+    expect(d.spec.replicas).toBe(layer === 'distribution' ? 4 : 5);
+    const pod = d.spec.template.spec;
+    const c = pod.containers[0];
+    expect(c.image).toMatch(/openresty:/);
+    expect(pod.securityContext.runAsUser).toBe(10001);
+    const cmd: string[] = c.command;
+    expect(cmd[0]).toBe('nginx');
+    expect(cmd[cmd.indexOf('-c') + 1]).toBe(`/etc/cachetier/${name.replace('shop-', '')}/nginx.conf`);
+    expect(cmd[cmd.indexOf('-p') + 1]).toBe('/tmp/nginx/');
+    const runMount = c.volumeMounts.find((m: J) => m.mountPath === '/tmp/nginx');
+    expect(pod.volumes.find((v: J) => v.name === runMount.name).emptyDir).toEqual({});
+    expect(c.readinessProbe.httpGet.path).toBe('/readyz');
+    expect(c.livenessProbe.httpGet.path).toBe('/healthz');
+    expect(find(objs, 'PodDisruptionBudget', name).spec.maxUnavailable).toBe(1);
+  });
+
+  test('nginxCommand adds `daemon off` only when the config does not set daemon itself', () => {
+    expect(nginxCommand('worker_processes 1;\n', 'openresty-app')).toEqual(expect.arrayContaining(['-g', 'daemon off;']));
+    expect(nginxCommand('daemon off;\nworker_processes 1;\n', 'openresty-app')).not.toContain('-g');
+  });
+
+  test('Services: the distribution Service is the entry point; the app headless Service lists ready pods only', () => {
+    const objs = render();
+    const entry = find(objs, 'Service', 'shop-openresty-distribution');
+    expect(entry.spec.ports).toEqual([{ name: 'http', port: 8080, protocol: 'TCP' }]);
+    expect(entry.spec.selector).toEqual(find(objs, 'Deployment', 'shop-openresty-distribution').spec.selector.matchLabels);
+    const appHeadless = find(objs, 'Service', 'shop-openresty-app-headless');
+    expect(appHeadless.spec.clusterIP).toBe('None');
+    expect(appHeadless.spec.publishNotReadyAddresses).toBeUndefined();
+    expect(appHeadless.spec.selector).toEqual(find(objs, 'Deployment', 'shop-openresty-app').spec.selector.matchLabels);
+    // The two layers never select each other's pods.
+    expect(entry.spec.selector).not.toEqual(appHeadless.spec.selector);
+  });
+});

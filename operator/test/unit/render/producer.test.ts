@@ -1,0 +1,75 @@
+import { renderProducer, producerEndpoints } from '../../../src/render/producer.js';
+import { renderContext } from '../../../src/render/index.js';
+import { configHash, CONFIG_HASH_ANNOTATION } from '../../../src/render/common.js';
+import { producerEnv } from '../../../src/render/config/producer.js';
+import { find, makeTier, NS, type J } from './helpers.js';
+
+const AUTH = { passwordSecretRef: { name: 'redis-auth', key: 'password' } };
+const render = (spec: Parameters<typeof makeTier>[0] = {}) => renderProducer(makeTier(spec), renderContext());
+const deploy = (objs: J[]) => find(objs, 'Deployment', 'shop-producer');
+const cm = (objs: J[]) => find(objs, 'ConfigMap', 'shop-producer-config');
+
+describe('cache-producer renderer', () => {
+  test('endpoints: Kafka pods :9092, ZooKeeper pods :2181, Redis pod seeds :6379, all by stable DNS name', () => {
+    const ep = producerEndpoints(makeTier({ kafka: { replicas: 3 }, zookeeper: { replicas: 5 } }));
+    expect(ep.kafkaBrokers).toEqual([0, 1, 2].map((i) => `shop-kafka-${i}.shop-kafka-headless.${NS}.svc:9092`));
+    expect(ep.zookeeperConnect).toBe(
+      [0, 1, 2, 3, 4].map((i) => `shop-zookeeper-${i}.shop-zookeeper-headless.${NS}.svc:2181`).join(','),
+    );
+    expect(ep.redisSeeds).toEqual([0, 1, 2].map((i) => `shop-redis-${i}.shop-redis-headless.${NS}.svc:6379`));
+  });
+
+  test('the env ConfigMap is exactly producerEnv(tier, endpoints), and the pod loads it with envFrom', () => {
+    const tier = makeTier();
+    const objs = render();
+    const data = cm(objs).data;
+    expect(data).toEqual(producerEnv(tier, producerEndpoints(tier)));
+    expect(data.HTTP_PORT).toBe('8080');
+    const c = deploy(objs).spec.template.spec.containers[0];
+    expect(c.envFrom).toEqual([{ configMapRef: { name: 'shop-producer-config' } }]);
+  });
+
+  test('config hash covers the env ConfigMap', () => {
+    const objs = render();
+    expect(deploy(objs).spec.template.metadata.annotations[CONFIG_HASH_ANNOTATION]).toBe(configHash(cm(objs).data));
+    const other = render({ producer: { localCache: { ttlSeconds: 30 } } });
+    expect(deploy(other).spec.template.metadata.annotations[CONFIG_HASH_ANNOTATION]).not.toBe(
+      deploy(objs).spec.template.metadata.annotations[CONFIG_HASH_ANNOTATION],
+    );
+  });
+
+  test('auth: REDIS_PASSWORD from the Secret key, never in the ConfigMap', () => {
+    const objs = render({ redis: { auth: AUTH } });
+    const c = deploy(objs).spec.template.spec.containers[0];
+    expect(c.env).toEqual([{ name: 'REDIS_PASSWORD', valueFrom: { secretKeyRef: { name: 'redis-auth', key: 'password' } } }]);
+    expect(Object.keys(cm(objs).data)).not.toContain('REDIS_PASSWORD');
+  });
+
+  test('no auth: no password env at all', () => {
+    expect(deploy(render()).spec.template.spec.containers[0].env).toBeUndefined();
+  });
+
+  test('Deployment: this repo’s image, uid 10001, HTTP 8080, probes on /healthz and /readyz', () => {
+    const d = deploy(render({ producer: { replicas: 4 } }));
+    expect(d.spec.replicas).toBe(4);
+    const pod = d.spec.template.spec;
+    const c = pod.containers[0];
+    expect(c.image).toMatch(/cache-producer:/);
+    expect(pod.securityContext.runAsUser).toBe(10001);
+    expect(c.ports).toEqual([{ name: 'http', containerPort: 8080, protocol: 'TCP' }]);
+    expect(c.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'http' });
+    expect(c.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'http' });
+    expect(c.volumeMounts).toEqual([{ name: 'tmp', mountPath: '/tmp' }]);
+  });
+
+  test('Service on 8080 selecting the producer pods', () => {
+    const objs = render();
+    const svc = find(objs, 'Service', 'shop-producer');
+    expect(svc.spec.ports).toEqual([{ name: 'http', port: 8080, protocol: 'TCP' }]);
+    expect(svc.spec.selector).toEqual(deploy(objs).spec.selector.matchLabels);
+  });
+
+  test.each([1, 2, 5])('PDB with %i replicas: maxUnavailable 1 (blocks nothing at 1 replica)', (replicas) => {
+    expect(find(render({ producer: { replicas } }), 'PodDisruptionBudget', 'shop-producer').spec.maxUnavailable).toBe(1);
+  });
+});
