@@ -1,0 +1,103 @@
+// Local harness for the cache-producer (and shared build step): runs the BUILT JS
+// (dist/workloads/cache-producer/src/main.js) with the env the operator renders.
+import { spawnSync } from 'node:child_process';
+import { existsSync, statSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startProcess, waitFor, waitForPort, type ManagedProcess } from './procs.js';
+
+export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const PRODUCER_MAIN = path.join(REPO_ROOT, 'dist/workloads/cache-producer/src/main.js');
+const SOURCE_MAIN = path.join(REPO_ROOT, 'dist/workloads/source-service/src/main.js');
+
+function newestMtime(dir: string): number {
+  let t = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) {
+      if (e.name === 'test' || e.name === 'node_modules') continue;
+      t = Math.max(t, newestMtime(p));
+    } else if (e.name.endsWith('.ts')) t = Math.max(t, statSync(p).mtimeMs);
+  }
+  return t;
+}
+
+let built = false;
+/** Builds dist/ with tsc once per process when the workloads' sources are newer than the build. */
+export function ensureBuilt(force = false): void {
+  if (built && !force) return;
+  const srcs = ['workloads/cache-producer/src', 'workloads/source-service/src', 'operator/src/render'].map((d) => path.join(REPO_ROOT, d));
+  const newest = Math.max(...srcs.filter(existsSync).map(newestMtime));
+  const outs = [PRODUCER_MAIN, SOURCE_MAIN];
+  const stale = force || outs.some((o) => !existsSync(o) || statSync(o).mtimeMs < newest);
+  if (stale) {
+    // tsc emits even when another area has a type error; what matters is that our outputs are fresh.
+    const r = spawnSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 300_000 });
+    const fresh = outs.every((o) => existsSync(o) && statSync(o).mtimeMs >= newest);
+    if (!fresh) throw new Error(`build failed (npx tsc -p tsconfig.build.json):\n${r.stdout}\n${r.stderr}`);
+    if (r.status !== 0) console.warn(`tsc reported errors (outputs were still emitted):\n${r.stdout.slice(0, 2000)}`);
+  }
+  built = true;
+}
+
+export interface ProducerHandle {
+  url: string;
+  host: string;
+  port: number;
+  proc: ManagedProcess;
+  /** SIGTERM (graceful: finish in-flight work, commit) and wait for exit. */
+  stop(): Promise<void>;
+  /** SIGKILL (a crash) and wait for exit. */
+  kill(): Promise<void>;
+}
+
+export interface StartProducerOptions {
+  /** producerEnv(...) output (+ REDIS_PASSWORD). HTTP_HOST/HTTP_PORT are set from host/port. */
+  env: Record<string, string>;
+  host: string;
+  port: number;
+  rootDir: string;
+  name?: string;
+  /** Wait for /readyz (Kafka group joined, Redis reachable). Default true. */
+  waitReady?: boolean;
+  readyTimeoutMs?: number;
+}
+
+export async function startProducer(opts: StartProducerOptions): Promise<ProducerHandle> {
+  ensureBuilt();
+  const name = opts.name ?? `producer-${opts.host}-${opts.port}`;
+  const proc = startProcess(name, process.execPath, ['--enable-source-maps', PRODUCER_MAIN], {
+    logDir: path.join(opts.rootDir, 'logs'),
+    cwd: REPO_ROOT,
+    env: { ...opts.env, HTTP_HOST: opts.host, HTTP_PORT: String(opts.port) },
+  });
+  const url = `http://${opts.host}:${opts.port}`;
+  try {
+    await waitForPort(opts.host, opts.port, 60_000, proc);
+    if (opts.waitReady ?? true) {
+      await waitFor(
+        `${name} /readyz (log: ${proc.logFile})`,
+        async () => {
+          if (proc.child.exitCode !== null) throw new Error(`${name} exited; see ${proc.logFile}`);
+          const r = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(2000) });
+          return r.status === 200;
+        },
+        opts.readyTimeoutMs ?? 90_000,
+        250,
+      );
+    }
+  } catch (e) {
+    await proc.kill('SIGKILL');
+    throw e;
+  }
+  return {
+    url,
+    host: opts.host,
+    port: opts.port,
+    proc,
+    stop: () => proc.kill('SIGTERM', 30_000),
+    kill: () => proc.kill('SIGKILL', 5000),
+  };
+}
+
+export { SOURCE_MAIN };

@@ -1,0 +1,142 @@
+// The producer's configuration: exactly the environment variables the operator renders
+// (operator/src/render/config/producer.ts producerEnv()) plus REDIS_PASSWORD and HTTP_HOST.
+// Nothing else is read, so what the operator ships is what runs.
+import { PRODUCER_PASSWORD_ENV } from '../../../operator/src/render/config/producer.js';
+
+export interface ProducerConfig {
+  kafka: {
+    brokers: string[];
+    groupId: string;
+    topicCacheMessage: string;
+    topicAccessLog: string;
+    topicDeadLetter: string;
+  };
+  zookeeperConnect: string;
+  redis: { seeds: { host: string; port: number }[]; password?: string };
+  sources: { productInfoService: string; shopInfoService: string };
+  lock: { enabled: boolean; timeoutMs: number; sessionTimeoutMs: number; root: string };
+  localCache: { maxEntries: number; ttlSeconds: number };
+  hot: { windowSeconds: number; topN: number; ttlSeconds: number; setKey: string };
+  invalidationChannel: string;
+  http: { host: string; port: number };
+}
+
+export class ConfigError extends Error {
+  constructor(public readonly problems: string[]) {
+    super(`invalid cache-producer configuration:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+/** Parses the environment; collects every problem and throws one ConfigError naming them all. */
+export function parseConfig(env: Env): ProducerConfig {
+  const problems: string[] = [];
+
+  const str = (name: string, fallback?: string): string => {
+    const v = env[name];
+    if (v === undefined || v.trim() === '') {
+      if (fallback !== undefined) return fallback;
+      problems.push(`${name} is required`);
+      return '';
+    }
+    return v.trim();
+  };
+  const int = (name: string, min: number, max: number, fallback?: number): number => {
+    const raw = env[name];
+    if ((raw === undefined || raw.trim() === '') && fallback !== undefined) return fallback;
+    const s = str(name);
+    if (s === '') return 0;
+    if (!/^\d+$/.test(s)) {
+      problems.push(`${name} must be a non-negative integer, got ${JSON.stringify(s)}`);
+      return 0;
+    }
+    const n = Number(s);
+    if (n < min || n > max) problems.push(`${name} must be between ${min} and ${max}, got ${n}`);
+    return n;
+  };
+  const bool = (name: string): boolean => {
+    const s = str(name);
+    if (s === 'true') return true;
+    if (s === 'false') return false;
+    if (s !== '') problems.push(`${name} must be "true" or "false", got ${JSON.stringify(s)}`);
+    return false;
+  };
+  const hostPorts = (name: string): { host: string; port: number }[] => {
+    const s = str(name);
+    if (s === '') return [];
+    const out: { host: string; port: number }[] = [];
+    for (const part of s.split(',').map((p) => p.trim()).filter(Boolean)) {
+      const m = /^(.+):(\d{1,5})$/.exec(part);
+      if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535) {
+        problems.push(`${name}: ${JSON.stringify(part)} is not host:port`);
+        continue;
+      }
+      out.push({ host: m[1].replace(/^\[(.*)\]$/, '$1'), port: Number(m[2]) });
+    }
+    if (out.length === 0 && problems.every((p) => !p.startsWith(name))) problems.push(`${name} lists no host:port`);
+    return out;
+  };
+  const url = (name: string): string => {
+    const s = str(name);
+    if (s === '') return '';
+    try {
+      const u = new URL(s);
+      if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('not http');
+    } catch {
+      problems.push(`${name} must be an http(s) URL, got ${JSON.stringify(s)}`);
+    }
+    return s.replace(/\/+$/, '');
+  };
+
+  const brokers = hostPorts('KAFKA_BROKERS').map((h) => `${h.host}:${h.port}`);
+  const zk = str('ZOOKEEPER_CONNECT');
+  if (zk !== '' && !/^[^,\s]+:\d+(,[^,\s]+:\d+)*(\/[\w/.-]*)?$/.test(zk)) {
+    problems.push(`ZOOKEEPER_CONNECT must be host:port[,host:port...][/chroot], got ${JSON.stringify(zk)}`);
+  }
+  const lockRoot = str('LOCK_ROOT');
+  if (lockRoot !== '' && !/^(\/[\w.-]+)+$/.test(lockRoot)) {
+    problems.push(`LOCK_ROOT must be an absolute znode path, got ${JSON.stringify(lockRoot)}`);
+  }
+  const password = env[PRODUCER_PASSWORD_ENV];
+
+  const cfg: ProducerConfig = {
+    kafka: {
+      brokers,
+      groupId: str('KAFKA_GROUP_ID'),
+      topicCacheMessage: str('KAFKA_TOPIC_CACHE_MESSAGE'),
+      topicAccessLog: str('KAFKA_TOPIC_ACCESS_LOG'),
+      topicDeadLetter: str('KAFKA_TOPIC_DEAD_LETTER'),
+    },
+    zookeeperConnect: zk,
+    redis: {
+      seeds: hostPorts('REDIS_SEEDS'),
+      ...(password !== undefined && password !== '' ? { password } : {}),
+    },
+    sources: {
+      productInfoService: url('SOURCE_PRODUCT_INFO_URL'),
+      shopInfoService: url('SOURCE_SHOP_INFO_URL'),
+    },
+    lock: {
+      enabled: bool('LOCK_ENABLED'),
+      timeoutMs: int('LOCK_TIMEOUT_MS', 1, 600_000),
+      sessionTimeoutMs: int('LOCK_SESSION_TIMEOUT_MS', 1000, 600_000),
+      root: lockRoot,
+    },
+    localCache: {
+      maxEntries: int('LOCAL_CACHE_MAX_ENTRIES', 1, 10_000_000),
+      ttlSeconds: int('LOCAL_CACHE_TTL_SECONDS', 1, 30 * 86400),
+    },
+    hot: {
+      windowSeconds: int('HOT_WINDOW_SECONDS', 1, 86400),
+      topN: int('HOT_TOP_N', 1, 100_000),
+      ttlSeconds: int('HOT_TTL_SECONDS', 1, 86400),
+      setKey: str('HOT_SET_KEY'),
+    },
+    invalidationChannel: str('INVALIDATION_CHANNEL'),
+    http: { host: str('HTTP_HOST', '0.0.0.0'), port: int('HTTP_PORT', 1, 65535) },
+  };
+  if (problems.length > 0) throw new ConfigError(problems);
+  return cfg;
+}

@@ -1,0 +1,161 @@
+// Kafka side: the `cache-message` consumer group (eachBatch, per-partition order, coalescing,
+// concurrent per-entity work, manual commits after the writes) and the dead-letter producer;
+// plus the `access-log` consumer that feeds the hot-product tracker.
+import { Kafka, logLevel, type Consumer, type EachBatchPayload, type IHeaders, type KafkaMessage, type Producer as KafkaProducer } from 'kafkajs';
+import type { Logger } from 'pino';
+import type { ProducerConfig } from './config.js';
+import { coalesce, parseChangeMessage, type ChangeMessage, type Job, entityName } from './messages.js';
+import type { Metrics } from './metrics.js';
+import type { Producer } from './service.js';
+import { SourceError } from './sourceclient.js';
+
+const JOB_CONCURRENCY = 64;
+
+export function createKafka(cfg: ProducerConfig, log: Logger, clientId: string): Kafka {
+  return new Kafka({
+    clientId,
+    brokers: cfg.kafka.brokers,
+    connectionTimeout: 5000,
+    requestTimeout: 30_000,
+    retry: { initialRetryTime: 200, retries: 10, maxRetryTime: 5000 },
+    logLevel: logLevel.WARN,
+    logCreator: () => (entry) => {
+      const lvl = entry.level === logLevel.ERROR ? 'error' : entry.level === logLevel.WARN ? 'warn' : 'debug';
+      log[lvl]({ kafka: entry.namespace, ...entry.log }, String(entry.log.message));
+    },
+  });
+}
+
+/** Runs `fn` over items with at most `limit` in flight. */
+async function pool<T>(items: T[], limit: number, fn: (t: T) => Promise<void>): Promise<void> {
+  let i = 0;
+  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (i < items.length) {
+      const t = items[i++];
+      await fn(t);
+    }
+  });
+  await Promise.all(workers);
+}
+
+export class ChangeConsumer {
+  readonly consumer: Consumer;
+  readonly dlq: KafkaProducer;
+  joined = false;
+  private stopping = false;
+
+  constructor(
+    kafka: Kafka,
+    private readonly cfg: ProducerConfig,
+    private readonly producer: Producer,
+    private readonly metrics: Metrics,
+    private readonly log: Logger,
+  ) {
+    this.consumer = kafka.consumer({
+      groupId: cfg.kafka.groupId,
+      sessionTimeout: 30_000,
+      rebalanceTimeout: 60_000,
+      heartbeatInterval: 3000,
+      maxBytesPerPartition: 1024 * 1024,
+      retry: { retries: 10 },
+    });
+    this.dlq = kafka.producer({ allowAutoTopicCreation: false, retry: { retries: 8 } });
+    const ev = this.consumer.events;
+    this.consumer.on(ev.GROUP_JOIN, (e) => {
+      this.joined = true;
+      this.log.info({ assignment: e.payload.memberAssignment }, 'joined cache-message group');
+    });
+    this.consumer.on(ev.REBALANCING, () => (this.joined = false));
+    this.consumer.on(ev.STOP, () => (this.joined = false));
+    this.consumer.on(ev.CRASH, (e) => {
+      this.joined = false;
+      this.log.error({ err: String(e.payload.error), restart: e.payload.restart }, 'cache-message consumer crashed');
+    });
+  }
+
+  async start(): Promise<void> {
+    await this.dlq.connect();
+    await this.consumer.connect();
+    await this.consumer.subscribe({ topics: [this.cfg.kafka.topicCacheMessage], fromBeginning: true });
+    await this.consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: 6,
+      eachBatch: (p) => this.onBatch(p),
+    });
+  }
+
+  private async deadLetter(m: KafkaMessage, partition: number, reason: string, detail: string): Promise<void> {
+    const headers: IHeaders = {
+      'x-dead-letter-reason': reason,
+      'x-dead-letter-detail': detail.slice(0, 500),
+      'x-original-topic': this.cfg.kafka.topicCacheMessage,
+      'x-original-partition': String(partition),
+      'x-original-offset': m.offset,
+      'x-original-timestamp': m.timestamp,
+    };
+    // Huge payloads are cut so the DLQ itself never refuses them (the reason says what happened).
+    const value = m.value && m.value.length > 256 * 1024 ? m.value.subarray(0, 256 * 1024) : m.value;
+    await this.dlq.send({ topic: this.cfg.kafka.topicDeadLetter, acks: -1, messages: [{ key: m.key, value, headers }] });
+    this.metrics.deadLettered.inc({ reason });
+  }
+
+  private async onBatch({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale }: EachBatchPayload): Promise<void> {
+    if (batch.messages.length === 0) return;
+    const good: { msg: ChangeMessage; timestamp: number; m: KafkaMessage }[] = [];
+    const stopped = () => this.stopping || !isRunning() || isStale();
+    for (const m of batch.messages) {
+      this.metrics.consumed.inc();
+      const ts = Number(m.timestamp);
+      const r = parseChangeMessage(m.value, Number.isFinite(ts) ? ts : undefined);
+      if (r.ok) good.push({ msg: r.msg, timestamp: ts, m });
+      else await this.retrying(() => this.deadLetter(m, batch.partition, r.reason, r.detail), stopped);
+    }
+    const jobs = coalesce(good);
+    this.metrics.coalesced.inc(good.length - jobs.length);
+    let lastBeat = Date.now();
+    await pool(jobs, JOB_CONCURRENCY, async (job: Job) => {
+      try {
+        await this.producer.runJob(job, { stopped });
+      } catch (e) {
+        if (e instanceof SourceError && !e.retryable) {
+          const first = good.find((g) => entityName(g.msg.entity) === entityName(job.entity));
+          if (first) await this.retrying(() => this.deadLetter(first.m, batch.partition, 'source_rejected', e.message), stopped);
+          return;
+        }
+        throw e;
+      }
+      if (Date.now() - lastBeat > 2000) {
+        lastBeat = Date.now();
+        await heartbeat().catch(() => undefined);
+      }
+    });
+    if (isStale()) return; // partition moved away: the new owner redoes the batch
+    const last = batch.messages[batch.messages.length - 1].offset;
+    resolveOffset(last);
+    await commitOffsetsIfNecessary({
+      topics: [{ topic: batch.topic, partitions: [{ partition: batch.partition, offset: (BigInt(last) + 1n).toString() }] }],
+    });
+  }
+
+  private async retrying(fn: () => Promise<void>, stopped: () => boolean): Promise<void> {
+    for (let i = 0; ; i++) {
+      try {
+        return await fn();
+      } catch (e) {
+        if (stopped()) throw e;
+        this.log.warn({ err: String(e) }, 'dead-letter send failed; retrying');
+        await new Promise((r) => setTimeout(r, Math.min(100 * 2 ** i, 2000)));
+      }
+    }
+  }
+
+  /** Stop fetching; kafkajs waits for the in-flight batches (which commit) before resolving. */
+  async stop(): Promise<void> {
+    this.stopping = false; // let in-flight work finish normally
+    await this.consumer.stop().catch(() => undefined);
+    this.stopping = true;
+    await this.consumer.disconnect().catch(() => undefined);
+    await this.dlq.disconnect().catch(() => undefined);
+  }
+}

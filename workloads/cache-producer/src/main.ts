@@ -1,0 +1,107 @@
+// cache-producer entry point. Config ONLY from the operator's env contract (see config.ts).
+// SIGTERM/SIGINT: stop fetching, finish in-flight batches (they commit), release locks, close.
+import { randomUUID } from 'node:crypto';
+import type { Server } from 'node:http';
+import { Cluster } from 'ioredis';
+import pino from 'pino';
+import { ConfigError, parseConfig } from './config.js';
+import { ChangeConsumer, createKafka } from './consumer.js';
+import { HotService } from './hotservice.js';
+import { createApp } from './http.js';
+import { createMetrics } from './metrics.js';
+import { Producer } from './service.js';
+import { RedisStore } from './store.js';
+import { ZkLocks } from './zklock.js';
+
+const log = pino({ base: { app: 'cache-producer' } });
+
+async function main(): Promise<void> {
+  let cfg;
+  try {
+    cfg = parseConfig(process.env);
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      log.fatal({ problems: e.problems }, e.message);
+      process.exit(2);
+    }
+    throw e;
+  }
+  const metrics = createMetrics();
+  const redisOptions = { password: cfg.redis.password, connectTimeout: 3000, maxRetriesPerRequest: 5 };
+  const redis = new Cluster(cfg.redis.seeds, {
+    redisOptions,
+    scaleReads: 'master',
+    slotsRefreshTimeout: 3000,
+    clusterRetryStrategy: (times) => Math.min(100 * times, 2000),
+  });
+  redis.on('error', (e) => log.warn({ err: String(e) }, 'redis error'));
+  const store = new RedisStore(redis, cfg.invalidationChannel);
+
+  let locks: ZkLocks | undefined;
+  if (cfg.lock.enabled) {
+    locks = new ZkLocks(cfg.zookeeperConnect, cfg.lock.sessionTimeoutMs, cfg.lock.root, log.child({ part: 'zk' }));
+    locks.onWait = (s) => metrics.lockWait.observe(s);
+    await locks.start();
+  }
+  const producer = new Producer(cfg, store, locks, metrics, log);
+
+  // Other replicas' writes: drop our local copy so reads go back to Redis.
+  const sub = redis.duplicate();
+  sub.on('error', (e) => log.warn({ err: String(e) }, 'redis subscriber error'));
+  sub.on('message', (_ch: string, key: string) => producer.local.delete(key));
+  await sub.subscribe(cfg.invalidationChannel);
+
+  const kafka = createKafka(cfg, log.child({ part: 'kafka' }), `cache-producer-${randomUUID().slice(0, 8)}`);
+  const changes = new ChangeConsumer(kafka, cfg, producer, metrics, log.child({ part: 'changes' }));
+  const hot = new HotService(kafka, cfg, producer, metrics, log.child({ part: 'hot' }));
+
+  const app = createApp({
+    producer,
+    metrics,
+    ready: async () => {
+      const redisOk = await Promise.race([
+        redis.ping().then((r) => r === 'PONG', () => false),
+        new Promise<boolean>((r) => setTimeout(() => r(false), 1000)),
+      ]);
+      const detail = { kafka: changes.joined, accessLog: hot.joined, redis: redisOk, zookeeper: locks ? locks.isConnected : true };
+      return { ok: Object.values(detail).every(Boolean), detail };
+    },
+  });
+  const server: Server = await new Promise((resolve) => {
+    const s = app.listen(cfg.http.port, cfg.http.host, () => resolve(s));
+  });
+  log.info({ host: cfg.http.host, port: cfg.http.port }, 'http listening');
+
+  await changes.start();
+  await hot.start();
+  log.info('consumers started');
+
+  let shuttingDown = false;
+  const shutdown = async (sig: string) => {
+    if (shuttingDown) return;
+    shuttingDown = true;
+    log.info({ sig }, 'shutting down: stop fetching, finish in-flight work, commit, release locks');
+    const force = setTimeout(() => {
+      log.error('shutdown took too long; exiting');
+      process.exit(1);
+    }, 25_000);
+    force.unref();
+    await changes.stop();
+    await hot.stop();
+    const closed = new Promise<void>((r) => server.close(() => r()));
+    server.closeAllConnections();
+    await closed;
+    await locks?.close();
+    sub.disconnect();
+    await redis.quit().catch(() => redis.disconnect());
+    log.info('bye');
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+}
+
+main().catch((e) => {
+  log.fatal({ err: String(e), stack: (e as Error).stack }, 'cache-producer failed to start');
+  process.exit(1);
+});

@@ -1,0 +1,135 @@
+// Change messages on `cache-message`, in exactly the seeds' two shapes:
+//   pull  {"serviceId":"productInfoService","productId":1,"shopId":1}   (fetch fresh data from the source)
+//   push  {"serviceId":"productInfoService","id":200,...,"modifiedTime":"..."} (the record itself)
+// Anything else is rejected with a reason (it goes to the dead-letter topic).
+import { recordVersion } from './version.js';
+
+export type ServiceId = 'productInfoService' | 'shopInfoService';
+export type EntityKind = 'product' | 'shop';
+export const SERVICE_KIND: Record<ServiceId, EntityKind> = {
+  productInfoService: 'product',
+  shopInfoService: 'shop',
+};
+export const MAX_MESSAGE_BYTES = 64 * 1024;
+export const MAX_ID = 2 ** 31 - 1;
+
+export interface Entity {
+  kind: EntityKind;
+  id: number;
+}
+
+export type ChangeMessage =
+  | { type: 'pull'; serviceId: ServiceId; entity: Entity; productId: number }
+  | { type: 'push'; serviceId: ServiceId; entity: Entity; productId: number; record: Record<string, unknown>; version: number };
+
+export type ParseResult = { ok: true; msg: ChangeMessage } | { ok: false; reason: string; detail: string };
+
+export function redisKey(e: Entity): string {
+  return e.kind === 'product' ? `product_info_${e.id}` : `shop_info_${e.id}`;
+}
+export function entityName(e: Entity): string {
+  return `${e.kind}_${e.id}`;
+}
+
+/** A positive integer id (number or decimal string) within int32; undefined otherwise. */
+export function parseId(v: unknown): number | undefined {
+  if (typeof v === 'number') return Number.isInteger(v) && v > 0 && v <= MAX_ID ? v : undefined;
+  if (typeof v === 'string' && /^[1-9]\d{0,9}$/.test(v)) {
+    const n = Number(v);
+    return n <= MAX_ID ? n : undefined;
+  }
+  return undefined;
+}
+
+const fail = (reason: string, detail: string): ParseResult => ({ ok: false, reason, detail });
+
+/**
+ * Parses one message value. `fallbackVersion` (the Kafka message timestamp) versions a push record
+ * that carries neither `version` nor `modifiedTime` (seed 003's example has neither).
+ */
+export function parseChangeMessage(value: Buffer | string | null | undefined, fallbackVersion?: number): ParseResult {
+  if (value === null || value === undefined) return fail('empty', 'message has no value');
+  const size = typeof value === 'string' ? Buffer.byteLength(value) : value.length;
+  if (size === 0) return fail('empty', 'message value is empty');
+  if (size > MAX_MESSAGE_BYTES) return fail('too_large', `message is ${size} bytes (max ${MAX_MESSAGE_BYTES})`);
+  let obj: unknown;
+  try {
+    obj = JSON.parse(typeof value === 'string' ? value : value.toString('utf8'));
+  } catch (e) {
+    return fail('bad_json', (e as Error).message.slice(0, 200));
+  }
+  if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) return fail('not_object', 'message is not a JSON object');
+  const rec = obj as Record<string, unknown>;
+  const sid = rec.serviceId;
+  if (typeof sid !== 'string') return fail('bad_service_id', 'serviceId missing or not a string');
+  if (!Object.hasOwn(SERVICE_KIND, sid)) return fail('unknown_service_id', `unknown serviceId ${JSON.stringify(sid).slice(0, 100)}`);
+  const serviceId = sid as ServiceId;
+  const kind = SERVICE_KIND[serviceId];
+
+  if (!('id' in rec)) {
+    // pull: productId (+ shopId for the shop service)
+    const productId = parseId(rec.productId);
+    if (productId === undefined) return fail('bad_type', 'productId must be a positive integer');
+    if (kind === 'product') {
+      if (rec.shopId !== undefined && parseId(rec.shopId) === undefined) return fail('bad_type', 'shopId must be a positive integer');
+      return { ok: true, msg: { type: 'pull', serviceId, entity: { kind, id: productId }, productId } };
+    }
+    const shopId = parseId(rec.shopId);
+    if (shopId === undefined) return fail('bad_type', 'shopId must be a positive integer');
+    return { ok: true, msg: { type: 'pull', serviceId, entity: { kind, id: shopId }, productId } };
+  }
+
+  // push: the full record
+  const id = parseId(rec.id);
+  if (id === undefined) return fail('bad_type', 'id must be a positive integer');
+  if (rec.modifiedTime !== undefined && typeof rec.modifiedTime !== 'string') return fail('bad_type', 'modifiedTime must be a string');
+  let version = recordVersion(rec);
+  if (version === undefined) {
+    if (rec.version !== undefined || rec.modifiedTime !== undefined) return fail('bad_version', 'version/modifiedTime unparseable');
+    if (fallbackVersion === undefined) return fail('bad_version', 'record has no version or modifiedTime');
+    version = fallbackVersion;
+  }
+  const record = { ...rec };
+  delete record.serviceId;
+  delete record._v;
+  delete record._deleted;
+  const productId = kind === 'product' ? id : (parseId(rec.productId) ?? id);
+  return { ok: true, msg: { type: 'push', serviceId, entity: { kind, id }, productId, record, version } };
+}
+
+/** One unit of work for an entity after coalescing a batch. */
+export interface Job {
+  entity: Entity;
+  serviceId: ServiceId;
+  productId: number;
+  /** Fetch the latest from the source (some pull message asked for it). */
+  pull: boolean;
+  /** The newest pushed record of the batch, if any. */
+  push?: { record: Record<string, unknown>; version: number };
+  /** Messages folded into this job. */
+  count: number;
+  /** Earliest message timestamp (for end-to-end lag). */
+  firstTimestamp: number;
+}
+
+/**
+ * Coalesces a batch (in offset order) into one job per entity: a pull anywhere means "fetch the
+ * latest" (which subsumes older pulls), and of the pushed records only the highest version is kept
+ * (ties: the later message). Output order = first appearance, so per-entity order is preserved.
+ */
+export function coalesce(items: { msg: ChangeMessage; timestamp: number }[]): Job[] {
+  const jobs = new Map<string, Job>();
+  for (const { msg, timestamp } of items) {
+    const k = entityName(msg.entity);
+    let job = jobs.get(k);
+    if (!job) {
+      job = { entity: msg.entity, serviceId: msg.serviceId, productId: msg.productId, pull: false, count: 0, firstTimestamp: timestamp };
+      jobs.set(k, job);
+    }
+    job.count++;
+    job.firstTimestamp = Math.min(job.firstTimestamp, timestamp);
+    if (msg.type === 'pull') job.pull = true;
+    else if (!job.push || msg.version >= job.push.version) job.push = { record: msg.record, version: msg.version };
+  }
+  return [...jobs.values()];
+}
