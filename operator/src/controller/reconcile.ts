@@ -17,7 +17,7 @@
 import type { CacheTier, CacheTierStatus, Condition, RedisMemberStatus, ResolvedCacheTier, TopicStatus } from '../api/types.js';
 import { resolve } from '../api/defaults.js';
 import type { KObject, KubeClient, PodInfo } from '../kube/client.js';
-import { describeError } from '../kube/client.js';
+import { describeError, isConflict } from '../kube/client.js';
 import type { KubeObject, RenderOptions } from '../render/index.js';
 import { renderAll } from '../render/index.js';
 import type { Component } from '../render/common.js';
@@ -257,7 +257,7 @@ export class Reconciler {
         const diff = live ? firstDifference(obj, live) : [];
         if (!diff) continue;
         const body = { ...obj, metadata: { ...obj.metadata, namespace: ref.namespace } } as KObject;
-        st.live = await kube.apply(body);
+        st.live = live ? await kube.apply(body) : await this.createOrApply(body);
         applied.push(id);
         changed = true;
         const verb = live ? 'Updated' : 'Created';
@@ -391,6 +391,19 @@ export class Reconciler {
     const delay = changed || prev === undefined ? this.requeueMs : Math.min(this.maxRequeueMs, prev * 2);
     this.backoff.set(key, delay);
     return { applied, statusWritten, requeueAfterMs: delay };
+  }
+
+  /**
+   * A missing child is created with POST (the `create` verb RBAC grants and audit shows); if it
+   * appeared meanwhile (409), it is applied instead.
+   */
+  private async createOrApply(body: KObject): Promise<KObject> {
+    try {
+      return await this.deps.kube.create(body);
+    } catch (err) {
+      if (!isConflict(err)) throw err;
+      return this.deps.kube.apply(body);
+    }
   }
 
   private endpoints(tier: ResolvedCacheTier): Record<string, string> {

@@ -78,6 +78,8 @@ export interface KubeClient {
   get(ref: ObjectRef): Promise<KObject | undefined>;
   /** Server-side apply (fieldManager cachetier-operator, force); returns the live object. */
   apply(obj: KObject): Promise<KObject>;
+  /** POST a new object (fieldManager cachetier-operator); 409 when it already exists. */
+  create(obj: KObject): Promise<KObject>;
   getCacheTier(namespace: string, name: string): Promise<CacheTier | undefined>;
   /** JSON merge patch on the status subresource. */
   patchCacheTierStatus(namespace: string, name: string, status: Record<string, unknown>): Promise<void>;
@@ -176,6 +178,16 @@ class RawObjectApi extends k8s.KubernetesObjectApi {
     ctx.setBody(JSON.stringify(obj));
     return (await this.requestPromise(ctx)) as unknown as KObject;
   }
+
+  async createRaw(obj: KObject): Promise<KObject> {
+    const path = await this.specUriPath(obj as k8s.KubernetesObject, 'create');
+    const ctx = this.configuration.baseServer.makeRequestContext(path, k8s.HttpMethod.POST);
+    ctx.setHeaderParam('Accept', 'application/json');
+    ctx.setHeaderParam('Content-Type', 'application/json');
+    ctx.setQueryParam('fieldManager', FIELD_MANAGER);
+    ctx.setBody(JSON.stringify(obj));
+    return (await this.requestPromise(ctx)) as unknown as KObject;
+  }
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
@@ -259,6 +271,10 @@ export class RealKubeClient implements KubeClient {
 
   apply(obj: KObject): Promise<KObject> {
     return this.write('apply', obj.kind, `apply ${obj.kind} ${obj.metadata.namespace}/${obj.metadata.name}`, this.objects.applyRaw(obj));
+  }
+
+  create(obj: KObject): Promise<KObject> {
+    return this.write('create', obj.kind, `create ${obj.kind} ${obj.metadata.namespace}/${obj.metadata.name}`, this.objects.createRaw(obj));
   }
 
   async getCacheTier(namespace: string, name: string): Promise<CacheTier | undefined> {
