@@ -41,5 +41,5 @@ helm upgrade --install cachetier charts/cachetier-operator \
   --wait --timeout 5m
 kubectl create namespace "$NS" --dry-run=client -o yaml | kubectl apply -f -
 kubectl -n "$NS" apply -f e2e/manifests/source-service.yaml
-kubectl -n "$NS" apply -f examples/cachetier-kind.yaml
+kubectl -n "$NS" apply -f e2e/manifests/cachetier.yaml
 echo "kind: cluster $CLUSTER ready; CacheTier applied in namespace $NS"
