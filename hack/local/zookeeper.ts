@@ -103,7 +103,7 @@ export interface ZooKeeperEnsemble {
   kill(i: number, signal?: NodeJS.Signals): Promise<void>;
   /** (Re)starts server i with the same config and data; waits until it serves (rejoins the quorum). */
   start(i: number): Promise<void>;
-  /** Waits until every running server serves (reports leader/follower). */
+  /** Waits until every running server serves and exactly one of them is the leader. */
   waitForQuorum(timeoutMs?: number): Promise<void>;
   /** Mode of each server ('leader' | 'follower' | null when down or not serving). */
   modes(): Promise<(string | null)[]>;
@@ -187,7 +187,13 @@ export async function startZooKeeperEnsemble(opts: ZooKeeperEnsembleOptions): Pr
     const running = servers.filter((s) => s.proc);
     await waitFor(
       `ZooKeeper quorum on ${running.map((s) => s.address).join(',')} (logs: ${logDir})`,
-      async () => (await Promise.all(running.map(serving))).every(Boolean),
+      async () => {
+        // Every running server serves, and exactly one leads (right after a leader dies its
+        // followers still say "follower" until they notice; that is not a quorum yet).
+        if (!(await Promise.all(running.map(serving))).every(Boolean)) return false;
+        const modes = await Promise.all(running.map((s) => zkMode(s.host, s.clientPort)));
+        return modes.filter((m) => m === 'leader').length === 1 && modes.every((m) => m !== null);
+      },
       timeoutMs,
       500,
     );

@@ -2,7 +2,7 @@
 // never shrinks them, reports replication-factor differences, corrects topic config drift, and
 // reports status. The decisions are in plan.ts (pure, unit-tested); this file does the I/O.
 // The reconciler only calls createTopicManager().
-import { ConfigResourceTypes, Kafka, logLevel, type Admin, type ITopicMetadata, type logCreator } from 'kafkajs';
+import { Kafka, logLevel, type Admin, type ConfigResourceTypes, type ITopicMetadata, type logCreator } from 'kafkajs';
 import type { TopicSpec } from '../api/types.js';
 import type { TopicManager, TopicReconcileResult } from '../orchestration/types.js';
 import {
@@ -27,6 +27,8 @@ export interface TopicManagerOptions {
 }
 
 const CONFIG_SOURCE_TOPIC = 1; // kafkajs ConfigSource.TOPIC_CONFIG
+// kafkajs TOPIC_RESOURCE; the enum is not a named ESM export of the CommonJS package.
+export const TOPIC_RESOURCE = 2 as ConfigResourceTypes;
 
 function errMsg(e: unknown): string {
   if (e && typeof e === 'object' && 'errors' in e && Array.isArray((e as { errors: unknown[] }).errors)) {
@@ -54,7 +56,7 @@ export async function observeTopics(admin: Admin, names: string[]): Promise<Map<
   const [meta, configs] = await Promise.all([
     admin.fetchTopicMetadata({ topics: present }),
     admin.describeConfigs({
-      resources: present.map((name) => ({ type: ConfigResourceTypes.TOPIC, name })),
+      resources: present.map((name) => ({ type: TOPIC_RESOURCE, name })),
       includeSynonyms: false,
     }),
   ]);
@@ -110,7 +112,7 @@ async function act(admin: Admin, a: TopicAction, requestTimeoutMs: number): Prom
         validateOnly: false,
         resources: [
           {
-            type: ConfigResourceTypes.TOPIC,
+            type: TOPIC_RESOURCE,
             name: a.topic,
             configEntries: Object.entries(a.entries).map(([name, value]) => ({ name, value })),
           },
