@@ -188,6 +188,7 @@ export interface ResolvedCacheTier extends Omit<CacheTier, 'spec'> {
   spec: CacheTierSpec;
 }
 
+// Recurses into interfaces too (they don't extend Record<string, unknown>); arrays stay whole.
 export type DeepPartial<T> = {
-  [K in keyof T]?: T[K] extends Record<string, unknown> ? DeepPartial<T[K]> : T[K];
+  [K in keyof T]?: T[K] extends readonly unknown[] ? T[K] : T[K] extends object ? DeepPartial<T[K]> : T[K];
 };
