@@ -12,8 +12,21 @@ export const NS = 'prod';
 export const NAME = 'shop';
 export const UID = '0b7c4c1e-1111-4222-8333-944445555666';
 
-export function makeTier(spec: DeepPartial<CacheTierSpec> = {}, name = NAME, namespace = NS): ResolvedCacheTier {
-  return resolve({ apiVersion: API_VERSION, kind: KIND, metadata: { name, namespace, uid: UID, generation: 1 }, spec });
+/**
+ * A recursive partial spec. (api/types.ts DeepPartial only recurses into types that extend
+ * Record<string, unknown>, which interfaces don't, so it is shallow for CacheTierSpec.)
+ */
+export type SpecPatch<T = CacheTierSpec> = {
+  [K in keyof T]?: T[K] extends readonly unknown[] ? T[K] : T[K] extends object ? SpecPatch<T[K]> : T[K];
+};
+
+export function makeTier(spec: SpecPatch = {}, name = NAME, namespace = NS): ResolvedCacheTier {
+  return resolve({
+    apiVersion: API_VERSION,
+    kind: KIND,
+    metadata: { name, namespace, uid: UID, generation: 1 },
+    spec: spec as DeepPartial<CacheTierSpec>,
+  });
 }
 
 // Loose accessors: the rendered objects are plain JSON, so tests read them as such.
@@ -45,7 +58,7 @@ export function hashes(objs: KubeObject[]): Record<string, string> {
   return out;
 }
 
-export function hashesFor(spec: DeepPartial<CacheTierSpec>, opts: RenderOptions = {}): Record<string, string> {
+export function hashesFor(spec: SpecPatch, opts: RenderOptions = {}): Record<string, string> {
   return hashes(renderAll(makeTier(spec), opts));
 }
 
