@@ -236,7 +236,12 @@ export class Reconciler {
     }
 
     // --- children: render, compare, apply what differs ----------------------------------------
-    const objects = this.render(resolved, { redisStatefulSetReplicas: redisReplicas });
+    let objects: KubeObject[];
+    try {
+      objects = this.render(resolved, { redisStatefulSetReplicas: redisReplicas });
+    } catch (err) {
+      return this.renderFailed(tier, describeError(err), now);
+    }
     const children = new Map<string, ChildState>();
     const applied: string[] = [];
     for (const obj of objects) {
@@ -434,6 +439,24 @@ export class Reconciler {
       errors.push(`status: ${describeError(err)}`);
       return false;
     }
+  }
+
+  /** The spec can't be rendered (a bug or a spec the CRD schema let through): say so, apply nothing. */
+  private async renderFailed(tier: CacheTier, message: string, now: string): Promise<ReconcileOutcome> {
+    this.log.error({ tier: `${tier.metadata.namespace}/${tier.metadata.name}`, err: message }, 'render failed');
+    const keep = (tier.status?.conditions ?? []).filter((c) => c.type !== READY);
+    const merged = mergeConditions(
+      tier.status?.conditions,
+      [{ type: READY, status: 'False', reason: 'RenderFailed', message: `cannot render the desired objects: ${message}` }],
+      now,
+      tier.metadata.generation,
+    );
+    const errors: string[] = [];
+    const written = await this.writeStatus(tier, { observedGeneration: tier.metadata.generation, conditions: [...merged.conditions, ...keep] }, errors);
+    if (merged.transitions.length > 0 || written) await this.deps.recorder.event(tier, 'Warning', 'RenderFailed', message);
+    if (errors.length > 0) throw new Error(errors.join('; '));
+    // A spec edit (watched) is what fixes this; no requeue.
+    return { applied: [], statusWritten: written };
   }
 
   private async reconcilePaused(tier: CacheTier, now: string): Promise<ReconcileOutcome> {

@@ -321,6 +321,28 @@ describe('reconcile: paused', () => {
 });
 
 describe('reconcile: edge cases', () => {
+  test('a spec the renderers reject: Ready False RenderFailed, nothing applied, one event, idle afterwards', async () => {
+    const kube = new FakeKube();
+    const r = new Reconciler({
+      kube,
+      redis: new FakeRedis(),
+      topics: new FakeTopics(),
+      recorder: new EventRecorder(kube),
+      render: () => {
+        throw new Error('spec.kafka.version 4.0.0 has no ZooKeeper mode');
+      },
+    });
+    kube.addTier(makeTier());
+    const out = await r.reconcile(NS, NAME);
+    expect(out.requeueAfterMs).toBeUndefined();
+    expect(kube.tier(NS, NAME).status?.conditions?.find((c) => c.type === 'Ready')).toMatchObject({ status: 'False', reason: 'RenderFailed' });
+    expect(kube.writes.filter((w) => w.verb === 'create' || w.verb === 'apply')).toEqual([]);
+    expect(kube.events.map((e) => e.reason)).toEqual(['RenderFailed']);
+    kube.writes = [];
+    await r.reconcile(NS, NAME);
+    expect(kube.writes).toEqual([]);
+  });
+
   test('a deleted CacheTier is a no-op', async () => {
     const t = setup();
     t.kube.tiers.clear();
