@@ -1,6 +1,8 @@
 // nginx.conf for the OpenResty distribution and app layers.
-// OWNER: workloads/openresty (issue 5). This file is the contract; the body is filled in there.
+// OWNER: workloads/openresty (issue 5). The Lua it loads lives in workloads/openresty/lua
+// (/opt/cachetier/lua in the image); the integration tests start nginx with exactly this output.
 import type { ResolvedCacheTier } from '../../api/types.js';
+import { HOT_SET_KEY, INVALIDATION_CHANNEL } from './producer.js';
 
 export type OpenRestyLayer = 'distribution' | 'app';
 
@@ -22,20 +24,254 @@ export interface NginxConfigInput {
   redisPasswordEnv?: string;
   producerUrl: string;
   kafkaBrokers: string[];
+  // ---- additive optional fields (issue 5) ----
+  /** Name this app-layer instance reports in X-App-Member (default: $POD_NAME, then $HOSTNAME). */
+  memberName?: string;
+  /** Adds /_cachetier/* endpoints the integration tests use (keyslot, route, state). Never in the image. */
+  testEndpoints?: boolean;
+  /** Error log target (default "stderr", which the container runtime collects). */
+  errorLog?: string;
+  errorLogLevel?: 'debug' | 'info' | 'notice' | 'warn' | 'error';
+  /** Where Debian's dynamic modules live (ndk + lua). */
+  moduleDir?: string;
+  workerConnections?: number;
+  /** Distribution layer: how often one worker pulls the hot set from Redis. */
+  hotPullIntervalMs?: number;
+  /** Distribution layer with DNS membership: re-resolve interval. */
+  membershipRefreshMs?: number;
+  /** App layer: send the access log to Kafka (default true when brokers are given). */
+  accessLog?: boolean;
+  /** App layer: Kafka async producer flush interval. */
+  accessLogFlushMs?: number;
+  /** Virtual nodes per app member on the hash ring. */
+  vnodes?: number;
 }
 
 export const OPENRESTY_PORT = 8080;
+export const DEFAULT_MODULE_DIR = '/usr/lib/nginx/modules';
+export const OPENRESTY_LUA_DIR = '/opt/cachetier/lua';
+
+/** "64m" / "512k" / "1g" / bytes -> kilobytes. */
+export function sizeToKb(size: string): number {
+  const m = /^(\d+)\s*([kKmMgG]?)$/.exec(size.trim());
+  if (!m) throw new Error(`invalid nginx size: ${size}`);
+  const n = Number(m[1]);
+  switch (m[2].toLowerCase()) {
+    case 'g':
+      return n * 1024 * 1024;
+    case 'm':
+      return n * 1024;
+    case 'k':
+      return n;
+    default:
+      return Math.max(1, Math.ceil(n / 1024));
+  }
+}
+
+function parseUrl(u: string): { host: string; port: number; path: string } {
+  const url = new URL(u);
+  if (url.protocol !== 'http:') throw new Error(`producerUrl must be http://host:port, got ${u}`);
+  return { host: url.hostname, port: url.port ? Number(url.port) : 80, path: url.pathname.replace(/\/$/, '') };
+}
+
+/** The JSON handed to cachetier.init.init() (Lua reads it with cjson). Exported for unit tests. */
+export function luaConfig(tier: ResolvedCacheTier, input: NginxConfigInput): Record<string, unknown> {
+  const o = tier.spec.openresty;
+  const t = o.upstreamTimeoutMs;
+  const redisTimeout = Math.max(50, Math.round(t * 0.15));
+  const cfg: Record<string, unknown> = {
+    layer: input.layer,
+    testEndpoints: input.testEndpoints === true,
+    redis: {
+      seeds: input.redisSeeds,
+      passwordEnv: input.redisPasswordEnv ?? '',
+      connectTimeoutMs: redisTimeout,
+      timeoutMs: redisTimeout,
+      poolSize: 64,
+    },
+  };
+  if (input.memberName) cfg.memberName = input.memberName;
+  if (input.layer === 'app') {
+    cfg.cache = {
+      ttl: o.l1.ttlSeconds,
+      jitter: o.l1.jitterPercent,
+      neg_ttl: o.l1.negativeTtlSeconds,
+      stale_ttl: o.l1.staleTtlSeconds,
+      lru_size: o.l1.lruSize,
+      timeout: t / 1000,
+    };
+    cfg.invalidation = { channel: INVALIDATION_CHANNEL };
+    cfg.accessLog = {
+      enabled: (input.accessLog ?? true) && input.kafkaBrokers.length > 0,
+      brokers: input.kafkaBrokers,
+      topic: tier.spec.kafka.topics.accessLog.name,
+      flush_ms: input.accessLogFlushMs ?? 200,
+      socket_timeout: Math.max(200, t),
+    };
+  } else {
+    const up = input.appUpstream;
+    if (!up) throw new Error('distribution layer needs appUpstream');
+    cfg.dist = {
+      members: up.kind === 'static' ? up.servers : [],
+      vnodes: input.vnodes ?? 160,
+      hot_key: HOT_SET_KEY,
+      hot_interval_ms: input.hotPullIntervalMs ?? 1000,
+      hot_enabled: input.redisSeeds.length > 0,
+    };
+    if (up.kind === 'dns') {
+      if (!input.resolver) throw new Error('appUpstream kind "dns" needs a resolver');
+      (cfg.dist as Record<string, unknown>).dns = {
+        name: up.name,
+        port: up.port,
+        resolver: input.resolver,
+        interval_ms: input.membershipRefreshMs ?? 5000,
+      };
+    }
+  }
+  return cfg;
+}
 
 export function renderNginxConf(tier: ResolvedCacheTier, input: NginxConfigInput): string {
-  // Placeholder until workloads/openresty lands: a valid config that serves /healthz.
-  void tier;
-  return [
+  const o = tier.spec.openresty;
+  const t = o.upstreamTimeoutMs;
+  const run = input.runDir.replace(/\/$/, '');
+  const lua = input.luaDir.replace(/\/$/, '');
+  const mods = (input.moduleDir ?? DEFAULT_MODULE_DIR).replace(/\/$/, '');
+  const cacheKb = sizeToKb(o.l1.sharedDictSize);
+  const negKb = Math.max(1024, Math.floor(cacheKb / 4));
+  const json = JSON.stringify(luaConfig(tier, input));
+  if (json.includes(']==]')) throw new Error('config JSON cannot be embedded in a Lua long string');
+  const listen = `${input.listenAddress}:${input.port}`;
+  const luaCall = (code: string) => `content_by_lua_block { ${code} }`;
+
+  const l: string[] = [];
+  const add = (...lines: string[]) => l.push(...lines);
+  add(
+    '# Rendered by the CacheTier operator (operator/src/render/config/nginx.ts); do not edit.',
+    `# layer: ${input.layer}`,
+    `load_module ${mods}/ndk_http_module.so;`,
+    `load_module ${mods}/ngx_http_lua_module.so;`,
     `worker_processes ${input.workerProcesses};`,
-    `pid ${input.runDir}/nginx.pid;`,
-    'events { worker_connections 1024; }',
-    'http {',
-    `  server { listen ${input.listenAddress}:${input.port}; location = /healthz { return 200 "ok\\n"; } }`,
+    `pid ${run}/nginx.pid;`,
+    `error_log ${input.errorLog ?? 'stderr'} ${input.errorLogLevel ?? 'warn'};`,
+    'env POD_NAME;',
+    'env HOSTNAME;',
+  );
+  if (input.redisPasswordEnv) add(`env ${input.redisPasswordEnv};`);
+  add(
+    '',
+    'events {',
+    `  worker_connections ${input.workerConnections ?? 4096};`,
     '}',
     '',
-  ].join('\n');
+    'http {',
+    '  access_log off; # the access log goes to Kafka (app layer)',
+    '  server_tokens off;',
+    '  default_type application/json;',
+    '  keepalive_timeout 65s;',
+    '  keepalive_requests 100000;',
+    `  client_body_temp_path ${run}/client_body;`,
+    `  proxy_temp_path ${run}/proxy;`,
+    `  fastcgi_temp_path ${run}/fastcgi;`,
+    `  uwsgi_temp_path ${run}/uwsgi;`,
+    `  scgi_temp_path ${run}/scgi;`,
+    '  client_max_body_size 1m;',
+    '  client_body_buffer_size 1m;',
+    `  lua_package_path '${lua}/?.lua;${lua}/?/init.lua;;';`,
+    '  lua_socket_log_errors off;',
+    '  lua_shared_dict metrics 1m;',
+    '  lua_shared_dict locks 2m;',
+  );
+  if (input.resolver) add(`  resolver ${input.resolver} valid=10s ipv6=off;`);
+  if (input.layer === 'app') {
+    add(
+      `  lua_shared_dict cache ${cacheKb}k;`,
+      `  lua_shared_dict cache_neg ${negKb}k;`,
+      '  lua_shared_dict invalidations 2m;',
+    );
+  } else {
+    add('  lua_shared_dict hot 2m;');
+  }
+  add(
+    `  init_by_lua_block { require("cachetier.init").init(require("cjson").decode([==[${json}]==])) }`,
+    '  init_worker_by_lua_block { require("cachetier.init").init_worker() }',
+    '',
+  );
+
+  if (input.layer === 'app') {
+    const p = parseUrl(input.producerUrl);
+    const l3 = Math.max(100, Math.round(t * 0.7));
+    add(
+      '  upstream cachetier_producer {',
+      `    server ${p.host}:${p.port} max_fails=0;`,
+      '    keepalive 64;',
+      '  }',
+      '',
+      '  server {',
+      `    listen ${listen} backlog=4096 reuseport;`,
+      '    location = /healthz { access_log off; ' + luaCall('require("cachetier.init").healthz()') + ' }',
+      '    location = /metrics { ' + luaCall('require("cachetier.metrics").handler()') + ' }',
+      '    location = /product {',
+      '      ' + luaCall('require("cachetier.app").product()'),
+      '      log_by_lua_block { require("cachetier.app").log() }',
+      '    }',
+      '    location = /product.html {',
+      '      ' + luaCall('require("cachetier.app").product_html()'),
+      '      log_by_lua_block { require("cachetier.app").log() }',
+      '    }',
+      '    # L3: the cache-producer, only reachable through ngx.location.capture',
+      '    location /_l3/ {',
+      '      internal;',
+      `      proxy_pass http://cachetier_producer${p.path}/;`,
+      '      proxy_http_version 1.1;',
+      '      proxy_set_header Connection "";',
+      '      proxy_set_header Accept application/json;',
+      '      proxy_pass_request_body off;',
+      '      proxy_set_header Content-Length "";',
+      `      proxy_connect_timeout ${l3}ms;`,
+      `      proxy_send_timeout ${l3}ms;`,
+      `      proxy_read_timeout ${l3}ms;`,
+      '      proxy_next_upstream off;',
+      '      proxy_intercept_errors off;',
+      '    }',
+    );
+  } else {
+    add(
+      '  upstream cachetier_app {',
+      '    server 0.0.0.1:1; # placeholder: balancer_by_lua picks the member',
+      '    balancer_by_lua_block { require("cachetier.dist").balance() }',
+      '    keepalive 256;',
+      '  }',
+      '',
+      '  server {',
+      `    listen ${listen} backlog=4096 reuseport;`,
+      '    location = /healthz { access_log off; ' + luaCall('require("cachetier.init").healthz()') + ' }',
+      '    location = /metrics { ' + luaCall('require("cachetier.metrics").handler()') + ' }',
+      '    location ~ ^/product(\\.html)?$ {',
+      '      access_by_lua_block { require("cachetier.dist").route() }',
+      '      header_filter_by_lua_block { require("cachetier.dist").header_filter() }',
+      '      proxy_pass http://cachetier_app;',
+      '      proxy_http_version 1.1;',
+      '      proxy_set_header Connection "";',
+      '      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;',
+      `      proxy_connect_timeout ${Math.max(100, t)}ms;`,
+      `      proxy_send_timeout ${2 * t + 1000}ms;`,
+      `      proxy_read_timeout ${2 * t + 1000}ms;`,
+      '      proxy_next_upstream error;',
+      '      proxy_next_upstream_tries 2;',
+      '    }',
+    );
+  }
+  if (input.testEndpoints) {
+    add(
+      '    # test-only endpoints (NginxConfigInput.testEndpoints)',
+      '    location = /_cachetier/keyslot { ' + luaCall('require("cachetier.testapi").keyslot()') + ' }',
+      '    location = /_cachetier/state { ' + luaCall('require("cachetier.testapi").state()') + ' }',
+    );
+    if (input.layer === 'distribution') {
+      add('    location = /_cachetier/route { ' + luaCall('require("cachetier.testapi").route()') + ' }');
+    }
+  }
+  add('    location / { return 404 \'{"error":"not found"}\'; }', '  }', '}', '');
+  return l.join('\n');
 }

@@ -1,0 +1,94 @@
+-- Access log to Kafka: each app-layer request's record goes to the async producer's in-memory
+-- ring buffer from the log phase (after the response is sent) and is flushed by the producer's
+-- own timers. A full buffer, an unreachable Kafka or any error only increments a drop counter:
+-- the request never waits for, or fails because of, Kafka.
+local compat = require "cachetier.compat"
+local metrics = require "cachetier.metrics"
+local cjson = require "cjson.safe"
+
+local ngx = ngx
+local _M = {}
+
+local cfg = {
+  enabled = false,
+  brokers = {},
+  topic = "access-log",
+  flush_ms = 200,
+  max_buffering = 20000,
+  socket_timeout = 1000,
+}
+local producer
+
+function _M.configure(c)
+  for k, v in pairs(c) do
+    cfg[k] = v
+  end
+end
+
+local function on_error(topic, partition_id, queue, index, err, retryable)
+  -- the queue holds key, message pairs
+  local n = math.floor((index or 0) / 2)
+  metrics.inc("cachetier_accesslog_dropped_total", nil, n)
+  ngx.log(ngx.INFO, "cachetier: dropped ", n, " access-log records for ", topic, ": ", tostring(err))
+end
+
+function _M.init_worker()
+  if not cfg.enabled or #cfg.brokers == 0 then
+    return
+  end
+  local ok, mod = pcall(compat.kafka_producer)
+  if not ok then
+    ngx.log(ngx.ERR, "cachetier: kafka producer module unavailable: ", mod)
+    return
+  end
+  local list = {}
+  for _, b in ipairs(cfg.brokers) do
+    local host, port = b:match("^(.*):(%d+)$")
+    list[#list + 1] = { host = host, port = tonumber(port) }
+  end
+  local pok, p = pcall(mod.new, mod, list, {
+    producer_type = "async",
+    flush_time = cfg.flush_ms,
+    max_buffering = cfg.max_buffering,
+    batch_num = 200,
+    socket_timeout = cfg.socket_timeout,
+    request_timeout = cfg.socket_timeout,
+    max_retry = 2,
+    retry_backoff = 100,
+    refresh_interval = 10000,
+    required_acks = 1,
+    error_handle = on_error,
+  })
+  if not pok then
+    ngx.log(ngx.ERR, "cachetier: kafka producer: ", p)
+    return
+  end
+  producer = p
+end
+
+-- Never raises, never yields.
+function _M.send(key, record)
+  if not cfg.enabled then
+    return
+  end
+  if not producer then
+    metrics.inc("cachetier_accesslog_dropped_total")
+    return
+  end
+  local ok, sent, err = pcall(function()
+    local msg = cjson.encode(record)
+    return producer:send(cfg.topic, key, msg)
+  end)
+  if ok and sent then
+    metrics.inc("cachetier_accesslog_sent_total")
+  else
+    metrics.inc("cachetier_accesslog_dropped_total")
+    if not ok then
+      ngx.log(ngx.WARN, "cachetier: access-log send raised: ", sent)
+    elseif err then
+      ngx.log(ngx.DEBUG, "cachetier: access-log send: ", err)
+    end
+  end
+end
+
+return _M

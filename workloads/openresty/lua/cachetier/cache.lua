@@ -1,0 +1,355 @@
+-- The app layer's multi-level lookup, modelled on lua-resty-mlcache:
+--   L1  per-worker lua-resty-lrucache in front of the `cache` lua_shared_dict (all workers);
+--       an entry is fresh until min(TTL with jitter, the L2 copy's PTTL), then kept in the dict
+--       for staleTtl more seconds as a stale copy that is only served when L2 and L3 fail;
+--   negative entries live in their own dict (`cache_neg`) so a flood of misses never evicts hits;
+--   L2  Redis Cluster (cachetier.rcluster), GET + PTTL in one round trip;
+--   L3  the cache-producer over HTTP (internal location /_l3/ with proxy_pass and timeouts).
+-- A miss is filled by one request per nginx instance (shared-dict `add` as the lock, re-check
+-- after taking it, the lock released on every path); the others wait for the fill, bounded by
+-- the upstream timeout. Invalidations (cachetier.invalidate) reach every worker's L1 through the
+-- `invalidations` dict: a version counter plus a short log of invalidated keys.
+local lrucache = require "resty.lrucache"
+local cjson = require "cjson.safe"
+local rcluster = require "cachetier.rcluster"
+local metrics = require "cachetier.metrics"
+
+local ngx = ngx
+local shared = ngx.shared
+local now = ngx.now
+local sleep = ngx.sleep
+local find, sub = string.find, string.sub
+local tonumber, tostring, pcall = tonumber, tostring, pcall
+local random = math.random
+local min = math.min
+
+local _M = {}
+
+local cfg = {
+  ttl = 60,
+  jitter = 20,
+  neg_ttl = 10,
+  stale_ttl = 300,
+  lru_size = 1000,
+  timeout = 1.0,
+}
+
+local lru
+local seen_version = 0
+local seen_flush = 0
+
+local KINDS = {
+  product = { prefix = "product_info_", l3 = "/_l3/product/" },
+  shop = { prefix = "shop_info_", l3 = "/_l3/shop/" },
+}
+_M.KINDS = KINDS
+
+function _M.configure(c)
+  for k, v in pairs(c) do
+    cfg[k] = v
+  end
+end
+
+function _M.init_worker()
+  local err
+  lru, err = lrucache.new(cfg.lru_size)
+  if not lru then
+    error("lrucache: " .. tostring(err))
+  end
+  local inv = shared.invalidations
+  seen_version = inv:get("v") or 0
+  seen_flush = inv:get("flush") or 0
+end
+
+local function flush_local()
+  lru:flush_all()
+end
+
+-- Applies invalidations published by any worker to this worker's L1. Cheap when nothing changed.
+function _M.sync()
+  local inv = shared.invalidations
+  local f = inv:get("flush") or 0
+  if f ~= seen_flush then
+    seen_flush = f
+    flush_local()
+  end
+  local v = inv:get("v") or 0
+  if v == seen_version then
+    return
+  end
+  if v < seen_version or v - seen_version > 1000 then
+    flush_local()
+  else
+    for i = seen_version + 1, v do
+      local k = inv:get("k:" .. i)
+      if not k then
+        flush_local()
+        break
+      end
+      lru:delete(k)
+    end
+  end
+  seen_version = v
+end
+
+-- Called once per invalidation message (by the subscriber worker).
+function _M.invalidate(key)
+  local dict = shared.cache
+  local raw = dict:get(key)
+  if raw then
+    local bar = find(raw, "|", 1, true)
+    if bar then
+      -- keep the copy for stale serving, but it is no longer fresh
+      dict:set(key, "0" .. sub(raw, bar), cfg.stale_ttl)
+    else
+      dict:delete(key)
+    end
+  end
+  shared.cache_neg:delete(key)
+  local inv = shared.invalidations
+  local v = inv:incr("v", 1, 0)
+  inv:set("k:" .. v, key, 120)
+  metrics.inc("cachetier_invalidations_total")
+  lru:delete(key)
+end
+
+-- Missed messages (subscriber reconnect): every worker drops its whole L1.
+function _M.flush_all_workers()
+  shared.invalidations:incr("flush", 1, 0)
+  shared.cache:flush_all()
+end
+
+local function invalidated_since(v0, key)
+  local inv = shared.invalidations
+  local v = inv:get("v") or 0
+  if v == v0 then
+    return false
+  end
+  if v - v0 > 200 then
+    return true
+  end
+  for i = v0 + 1, v do
+    local k = inv:get("k:" .. i)
+    if k == nil or k == key then
+      return true
+    end
+  end
+  return false
+end
+
+local function jittered(ttl)
+  local j = cfg.jitter / 100
+  return ttl * (1 + (random() * 2 - 1) * j)
+end
+
+local function parse(raw)
+  local bar = find(raw, "|", 1, true)
+  if not bar then
+    return nil
+  end
+  return tonumber(sub(raw, 1, bar - 1)) / 1000, sub(raw, bar + 1)
+end
+
+local function promote(key, body, fresh_until, t)
+  local entry = { body = body, fresh_until = fresh_until }
+  lru:set(key, entry, fresh_until - t)
+  return entry
+end
+
+-- fresh_ttl: seconds the entry may be served as fresh.
+local function store(key, body, pttl_ms, v0)
+  local t = now()
+  local ttl = jittered(cfg.ttl)
+  if pttl_ms and pttl_ms > 0 then
+    ttl = min(ttl, pttl_ms / 1000)
+  end
+  if v0 and invalidated_since(v0, key) then
+    ttl = 0 -- an invalidation raced with this fill: keep it only as a stale copy
+  end
+  local fresh_until = t + ttl
+  local ok, err, forcible = shared.cache:set(key, tostring(math.floor(fresh_until * 1000)) .. "|" .. body, ttl + cfg.stale_ttl)
+  if not ok then
+    ngx.log(ngx.WARN, "cachetier: cache dict set failed: ", err)
+  end
+  shared.cache_neg:delete(key)
+  local entry = { body = body, fresh_until = fresh_until }
+  if ttl > 0 then
+    lru:set(key, entry, ttl)
+  end
+  return entry, forcible
+end
+
+local function store_negative(key)
+  shared.cache_neg:set(key, true, cfg.neg_ttl)
+  lru:delete(key)
+end
+
+local function is_tombstone(body)
+  if not find(body, "_deleted", 1, true) then
+    return false
+  end
+  local obj = cjson.decode(body)
+  return type(obj) == "table" and obj._deleted == true
+end
+
+local function stale(key, t)
+  local raw = shared.cache:get(key)
+  if raw then
+    local fresh_until, body = parse(raw)
+    if fresh_until and fresh_until + cfg.stale_ttl >= t then
+      return { body = body, fresh_until = fresh_until }
+    end
+  end
+  return nil
+end
+
+local function from_dict(key, t)
+  local raw = shared.cache:get(key)
+  if raw then
+    local fresh_until, body = parse(raw)
+    if fresh_until and fresh_until > t then
+      return promote(key, body, fresh_until, t)
+    end
+  end
+  return nil
+end
+
+-- The fill, run by the lock holder. Returns entry|nil, level, err.
+local function fill(kind, id, key)
+  local t = now()
+  if shared.cache_neg:get(key) then
+    return nil, "negative"
+  end
+  local e = from_dict(key, t)
+  if e then
+    return e, "L1"
+  end
+  local v0 = shared.invalidations:get("v") or 0
+
+  -- L2
+  metrics.inc("cachetier_l2_requests_total")
+  local res, err = rcluster.run(key, { { "get", key }, { "pttl", key } })
+  if res then
+    local body, pttl = res[1], res[2]
+    if type(body) == "table" then -- error reply
+      err = tostring(body[2])
+      res = nil
+    elseif type(body) == "string" then
+      if is_tombstone(body) then
+        store_negative(key)
+        return nil, "negative"
+      end
+      if type(pttl) ~= "number" then
+        pttl = nil
+      end
+      return store(key, body, pttl, v0), "L2"
+    end
+  end
+  if not res then
+    metrics.inc("cachetier_upstream_errors_total", 'upstream="redis"')
+    ngx.log(ngx.WARN, "cachetier: L2 read of ", key, " failed: ", err)
+  end
+
+  -- L3
+  metrics.inc("cachetier_l3_requests_total")
+  local r = ngx.location.capture(KINDS[kind].l3 .. id)
+  if r.status == 200 and r.body and r.body ~= "" and cjson.decode(r.body) ~= nil then
+    if is_tombstone(r.body) then
+      store_negative(key)
+      return nil, "negative"
+    end
+    return store(key, r.body, nil, v0), "L3"
+  elseif r.status == 404 then
+    store_negative(key)
+    return nil, "negative"
+  end
+  metrics.inc("cachetier_upstream_errors_total", 'upstream="producer"')
+  local l3err = "producer status " .. tostring(r.status)
+
+  local s = stale(key, now())
+  if s then
+    return s, "stale"
+  end
+  return nil, "error", l3err
+end
+
+-- Returns entry ({ body = json string, fresh_until, data? }) or nil, and the level:
+-- "L1" | "L2" | "L3" | "stale" | "negative" | "error" (then a third value, the reason).
+function _M.get(kind, id)
+  local key = KINDS[kind].prefix .. id
+  _M.sync()
+  local e = lru:get(key)
+  if e then
+    return e, "L1"
+  end
+  if shared.cache_neg:get(key) then
+    return nil, "negative"
+  end
+  local t = now()
+  e = from_dict(key, t)
+  if e then
+    return e, "L1"
+  end
+
+  local locks = shared.locks
+  local lock_key = "fill:" .. key
+  local lock_ttl = cfg.timeout * 3 + 1
+  local deadline = t + cfg.timeout + 0.05
+  local got = locks:add(lock_key, true, lock_ttl)
+  if got then
+    local ok, entry, level, err = pcall(fill, kind, id, key)
+    locks:delete(lock_key) -- always released, whatever fill did
+    if not ok then
+      ngx.log(ngx.ERR, "cachetier: fill of ", key, " raised: ", entry)
+      local s = stale(key, now())
+      if s then
+        return s, "stale"
+      end
+      return nil, "error", "internal"
+    end
+    return entry, level, err
+  end
+
+  metrics.inc("cachetier_singleflight_waits_total")
+  local step = 0.001
+  while true do
+    sleep(step)
+    if step < 0.02 then
+      step = step * 2
+    end
+    t = now()
+    if shared.cache_neg:get(key) then
+      return nil, "negative"
+    end
+    e = from_dict(key, t)
+    if e then
+      return e, "L1"
+    end
+    if not locks:get(lock_key) then
+      -- the filler finished without a fresh value (upstreams failed): don't stampede them
+      local s = stale(key, t)
+      if s then
+        return s, "stale"
+      end
+      return nil, "error", "fill failed"
+    end
+    if t >= deadline then
+      local s = stale(key, t)
+      if s then
+        return s, "stale"
+      end
+      return nil, "error", "timeout waiting for fill"
+    end
+  end
+end
+
+function _M.decoded(entry)
+  local d = entry.data
+  if d == nil then
+    d = cjson.decode(entry.body) or false
+    entry.data = d
+  end
+  return d or nil
+end
+
+return _M

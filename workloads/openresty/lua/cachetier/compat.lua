@@ -1,0 +1,25 @@
+-- Require shim: OpenResty/opm ship lua-resty-redis and lua-resty-kafka as resty.redis and
+-- resty.kafka.producer; Debian ships the same code as nginx.redis and nginx.kafka.producer.
+local _M = {}
+
+local function first(names)
+  local errs = {}
+  for _, name in ipairs(names) do
+    local ok, mod = pcall(require, name)
+    if ok then
+      return mod, name
+    end
+    errs[#errs + 1] = tostring(mod)
+  end
+  error("none of " .. table.concat(names, ", ") .. " could be loaded: " .. table.concat(errs, "; "))
+end
+
+function _M.redis()
+  return first({ "resty.redis", "nginx.redis" })
+end
+
+function _M.kafka_producer()
+  return first({ "resty.kafka.producer", "nginx.kafka.producer" })
+end
+
+return _M

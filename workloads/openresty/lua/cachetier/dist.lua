@@ -1,0 +1,192 @@
+-- Distribution layer: picks the app-layer member for GET /product by a consistent hash of the
+-- productId over the members (virtual nodes), except ids flagged hot, which go to a random
+-- member (math.random seeded once per worker in init_worker, never per request). Membership is
+-- a static list or the A records of a DNS name re-resolved on a timer. The hot set is pulled
+-- from Redis (sorted set, score = expiry ms) by one worker into the `hot` shared dict, each flag
+-- with its remaining lifetime as TTL, so expired flags drop by themselves.
+local ring_mod = require "cachetier.ring"
+local rcluster = require "cachetier.rcluster"
+local metrics = require "cachetier.metrics"
+local dns = require "cachetier.dns"
+
+local ngx = ngx
+local random = math.random
+local find = string.find
+
+local _M = {}
+
+local cfg = {
+  members = {},
+  dns = nil, -- { name =, port =, resolver =, interval_ms = }
+  vnodes = 160,
+  hot_key = "cachetier:hot",
+  hot_interval_ms = 1000,
+  hot_enabled = true,
+}
+
+local ring = ring_mod.new({})
+local members_sig = ""
+
+function _M.configure(c)
+  for k, v in pairs(c) do
+    cfg[k] = v
+  end
+end
+
+local function set_members(list)
+  table.sort(list)
+  local sig = table.concat(list, ",")
+  if sig ~= members_sig then
+    ring = ring_mod.new(list, cfg.vnodes)
+    members_sig = sig
+    metrics.set("cachetier_members", 'worker="' .. ngx.worker.id() .. '"', #list)
+  end
+end
+
+local function resolve_members(premature)
+  if premature then
+    return
+  end
+  local d = cfg.dns
+  local ips, err = dns.resolve_a(d.resolver, d.name, 2000)
+  if ips and #ips > 0 then
+    local list = {}
+    for _, ip in ipairs(ips) do
+      list[#list + 1] = ip .. ":" .. d.port
+    end
+    set_members(list)
+  elseif not ips then
+    ngx.log(ngx.WARN, "cachetier: resolving ", d.name, " failed: ", err, "; keeping ", members_sig)
+  end
+end
+
+local function pull_hot(premature)
+  if premature then
+    return
+  end
+  local now_ms = math.floor(ngx.now() * 1000)
+  local res, err = rcluster.call(cfg.hot_key, "zrangebyscore", cfg.hot_key, now_ms, "+inf", "WITHSCORES")
+  if not res then
+    metrics.inc("cachetier_upstream_errors_total", 'upstream="redis"')
+    ngx.log(ngx.WARN, "cachetier: hot set pull failed: ", err)
+    return
+  end
+  local hot = ngx.shared.hot
+  local current = {}
+  local n = 0
+  for i = 1, #res, 2 do
+    local id, score = res[i], tonumber(res[i + 1])
+    if type(id) == "string" and score then
+      local ttl = (score - now_ms) / 1000
+      if ttl > 0 then
+        hot:set(id, true, ttl)
+        current[id] = true
+        n = n + 1
+      end
+    end
+  end
+  for _, k in ipairs(hot:get_keys(0)) do
+    if not current[k] then
+      hot:delete(k) -- the producer removed it: cooled down
+    end
+  end
+  metrics.set("cachetier_hot_ids", nil, n)
+end
+
+function _M.init_worker()
+  local pid = ngx.worker.pid()
+  math.randomseed(ngx.now() * 1000 + pid * 7919) -- once per worker
+  if cfg.dns then
+    ngx.timer.at(0, resolve_members)
+    ngx.timer.every(math.max(cfg.dns.interval_ms, 500) / 1000, resolve_members)
+  else
+    set_members(cfg.members)
+  end
+  if cfg.hot_enabled and ngx.worker.id() == 0 then
+    ngx.timer.at(0, pull_hot)
+    ngx.timer.every(math.max(cfg.hot_interval_ms, 50) / 1000, pull_hot)
+  end
+end
+
+-- Returns the member list for productId: primary first, then one fallback; and the route kind.
+function _M.pick(pid)
+  if ring.n == 0 then
+    return nil, "no members"
+  end
+  if ngx.shared.hot:get(pid) then
+    local ms = ring.members
+    local primary = ms[random(#ms)]
+    local fallback = ring:find_n(pid, 2)
+    local out = { primary }
+    for _, m in ipairs(fallback) do
+      if m ~= primary then
+        out[#out + 1] = m
+        break
+      end
+    end
+    return out, "hot"
+  end
+  return ring:find_n(pid, 2), "hash"
+end
+
+local function valid_id(v)
+  return type(v) == "string" and #v > 0 and #v <= 15 and find(v, "^[1-9][0-9]*$") ~= nil
+end
+_M.valid_id = valid_id
+
+-- access_by_lua for /product and /product.html
+function _M.route()
+  local args = ngx.req.get_uri_args(20)
+  local pid = args.productId
+  local sid = args.shopId
+  if not valid_id(pid) or (sid ~= nil and sid ~= "" and not valid_id(sid)) then
+    ngx.status = 400
+    ngx.header["Content-Type"] = "application/json"
+    ngx.print('{"error":"productId (and shopId, if given) must be positive integers"}')
+    metrics.inc("cachetier_requests_total", 'route="product",code="4xx"')
+    return ngx.exit(400)
+  end
+  local list, kind = _M.pick(pid)
+  if not list then
+    ngx.status = 503
+    ngx.print('{"error":"no app-layer members"}')
+    metrics.inc("cachetier_requests_total", 'route="product",code="5xx"')
+    return ngx.exit(503)
+  end
+  metrics.inc("cachetier_route_total", 'kind="' .. kind .. '"')
+  local ctx = ngx.ctx
+  ctx.members, ctx.kind, ctx.try = list, kind, 0
+end
+
+function _M.header_filter()
+  local ctx = ngx.ctx
+  if ctx.members then
+    ngx.header["X-Routed-To"] = ctx.peer
+    ngx.header["X-Route"] = ctx.kind
+  end
+end
+
+-- balancer_by_lua: the primary, then (one retry on connect error/timeout) the next member.
+function _M.balance()
+  local balancer = require "ngx.balancer"
+  local ctx = ngx.ctx
+  local list = ctx.members
+  ctx.try = (ctx.try or 0) + 1
+  local m = list[ctx.try] or list[#list]
+  if ctx.try == 1 and #list > 1 then
+    balancer.set_more_tries(1)
+  end
+  local host, port = m:match("^(.*):(%d+)$")
+  ctx.peer = m
+  local ok, err = balancer.set_current_peer(host, tonumber(port))
+  if not ok then
+    ngx.log(ngx.ERR, "cachetier: set_current_peer ", m, ": ", err)
+    return ngx.exit(502)
+  end
+end
+
+function _M.members()
+  return ring.members
+end
+
+return _M

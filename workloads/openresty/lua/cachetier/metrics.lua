@@ -1,0 +1,72 @@
+-- Counters in a shared dict (all workers), rendered as Prometheus text.
+local ngx = ngx
+local _M = {}
+
+local HELP = {
+  cachetier_requests_total = { "counter", "Requests by route and status class." },
+  cachetier_cache_hits_total = { "counter", "Product/shop lookups by the level that answered (L1, L2, L3, stale, negative)." },
+  cachetier_cache_misses_total = { "counter", "Lookups that no level could answer." },
+  cachetier_upstream_errors_total = { "counter", "Failed calls to Redis (L2) or the cache-producer (L3)." },
+  cachetier_l3_requests_total = { "counter", "HTTP calls to the cache-producer." },
+  cachetier_redis_redirects_total = { "counter", "Redis Cluster redirects followed (ask, moved)." },
+  cachetier_l2_requests_total = { "counter", "Redis Cluster round trips for cache reads." },
+  cachetier_singleflight_waits_total = { "counter", "Requests that waited for another request's fill." },
+  cachetier_invalidations_total = { "counter", "Invalidation messages applied." },
+  cachetier_accesslog_sent_total = { "counter", "Access-log records handed to the Kafka producer." },
+  cachetier_accesslog_dropped_total = { "counter", "Access-log records dropped (buffer full or Kafka unreachable)." },
+  cachetier_route_total = { "counter", "Distribution decisions by kind (hash, hot)." },
+  cachetier_hot_ids = { "gauge", "Hot product ids currently flagged." },
+  cachetier_members = { "gauge", "App-layer members in the ring." },
+}
+
+local function dict()
+  return ngx.shared.metrics
+end
+
+-- name: metric name; labels: preformatted 'k="v",k2="v2"' or nil
+function _M.inc(name, labels, n)
+  local key = labels and (name .. "{" .. labels .. "}") or name
+  local d = dict()
+  if d then
+    d:incr(key, n or 1, 0)
+  end
+end
+
+function _M.set(name, labels, v)
+  local key = labels and (name .. "{" .. labels .. "}") or name
+  local d = dict()
+  if d then
+    d:set(key, v)
+  end
+end
+
+function _M.get(name, labels)
+  local key = labels and (name .. "{" .. labels .. "}") or name
+  local d = dict()
+  return d and d:get(key) or 0
+end
+
+function _M.render()
+  local d = dict()
+  local keys = d and d:get_keys(0) or {}
+  table.sort(keys)
+  local out, described = {}, {}
+  for _, k in ipairs(keys) do
+    local name = k:match("^([%w_]+)")
+    if not described[name] and HELP[name] then
+      described[name] = true
+      out[#out + 1] = "# HELP " .. name .. " " .. HELP[name][2]
+      out[#out + 1] = "# TYPE " .. name .. " " .. HELP[name][1]
+    end
+    out[#out + 1] = k .. " " .. tostring(d:get(k) or 0)
+  end
+  out[#out + 1] = ""
+  return table.concat(out, "\n")
+end
+
+function _M.handler()
+  ngx.header["Content-Type"] = "text/plain; version=0.0.4"
+  ngx.print(_M.render())
+end
+
+return _M

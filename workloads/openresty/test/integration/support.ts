@@ -1,0 +1,234 @@
+// Shared pieces for the OpenResty integration tests: a real Redis Cluster (hack/local/redis.ts,
+// formed by the operator's orchestrator), a stand-in cache-producer HTTP server (the producer's
+// HTTP contract: GET /product/:id, /shop/:id -> 200 JSON with _v | 404), HTTP helpers.
+import { execFile } from 'node:child_process';
+import http from 'node:http';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import type { AddressInfo } from 'node:net';
+import { Cluster, Redis } from 'ioredis';
+import { startRedisCluster, startRedisNodes, type LocalRedisCluster } from '../../../../hack/local/redis.js';
+import { waitFor as waitFor_ } from '../../../../hack/local/procs.js';
+
+export { startOpenResty, localTier } from '../../../../hack/local/nginx.js';
+export { makeRootDir, sleep, waitFor } from '../../../../hack/local/procs.js';
+
+const run = promisify(execFile);
+
+/**
+ * A real Redis Cluster of `masters` masters. Formed by the operator's orchestrator through
+ * hack/local/redis.ts; while that orchestrator is still a stub, falls back (loudly) to forming
+ * the same rendered-config nodes with `redis-cli --cluster create`.
+ */
+export async function startCluster(ipPrefix: string, rootDir: string, masters = 3, port = 7000): Promise<LocalRedisCluster> {
+  try {
+    return await startRedisCluster({ masters, replicasPerMaster: 0, ipPrefix, rootDir: path.join(rootDir, 'redis'), port, nodes: masters, maxPasses: 3 });
+  } catch (e) {
+    if (!/NotImplemented|did not converge/.test(String(e))) throw e;
+    console.warn(`[openresty tests] operator orchestrator cannot form a cluster yet (${String(e).slice(0, 120)}); forming it with redis-cli --cluster create`);
+  }
+  const nodes = await startRedisNodes({ count: masters, ipPrefix, rootDir: path.join(rootDir, 'redis-cli-formed'), port, nodes: masters });
+  const seeds = nodes.map((n) => `${n.host}:${n.port}`);
+  const stop = async () => {
+    await Promise.all(nodes.map((n) => n.stop().catch(() => undefined)));
+  };
+  try {
+    await run('redis-cli', ['--cluster', 'create', ...seeds, '--cluster-replicas', '0', '--cluster-yes'], { timeout: 60_000 });
+    await waitFor_(
+      'cluster_state:ok on every node',
+      async () => {
+        for (const s of seeds) {
+          const [h, p] = s.split(':');
+          const { stdout } = await run('redis-cli', ['-h', h, '-p', p, 'cluster', 'info'], { timeout: 5000 });
+          if (!stdout.includes('cluster_state:ok')) return false;
+          const { stdout: slots } = await run('redis-cli', ['-h', h, '-p', p, 'cluster', 'slots'], { timeout: 5000 });
+          if (slots.trim().split('\n').length < masters) return false;
+        }
+        return true;
+      },
+      30_000,
+      200,
+    );
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  return { nodes, seeds, members: () => nodes.map((n) => n.member()), stop };
+}
+
+export function clusterClient(seeds: string[]): Cluster {
+  return new Cluster(
+    seeds.map((s) => ({ host: s.split(':')[0], port: Number(s.split(':')[1]) })),
+    { redisOptions: { connectTimeout: 3000 }, slotsRefreshTimeout: 3000 },
+  );
+}
+
+export function nodeClient(addr: string): Redis {
+  const [host, port] = addr.split(':');
+  return new Redis({ host, port: Number(port), connectTimeout: 3000, maxRetriesPerRequest: 2 });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Stand-in producer: the producer's L3 HTTP contract, with call counting and failure modes.
+export type ProducerMode = 'ok' | 'hang' | 'error';
+
+export interface FakeProducer {
+  url: string;
+  host: string;
+  port: number;
+  products: Map<string, Record<string, unknown>>;
+  shops: Map<string, Record<string, unknown>>;
+  /** Calls per path, e.g. "/product/1". */
+  calls: Map<string, number>;
+  mode: ProducerMode;
+  /** Delay before answering (ms), to widen single-flight windows. */
+  delayMs: number;
+  count(path: string): number;
+  close(): Promise<void>;
+  /** Re-listen on the same address after close(). */
+  reopen(): Promise<void>;
+}
+
+export function product(id: number, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    id,
+    name: `product ${id}`,
+    price: 100 + id,
+    pictureList: 'a.jpg,b.jpg',
+    specification: `spec ${id}`,
+    service: 'service',
+    color: 'red',
+    size: '5.5',
+    shopId: 1,
+    modifiedTime: '2026-01-01 10:00:00',
+    _v: 1767261600000,
+    ...extra,
+  };
+}
+
+export function shop(id: number): Record<string, unknown> {
+  return { id, name: `shop ${id}`, level: 5, goodCommentRate: 0.99, modifiedTime: '2026-01-01 10:00:00', _v: 1767261600000 };
+}
+
+export async function startFakeProducer(host: string, port = 0): Promise<FakeProducer> {
+  const sockets = new Set<import('node:net').Socket>();
+  const fp: FakeProducer = {
+    url: '',
+    host,
+    port,
+    products: new Map(),
+    shops: new Map(),
+    calls: new Map(),
+    mode: 'ok',
+    delayMs: 0,
+    count: (p) => fp.calls.get(p) ?? 0,
+    close: async () => {
+      await new Promise<void>((r) => {
+        server.close(() => r());
+        for (const s of sockets) s.destroy();
+      });
+    },
+    reopen: async () => {
+      await new Promise<void>((r, j) => {
+        server.once('error', j);
+        server.listen(fp.port, host, () => r());
+      });
+    },
+  };
+  const server = http.createServer((req, res) => {
+    const path = (req.url ?? '').split('?')[0];
+    fp.calls.set(path, (fp.calls.get(path) ?? 0) + 1);
+    if (fp.mode === 'hang') return; // never answers; the client's timeout decides
+    const answer = () => {
+      if (fp.mode === 'error') {
+        res.writeHead(500, { 'content-type': 'application/json' }).end('{"error":"boom"}');
+        return;
+      }
+      const m = /^\/(product|shop)\/(\d+)$/.exec(path);
+      if (!m) {
+        res.writeHead(400, { 'content-type': 'application/json' }).end('{"error":"bad id"}');
+        return;
+      }
+      const rec = (m[1] === 'product' ? fp.products : fp.shops).get(m[2]);
+      if (!rec) {
+        res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"not found"}');
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(rec));
+    };
+    if (fp.delayMs > 0) setTimeout(answer, fp.delayMs);
+    else answer();
+  });
+  server.on('connection', (s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  server.keepAliveTimeout = 60_000;
+  await new Promise<void>((r) => server.listen(port, host, () => r()));
+  fp.port = (server.address() as AddressInfo).port;
+  fp.url = `http://${host}:${fp.port}`;
+  return fp;
+}
+
+// ---------------------------------------------------------------------------------------------
+export interface Resp {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+  ms: number;
+}
+
+const agent = new http.Agent({ keepAlive: true, maxSockets: 2000 });
+
+export function get(url: string, headers: Record<string, string> = {}, timeoutMs = 15_000): Promise<Resp> {
+  const t0 = Date.now();
+  return new Promise((resolve, reject) => {
+    const req = http.get(url, { agent, headers, timeout: timeoutMs }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8'), ms: Date.now() - t0 }),
+      );
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error(`timeout after ${timeoutMs} ms: ${url}`)));
+    req.on('error', reject);
+  });
+}
+
+export function post(url: string, body: unknown, timeoutMs = 30_000): Promise<Resp> {
+  const t0 = Date.now();
+  const data = Buffer.from(JSON.stringify(body));
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      url,
+      { method: 'POST', agent, timeout: timeoutMs, headers: { 'content-type': 'application/json', 'content-length': data.length } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8'), ms: Date.now() - t0 }),
+        );
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error(`timeout: ${url}`)));
+    req.on('error', reject);
+    req.end(data);
+  });
+}
+
+/** Parses Prometheus text into { 'name{labels}': value }. */
+export async function metrics(baseUrl: string): Promise<Record<string, number>> {
+  const r = await get(`${baseUrl}/metrics`);
+  const out: Record<string, number> = {};
+  for (const line of r.body.split('\n')) {
+    if (!line || line.startsWith('#')) continue;
+    const i = line.lastIndexOf(' ');
+    out[line.slice(0, i)] = Number(line.slice(i + 1));
+  }
+  return out;
+}
+
+export function destroyAgent(): void {
+  agent.destroy();
+}
