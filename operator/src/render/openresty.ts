@@ -15,6 +15,7 @@ import {
   containerPorts,
   deployment,
   emptyDirVolume,
+  fieldEnv,
   resources,
   secretEnv,
   service,
@@ -91,11 +92,15 @@ function renderLayer(tier: ResolvedCacheTier, layer: OpenRestyLayer, ctx: Render
     image: o.image,
     command: nginxCommand(files[NGINX_CONFIG_FILE], C),
   };
-  if (tier.spec.redis.auth) container.env = [secretEnv(REDIS_PASSWORD_ENV, tier.spec.redis.auth.passwordSecretRef)];
+  // POD_NAME: the member name the app layer reports (nginx.conf declares `env POD_NAME`).
+  const env: Record<string, unknown>[] = [fieldEnv('POD_NAME', 'metadata.name')];
+  if (tier.spec.redis.auth) env.push(secretEnv(REDIS_PASSWORD_ENV, tier.spec.redis.auth.passwordSecretRef));
+  container.env = env;
   Object.assign(container, {
     ports: containerPorts(PORTS),
     resources: resources(o.resources),
-    readinessProbe: { httpGet: { path: '/readyz', port: 'http' }, initialDelaySeconds: 2, periodSeconds: 5, timeoutSeconds: 2 },
+    // nginx.conf serves /healthz (no /readyz): a worker answering it is ready to route.
+    readinessProbe: { httpGet: { path: '/healthz', port: 'http' }, initialDelaySeconds: 2, periodSeconds: 5, timeoutSeconds: 2 },
     livenessProbe: {
       httpGet: { path: '/healthz', port: 'http' },
       initialDelaySeconds: 10,

@@ -7,6 +7,7 @@ import { find, makeTier, NS, type J } from './helpers.js';
 const AUTH = { passwordSecretRef: { name: 'redis-auth', key: 'password' } };
 const render = (spec: Parameters<typeof makeTier>[0] = {}, opts: RenderOptions = {}) =>
   renderOpenResty(makeTier(spec), renderContext(opts));
+const files = (objs: J[], name: string) => find(objs, 'ConfigMap', `${name}-config`).data as Record<string, string>;
 const LAYERS = [
   ['distribution', 'shop-openresty-distribution'],
   ['app', 'shop-openresty-app'],
@@ -58,7 +59,10 @@ describe('OpenResty renderer', () => {
     expect(nginxConfigInput(tier, layer, renderContext()).redisPasswordEnv).toBe('REDIS_PASSWORD');
     const objs = renderOpenResty(tier, renderContext());
     const c = find(objs, 'Deployment', name).spec.template.spec.containers[0];
-    expect(c.env).toEqual([{ name: 'REDIS_PASSWORD', valueFrom: { secretKeyRef: { name: 'redis-auth', key: 'password' } } }]);
+    expect(c.env).toEqual([
+      { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+      { name: 'REDIS_PASSWORD', valueFrom: { secretKeyRef: { name: 'redis-auth', key: 'password' } } },
+    ]);
   });
 
   test.each(LAYERS)('%s Deployment: nginx in the foreground with the mounted config, run dir on an emptyDir', (layer, name) => {
@@ -75,7 +79,9 @@ describe('OpenResty renderer', () => {
     expect(cmd[cmd.indexOf('-p') + 1]).toBe('/tmp/nginx/');
     const runMount = c.volumeMounts.find((m: J) => m.mountPath === '/tmp/nginx');
     expect(pod.volumes.find((v: J) => v.name === runMount.name).emptyDir).toEqual({});
-    expect(c.readinessProbe.httpGet.path).toBe('/readyz');
+    // The rendered nginx.conf serves /healthz; both probes use it.
+    expect(c.readinessProbe.httpGet.path).toBe('/healthz');
+    expect(files(objs, name)['nginx.conf']).toMatch(/location = \/healthz/);
     expect(c.livenessProbe.httpGet.path).toBe('/healthz');
     expect(find(objs, 'PodDisruptionBudget', name).spec.maxUnavailable).toBe(1);
   });
