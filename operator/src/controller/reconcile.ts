@@ -124,6 +124,20 @@ export function redisMembersFromPods(pods: PodInfo[]): RedisMember[] {
     .sort((a, b) => a.ordinal - b.ordinal);
 }
 
+/**
+ * Only the fields the CRD's status schema declares: anything else would be pruned by the API
+ * server, and the live status would never equal the desired one (a write on every reconcile).
+ */
+function pick<T extends object>(o: T, keys: readonly (keyof T)[]): T {
+  const out = {} as T;
+  for (const k of keys) if (o[k] !== undefined && o[k] !== null) out[k] = o[k];
+  return out;
+}
+const MEMBER_KEYS = ['pod', 'nodeId', 'address', 'role', 'masterOf', 'replicaOf', 'slots', 'kubernetesNode'] as const;
+const TOPIC_KEYS = ['name', 'partitions', 'replicationFactor', 'ready', 'message'] as const;
+const memberStatus = (m: RedisMemberStatus): RedisMemberStatus => pick(m, MEMBER_KEYS);
+const topicStatus = (t: TopicStatus): TopicStatus => pick(t, TOPIC_KEYS);
+
 function refOf(o: KubeObject, ns: string) {
   return { apiVersion: o.apiVersion, kind: o.kind, namespace: o.metadata.namespace ?? ns, name: o.metadata.name };
 }
@@ -340,7 +354,7 @@ export class Reconciler {
     const redisStatus: NonNullable<CacheTierStatus['redis']> = { ...(tier.status?.redis ?? { readyMasters: 0 }) };
     if (redisResult) {
       redisStatus.readyMasters = redisResult.readyMasters;
-      redisStatus.members = redisResult.members;
+      redisStatus.members = redisResult.members.map(memberStatus);
     } else if (redisProblem?.reason === 'PodsNotRunning' || redisProblem?.reason === 'PasswordUnavailable') {
       redisStatus.readyMasters = 0;
       redisStatus.members = pods
@@ -359,7 +373,7 @@ export class Reconciler {
       redis: redisStatus,
       endpoints: this.endpoints(resolved),
     };
-    if (topicResult) statusPatch.topics = topicResult.topics satisfies TopicStatus[];
+    if (topicResult) statusPatch.topics = topicResult.topics.map(topicStatus);
     const statusWritten = await this.writeStatus(tier, statusPatch, errors);
     changed ||= statusWritten;
 
