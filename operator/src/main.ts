@@ -7,7 +7,6 @@
 // then either lead (Lease) or wait as a standby. Only the leader runs informers and reconciles.
 // Losing the lease exits non-zero; SIGTERM/SIGINT stop informers, drain the queue (bounded),
 // release the lease and exit 0.
-import os from 'node:os';
 import * as k8s from '@kubernetes/client-node';
 import { createLogger, type Logger } from './log.js';
 import { enableDefaultMetrics, leaderGauge, queueDepth, reconcileDuration, reconcileErrors, reconcileTotal, registry } from './metrics.js';
@@ -18,45 +17,9 @@ import { EventRecorder } from './controller/events.js';
 import { InformerSet } from './controller/informers.js';
 import { LeaderElector } from './controller/leader.js';
 import { startServers, type Servers } from './controller/servers.js';
+import { configFromEnv, type OperatorConfig } from './controller/config.js';
 import { createRedisOrchestrator } from './redis/index.js';
 import { createTopicManager } from './kafka/index.js';
-
-export interface OperatorConfig {
-  watchNamespace: string;
-  podNamespace: string;
-  podName: string;
-  leaderElect: boolean;
-  leaseNamespace: string;
-  leaseName: string;
-  metricsAddr: string;
-  healthAddr: string;
-  logLevel: string;
-  resyncSeconds: number;
-  concurrency: number;
-  shutdownTimeoutMs: number;
-}
-
-export function configFromEnv(env: NodeJS.ProcessEnv = process.env): OperatorConfig {
-  const podNamespace = env.POD_NAMESPACE || 'default';
-  const resync = Number(env.RESYNC_SECONDS ?? '300');
-  if (!Number.isFinite(resync) || resync < 0) throw new Error(`RESYNC_SECONDS must be a number of seconds, got "${env.RESYNC_SECONDS}"`);
-  const le = (env.LEADER_ELECT ?? 'true').toLowerCase();
-  if (le !== 'true' && le !== 'false') throw new Error(`LEADER_ELECT must be "true" or "false", got "${env.LEADER_ELECT}"`);
-  return {
-    watchNamespace: env.WATCH_NAMESPACE ?? '',
-    podNamespace,
-    podName: env.POD_NAME || os.hostname(),
-    leaderElect: le === 'true',
-    leaseNamespace: env.LEADER_ELECTION_NAMESPACE || podNamespace,
-    leaseName: env.LEADER_ELECTION_LEASE_NAME || 'cachetier-operator',
-    metricsAddr: env.METRICS_ADDR || ':8080',
-    healthAddr: env.HEALTH_ADDR || ':8081',
-    logLevel: env.LOG_LEVEL || 'info',
-    resyncSeconds: resync,
-    concurrency: 2,
-    shutdownTimeoutMs: 20_000,
-  };
-}
 
 /** One cheap request that proves the API server is reachable and we are authenticated. */
 async function preflight(kc: k8s.KubeConfig, timeoutMs: number): Promise<void> {
