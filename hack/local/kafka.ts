@@ -50,9 +50,9 @@ export interface KafkaCluster {
   nodes: KafkaBrokerHandle[];
   /** Kills broker i (0-based) — SIGKILL by default (a crash) — and waits for it to exit. */
   kill(i: number, signal?: NodeJS.Signals): Promise<void>;
-  /** (Re)starts broker i with the same config and log dir; waits until it is registered. */
+  /** (Re)starts broker i with the same config and log dir; waits until every running broker sees it. */
   start(i: number): Promise<void>;
-  /** Waits until `expected` brokers (default: the running ones) appear in cluster metadata. */
+  /** Waits until every running broker reports `expected` brokers (default: the running ones) in its metadata. */
   waitForBrokers(expected?: number, timeoutMs?: number): Promise<void>;
   /** SIGTERM every broker (controlled shutdown), SIGKILL after 30 s. Stop Kafka before ZooKeeper. */
   stop(): Promise<void>;
@@ -148,7 +148,10 @@ export async function startKafkaCluster(opts: KafkaClusterOptions): Promise<Kafk
       `${want} Kafka brokers registered via ${bootstrap.join(',')} (logs: ${logs})`,
       async () => {
         checkAlive();
-        return (await registeredBrokerIds(bootstrap)).length === want;
+        // Ask every running broker itself: a broker that has just started answers metadata
+        // requests before the controller has sent it the cluster view (empty broker list).
+        const views = await Promise.all(bootstrap.map((b) => registeredBrokerIds([b])));
+        return views.every((v) => v.length === want);
       },
       timeoutMs,
       1000,
@@ -178,6 +181,7 @@ export async function startKafkaCluster(opts: KafkaClusterOptions): Promise<Kafk
         startTimeoutMs,
         1000,
       );
+      await waitForBrokers(undefined, startTimeoutMs);
     },
     waitForBrokers,
     async stop() {

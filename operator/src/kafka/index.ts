@@ -53,12 +53,14 @@ export async function observeTopics(admin: Admin, names: string[]): Promise<Map<
   const existing = new Set(await admin.listTopics());
   const present = names.filter((n) => existing.has(n));
   if (!present.length) return out;
-  const [meta, configs] = await Promise.all([
+  const [meta, configs, moving] = await Promise.all([
     admin.fetchTopicMetadata({ topics: present }),
     admin.describeConfigs({
       resources: present.map((name) => ({ type: TOPIC_RESOURCE, name })),
       includeSynonyms: false,
     }),
+    // All ongoing reassignments (the request for named topics needs partition lists).
+    admin.listPartitionReassignments({}),
   ]);
   const byName = new Map<string, ITopicMetadata>(meta.topics.map((t) => [t.name, t]));
   for (const name of present) {
@@ -74,6 +76,7 @@ export async function observeTopics(admin: Admin, names: string[]): Promise<Map<
     }
     const minIsr = Number(effective['min.insync.replicas'] ?? '1');
     const parts = [...m.partitions].sort((a, b) => a.partitionId - b.partitionId);
+    const ongoing = moving.topics.find((t) => t.topic === name)?.partitions ?? [];
     out.set(name, {
       name,
       partitions: parts.length,
@@ -82,6 +85,8 @@ export async function observeTopics(admin: Admin, names: string[]): Promise<Map<
       effective,
       leaderless: parts.filter((p) => p.leader < 0).map((p) => p.partitionId),
       underMinIsr: parts.filter((p) => p.leader >= 0 && p.isr.length < minIsr).map((p) => p.partitionId),
+      assignment: parts.map((p) => [...p.replicas]),
+      reassigning: ongoing.map((p) => p.partitionIndex).sort((a, b) => a - b),
     });
   }
   return out;
@@ -107,6 +112,13 @@ async function act(admin: Admin, a: TopicAction, requestTimeoutMs: number): Prom
     case 'grow':
       await admin.createPartitions({ timeout: requestTimeoutMs, topicPartitions: [{ topic: a.topic, count: a.to }] });
       return;
+    case 'reassign':
+      if (!a.partitions.length) return;
+      await admin.alterPartitionReassignments({
+        timeout: requestTimeoutMs,
+        topics: [{ topic: a.topic, partitionAssignment: a.partitions.map((p) => ({ partition: p.partition, replicas: p.replicas })) }],
+      });
+      return;
     case 'alterConfig':
       await admin.alterConfigs({
         validateOnly: false,
@@ -126,6 +138,7 @@ function settled(o: TopicOutcome, t: ObservedTopic | undefined): boolean {
   for (const a of o.done) {
     if (a.kind === 'create' && (!t || t.partitions < a.partitions || t.leaderless.length)) return false;
     if (a.kind === 'grow' && (!t || t.partitions < a.to || t.leaderless.length)) return false;
+    if (a.kind === 'reassign' && (!t || t.reassigning?.length || t.assignment?.some((r) => r.length !== a.to))) return false;
   }
   return true;
 }
@@ -167,7 +180,7 @@ export function createTopicManager(opts: TopicManagerOptions = {}): TopicManager
         const cluster = await admin.describeCluster();
         const names = topics.map((t) => t.name);
         const before = await observeTopics(admin, names);
-        const plans = planTopics(topics, before, cluster.brokers.length);
+        const plans = planTopics(topics, before, cluster.brokers.map((b) => b.nodeId));
         const outcomes: TopicOutcome[] = [];
         for (const plan of plans) {
           const outcome: TopicOutcome = { plan, done: [], errors: [] };
@@ -176,7 +189,8 @@ export function createTopicManager(opts: TopicManagerOptions = {}): TopicManager
               await act(admin, a, requestTimeoutMs);
               outcome.done.push(a);
             } catch (e) {
-              outcome.errors.push(`${a.kind === 'alterConfig' ? 'config update' : a.kind} failed: ${errMsg(e)}`);
+              const what = { create: 'create', grow: 'partition increase', reassign: 'replica reassignment', alterConfig: 'config update' }[a.kind];
+              outcome.errors.push(`${what} failed: ${errMsg(e)}`);
             }
           }
           outcomes.push(outcome);

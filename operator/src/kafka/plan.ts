@@ -20,13 +20,18 @@ export interface ObservedTopic {
   leaderless: number[];
   /** Partitions whose ISR is smaller than the topic's min.insync.replicas (acks=all would fail). */
   underMinIsr: number[];
+  /** Replica broker ids per partition, index = partition id (first = preferred leader). */
+  assignment?: number[][];
+  /** Partitions with a replica reassignment in progress. */
+  reassigning?: number[];
 }
 
 export type ProblemReason =
   | 'InvalidTopicSpec'
   | 'InsufficientBrokers'
   | 'PartitionShrinkRefused'
-  | 'ReplicationFactorMismatch';
+  | 'ReplicationFactorMismatch'
+  | 'ReplicationFactorChanging';
 
 export interface TopicProblem {
   topic: string;
@@ -37,6 +42,14 @@ export interface TopicProblem {
 export type TopicAction =
   | { kind: 'create'; topic: string; partitions: number; replicationFactor: number; config: Record<string, string> }
   | { kind: 'grow'; topic: string; from: number; to: number }
+  | {
+      kind: 'reassign';
+      topic: string;
+      from: number;
+      to: number;
+      /** New replica list for every partition that changes. */
+      partitions: { partition: number; replicas: number[] }[];
+    }
   | {
       kind: 'alterConfig';
       topic: string;
@@ -108,14 +121,46 @@ export function planConfig(
 }
 
 /**
- * Plans one reconcile. `brokerCount` = brokers registered now (a topic can't be created with more
- * replicas than brokers).
+ * New replica lists giving every partition `rf` replicas. Existing replicas stay in place and in
+ * order (the first is the preferred leader), so only the difference moves: growing appends the
+ * brokers holding the fewest replicas of this topic (ties: rotate by partition so leaders' followers
+ * spread); shrinking drops replicas from the end, never the preferred leader.
+ */
+export function planReplicas(assignment: number[][], rf: number, brokerIds: number[]): { partition: number; replicas: number[] }[] {
+  const load = new Map<number, number>(brokerIds.map((b) => [b, 0]));
+  for (const reps of assignment) for (const b of reps) load.set(b, (load.get(b) ?? 0) + 1);
+  const sorted = [...brokerIds].sort((a, b) => a - b);
+  const out: { partition: number; replicas: number[] }[] = [];
+  assignment.forEach((current, partition) => {
+    let next = [...current];
+    if (next.length > rf) {
+      for (const b of next.slice(rf)) load.set(b, (load.get(b) ?? 1) - 1);
+      next = next.slice(0, rf);
+    }
+    while (next.length < rf) {
+      const candidates = sorted
+        .map((b, i) => ({ b, rot: (i - partition + sorted.length * 1000) % sorted.length }))
+        .filter(({ b }) => !next.includes(b))
+        .sort((x, y) => (load.get(x.b) ?? 0) - (load.get(y.b) ?? 0) || x.rot - y.rot);
+      if (!candidates.length) break;
+      next.push(candidates[0].b);
+      load.set(candidates[0].b, (load.get(candidates[0].b) ?? 0) + 1);
+    }
+    if (next.length !== current.length || next.some((b, i) => b !== current[i])) out.push({ partition, replicas: next });
+  });
+  return out;
+}
+
+/**
+ * Plans one reconcile. `brokerIds` = brokers registered now (a topic can't have more replicas than
+ * there are brokers).
  */
 export function planTopics(
   desired: TopicSpec[],
   observed: ReadonlyMap<string, ObservedTopic>,
-  brokerCount: number,
+  brokerIds: number[],
 ): TopicPlan[] {
+  const brokerCount = brokerIds.length;
   const seen = new Set<string>();
   return desired.map((t) => {
     const plan: TopicPlan = { topic: t.name, actions: [], problems: [] };
@@ -160,16 +205,45 @@ export function planTopics(
           `to really have fewer, create a new topic and move producers and consumers to it`,
       });
     }
-    if (t.replicationFactor !== cur.replicationFactor) {
+    const rfDiffers = cur.assignment
+      ? cur.assignment.some((r) => r.length !== t.replicationFactor)
+      : t.replicationFactor !== cur.replicationFactor;
+    if (cur.reassigning?.length) {
       plan.problems.push({
         topic: t.name,
-        reason: 'ReplicationFactorMismatch',
+        reason: 'ReplicationFactorChanging',
         message:
-          `topic ${t.name} has replication factor ${cur.replicationFactor}; the spec asks for ${t.replicationFactor}. ` +
-          `Not changed: the operator does not move replicas (that needs a partition reassignment). Partitions and config ` +
-          `were still reconciled. Fix: run kafka-reassign-partitions.sh with a plan that gives every partition ` +
-          `${t.replicationFactor} replicas, or set replicationFactor for ${t.name} to ${cur.replicationFactor}`,
+          `topic ${t.name}: replica reassignment in progress on partitions ${cur.reassigning.join(',')} ` +
+          `(replication factor ${cur.replicationFactor} -> ${t.replicationFactor}); it completes once the new replicas catch up`,
       });
+    } else if (rfDiffers) {
+      const minIsr = Number(cur.effective['min.insync.replicas'] ?? '1');
+      const refuse = (why: string) =>
+        plan.problems.push({
+          topic: t.name,
+          reason: 'ReplicationFactorMismatch',
+          message:
+            `topic ${t.name} has replication factor ${cur.replicationFactor}; the spec asks for ${t.replicationFactor}. ` +
+            `Not changed: ${why}. Partitions and config were still reconciled`,
+        });
+      if (t.replicationFactor > brokerCount) {
+        refuse(`${t.replicationFactor} replicas need ${t.replicationFactor} brokers and ${brokerCount} are registered`);
+      } else if (t.replicationFactor < minIsr) {
+        refuse(
+          `fewer replicas than the topic's min.insync.replicas (${minIsr}) would make every acks=all write fail; ` +
+            `lower min.insync.replicas first or keep replicationFactor >= ${minIsr}`,
+        );
+      } else if (!cur.assignment) {
+        refuse('the current replica assignment is unknown');
+      } else {
+        plan.actions.push({
+          kind: 'reassign',
+          topic: t.name,
+          from: cur.replicationFactor,
+          to: t.replicationFactor,
+          partitions: planReplicas(cur.assignment, t.replicationFactor, brokerIds),
+        });
+      }
     }
     const alter = planConfig(t.name, t.config, cur);
     if (alter) plan.actions.push(alter);
@@ -195,6 +269,7 @@ const REASON_ORDER = [
   'InsufficientBrokers',
   'PartitionShrinkRefused',
   'ReplicationFactorMismatch',
+  'ReplicationFactorChanging',
   'TopicsNotReady',
 ] as const;
 
@@ -207,6 +282,13 @@ export function describeAction(a: TopicAction): { reason: string; message: strin
       };
     case 'grow':
       return { reason: 'TopicPartitionsIncreased', message: `topic ${a.topic}: partitions ${a.from} -> ${a.to}` };
+    case 'reassign':
+      return {
+        reason: 'TopicReplicationFactorChanging',
+        message:
+          `topic ${a.topic}: replication factor ${a.from} -> ${a.to}: reassigning ${a.partitions.length} partitions ` +
+          `(${a.partitions.map((p) => `${p.partition}:[${p.replicas.join(',')}]`).join(' ')})`,
+      };
     case 'alterConfig': {
       const parts = [...a.changed.map((c) => `set ${c}`), ...a.removed.map((k) => `removed override ${k}`)];
       return { reason: 'TopicConfigUpdated', message: `topic ${a.topic}: ${parts.join('; ')}` };
@@ -240,6 +322,15 @@ export function summarize(outcomes: TopicOutcome[]): {
       notes.push(e);
     }
     const a = o.after;
+    const reassign = o.done.find((d) => d.kind === 'reassign');
+    if (reassign && a && (a.reassigning?.length || (a.assignment ?? []).some((r) => r.length !== reassign.to))) {
+      const msg =
+        `topic ${o.plan.topic}: replication factor ${reassign.from} -> ${reassign.to} in progress` +
+        `${a.reassigning?.length ? ` (partitions ${a.reassigning.join(',')} still moving)` : ''}; it completes once the new replicas catch up`;
+      reasons.add('ReplicationFactorChanging');
+      messages.push(msg);
+      notes.push(msg);
+    }
     let ready = false;
     if (!a) {
       if (!notes.length) notes.push('topic does not exist yet');

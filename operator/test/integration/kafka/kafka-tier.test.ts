@@ -181,7 +181,7 @@ test('a shrink is refused with a reason, and nothing is removed', async () => {
   expect(await topicShape('cache-message')).toMatchObject({ partitions: 9 });
 });
 
-test('topic config drift is corrected; a replication-factor difference is reported, not hidden', async () => {
+test('topic config drift is corrected; a replication factor below spec is raised by reassignment', async () => {
   await admin.alterConfigs({
     validateOnly: false,
     resources: [
@@ -206,29 +206,39 @@ test('topic config drift is corrected; a replication-factor difference is report
     if (Date.now() - t0 > 60_000) throw new Error('could not re-create cache-message-dlq with RF 1');
     await new Promise((r) => setTimeout(r, 1000));
   }
+  expect(await topicShape('cache-message-dlq')).toMatchObject({ rf: 1 });
 
-  const r = await manager.reconcile(kafka!.brokers, desiredTopics({ cacheMessage: { partitions: 9 } }));
+  const spec = desiredTopics({ cacheMessage: { partitions: 9 } });
+  const r = await manager.reconcile(kafka!.brokers, spec);
   expect(await topicOverrides('access-log')).toEqual({ 'retention.ms': '3600000', 'cleanup.policy': 'delete' });
   expect(r.events).toContainEqual({
     type: 'Normal',
     reason: 'TopicConfigUpdated',
     message: 'topic access-log: set retention.ms: 1000 -> 3600000; removed override segment.ms',
   });
-  expect(r.condition).toMatchObject({ status: 'False', reason: 'ReplicationFactorMismatch' });
-  expect(r.condition.message).toMatch(/cache-message-dlq has replication factor 1; the spec asks for 3. Not changed/);
-  // One replica cannot satisfy min.insync.replicas 2: acks=all would fail, so not ready, and said so.
-  expect(r.topics[2]).toMatchObject({ name: 'cache-message-dlq', replicationFactor: 1, ready: false });
-  expect(r.topics[2].message).toMatch(/fewer in-sync replicas than min.insync.replicas \(2\)/);
-
-  // Back to the spec'd shape for the rest of the file (the RF can only be fixed by re-creating here).
-  await admin.deleteTopics({ topics: ['cache-message-dlq'], timeout: 30_000 });
-  let fixed = await manager.reconcile(kafka!.brokers, desiredTopics({ cacheMessage: { partitions: 9 } }));
-  for (let i = 0; i < 30 && fixed.condition.status !== 'True'; i++) {
+  expect(r.events).toContainEqual(
+    expect.objectContaining({ type: 'Normal', reason: 'TopicReplicationFactorChanging', message: expect.stringMatching(/cache-message-dlq: replication factor 1 -> 3/) }),
+  );
+  // The reassignment finishes in the background; the operator requeues until it has (bounded here).
+  let after = r;
+  for (let i = 0; i < 30 && after.condition.status !== 'True'; i++) {
     await new Promise((res) => setTimeout(res, 1000));
-    fixed = await manager.reconcile(kafka!.brokers, desiredTopics({ cacheMessage: { partitions: 9 } }));
+    after = await manager.reconcile(kafka!.brokers, spec);
   }
-  expect(fixed.condition).toMatchObject({ status: 'True' });
-  expect(fixed.topics[2]).toMatchObject({ replicationFactor: 3 });
+  expect(after.condition).toMatchObject({ status: 'True', reason: 'TopicsReady' });
+  expect(after.topics[2]).toMatchObject({ name: 'cache-message-dlq', replicationFactor: 3, ready: true });
+  const shape = await topicShape('cache-message-dlq');
+  expect(shape).toMatchObject({ partitions: 1, rf: 3 });
+  // ISR 3 once this client's broker has caught up; at least min.insync.replicas already.
+  expect(shape.isr[0]).toBeGreaterThanOrEqual(2);
+});
+
+test('a replication factor the cluster cannot hold is refused and reported', async () => {
+  const r = await manager.reconcile(kafka!.brokers, desiredTopics({ cacheMessage: { partitions: 9 }, deadLetter: { replicationFactor: 4 } }));
+  expect(r.condition).toMatchObject({ status: 'False', reason: 'ReplicationFactorMismatch' });
+  expect(r.condition.message).toMatch(/cache-message-dlq has replication factor 3; the spec asks for 4. Not changed: 4 replicas need 4 brokers and 3 are registered/);
+  expect(r.topics[2]).toMatchObject({ replicationFactor: 3, ready: true });
+  expect(await topicShape('cache-message-dlq')).toMatchObject({ rf: 3 });
 });
 
 test('produce (acks=all) and consume round trip on cache-message', async () => {

@@ -2,6 +2,7 @@ import { DEFAULT_SPEC } from '../../../src/api/defaults.js';
 import type { TopicSpec } from '../../../src/api/types.js';
 import {
   planConfig,
+  planReplicas,
   planTopics,
   summarize,
   validateTopic,
@@ -25,7 +26,7 @@ function observed(name: string, partitions: number, rf = 3, overrides: Record<st
 
 describe('planTopics', () => {
   test('creates every missing topic with its partitions, RF and config', () => {
-    const plans = planTopics(specTopics(), new Map(), 3);
+    const plans = planTopics(specTopics(), new Map(), [0, 1, 2]);
     expect(plans.map((p) => p.actions)).toEqual([
       [{ kind: 'create', topic: 'cache-message', partitions: 6, replicationFactor: 3, config: {} }],
       [{ kind: 'create', topic: 'access-log', partitions: 6, replicationFactor: 3, config: { 'retention.ms': '3600000' } }],
@@ -40,14 +41,14 @@ describe('planTopics', () => {
       ['access-log', observed('access-log', 6, 3, { 'retention.ms': '3600000' })],
       ['cache-message-dlq', observed('cache-message-dlq', 1)],
     ]);
-    const plans = planTopics(specTopics(), obs, 3);
+    const plans = planTopics(specTopics(), obs, [0, 1, 2]);
     expect(plans.flatMap((p) => [...p.actions, ...p.problems])).toEqual([]);
   });
 
   test('grows partitions', () => {
     const t = specTopics()[0];
     t.partitions = 12;
-    const [plan] = planTopics([t], new Map([[t.name, observed(t.name, 6)]]), 3);
+    const [plan] = planTopics([t], new Map([[t.name, observed(t.name, 6)]]), [0, 1, 2]);
     expect(plan.actions).toEqual([{ kind: 'grow', topic: 'cache-message', from: 6, to: 12 }]);
     expect(plan.problems).toEqual([]);
   });
@@ -56,7 +57,7 @@ describe('planTopics', () => {
     const t = specTopics()[0];
     t.partitions = 3;
     t.config = { 'retention.ms': '1000' };
-    const [plan] = planTopics([t], new Map([[t.name, observed(t.name, 8)]]), 3);
+    const [plan] = planTopics([t], new Map([[t.name, observed(t.name, 8)]]), [0, 1, 2]);
     expect(plan.actions.map((a) => a.kind)).toEqual(['alterConfig']);
     expect(plan.problems).toHaveLength(1);
     expect(plan.problems[0].reason).toBe('PartitionShrinkRefused');
@@ -64,16 +65,64 @@ describe('planTopics', () => {
     expect(plan.problems[0].message).toMatch(/Fix: set partitions for cache-message in spec.kafka.topics to 8 or more/);
   });
 
-  test('reports a replication-factor difference without acting on it', () => {
+  test('a replication-factor difference without a known assignment is reported, not acted on', () => {
     const t = specTopics()[0];
-    const [plan] = planTopics([t], new Map([[t.name, observed(t.name, 6, 1)]]), 3);
+    const [plan] = planTopics([t], new Map([[t.name, observed(t.name, 6, 1)]]), [0, 1, 2]);
     expect(plan.actions).toEqual([]);
     expect(plan.problems.map((p) => p.reason)).toEqual(['ReplicationFactorMismatch']);
     expect(plan.problems[0].message).toMatch(/replication factor 1; the spec asks for 3. Not changed/);
   });
 
+  test('a replication factor below spec is raised by reassigning replicas', () => {
+    const t = specTopics()[2];
+    const cur = { ...observed(t.name, 1, 1), assignment: [[1]], reassigning: [] };
+    const [plan] = planTopics([t], new Map([[t.name, cur]]), [0, 1, 2]);
+    expect(plan.problems).toEqual([]);
+    expect(plan.actions).toEqual([
+      { kind: 'reassign', topic: 'cache-message-dlq', from: 1, to: 3, partitions: [{ partition: 0, replicas: [1, 0, 2] }] },
+    ]);
+  });
+
+  test('a replication-factor change is refused when brokers are missing or it would go below min ISR', () => {
+    const t = { ...specTopics()[0], partitions: 1, replicationFactor: 4 };
+    const cur = { ...observed(t.name, 1, 3), assignment: [[0, 1, 2]], reassigning: [] };
+    let [plan] = planTopics([t], new Map([[t.name, cur]]), [0, 1, 2]);
+    expect(plan.actions).toEqual([]);
+    expect(plan.problems[0]).toMatchObject({ reason: 'ReplicationFactorMismatch' });
+    expect(plan.problems[0].message).toMatch(/4 replicas need 4 brokers and 3 are registered/);
+    [plan] = planTopics([{ ...t, replicationFactor: 1 }], new Map([[t.name, cur]]), [0, 1, 2]);
+    expect(plan.actions).toEqual([]);
+    expect(plan.problems[0].message).toMatch(/min.insync.replicas \(2\) would make every acks=all write fail/);
+  });
+
+  test('an ongoing reassignment is reported and not restarted', () => {
+    const t = specTopics()[2];
+    const cur = { ...observed(t.name, 1, 3), assignment: [[1, 0, 2]], reassigning: [0] };
+    const [plan] = planTopics([t], new Map([[t.name, cur]]), [0, 1, 2]);
+    expect(plan.actions).toEqual([]);
+    expect(plan.problems.map((p) => p.reason)).toEqual(['ReplicationFactorChanging']);
+  });
+});
+
+describe('planReplicas', () => {
+  test('keeps existing replicas in order and spreads new ones over the least-loaded brokers', () => {
+    const plan = planReplicas([[0], [1], [2], [0]], 3, [0, 1, 2, 3]);
+    expect(plan).toHaveLength(4);
+    for (const p of plan) {
+      expect(new Set(p.replicas).size).toBe(3);
+    }
+    expect(plan.map((p) => p.replicas[0])).toEqual([0, 1, 2, 0]);
+    const load = new Map<number, number>();
+    for (const p of plan) for (const b of p.replicas) load.set(b, (load.get(b) ?? 0) + 1);
+    expect(Math.max(...load.values()) - Math.min(...load.values())).toBeLessThanOrEqual(1);
+  });
+
+  test('shrinks by dropping trailing replicas, never the preferred leader; unchanged partitions are left out', () => {
+    expect(planReplicas([[2, 0, 1], [0, 1]], 2, [0, 1, 2])).toEqual([{ partition: 0, replicas: [2, 0] }]);
+  });
+
   test('does not create a topic needing more replicas than there are brokers', () => {
-    const [plan] = planTopics([specTopics()[0]], new Map(), 2);
+    const [plan] = planTopics([specTopics()[0]], new Map(), [0, 1]);
     expect(plan.actions).toEqual([]);
     expect(plan.problems[0].reason).toBe('InsufficientBrokers');
     expect(plan.problems[0].message).toMatch(/needs 3 brokers, 2 registered/);
@@ -82,7 +131,7 @@ describe('planTopics', () => {
   test('rejects invalid and duplicate topics', () => {
     const good = specTopics()[0];
     const bad: TopicSpec = { name: 'bad topic!', partitions: 0, replicationFactor: 1.5, config: {} };
-    const plans = planTopics([good, bad, { ...good }], new Map(), 3);
+    const plans = planTopics([good, bad, { ...good }], new Map(), [0, 1, 2]);
     expect(plans[1].problems[0].reason).toBe('InvalidTopicSpec');
     expect(plans[1].problems[0].message).toMatch(/not a legal Kafka topic name.*partitions must be.*replicationFactor must be/);
     expect(plans[2].problems[0].message).toMatch(/listed twice/);
