@@ -298,6 +298,19 @@ describe('renderAll', () => {
     });
   });
 
+  test('the longest tier name the CRD allows (31 chars) still gives valid names, pod revision labels included', () => {
+    const name = 'a'.repeat(31);
+    const objs = renderAll(makeTier({}, name));
+    for (const o of objs) {
+      expect(o.metadata.name).toMatch(DNS1123_LABEL);
+      expect(o.metadata.name.length).toBeLessThanOrEqual(63);
+    }
+    // A StatefulSet's pods carry the label controller-revision-hash="<sts>-<up to 10 chars>", and
+    // their hostnames are "<sts>-<ordinal>": both must fit a 63-char label. (Deployment pod names
+    // are generated and truncated by the ReplicaSet controller.)
+    for (const s of ofKind(objs, 'StatefulSet')) expect(s.metadata.name.length + 11).toBeLessThanOrEqual(63);
+  });
+
   test('resources and images come from the spec', () => {
     const res = { requests: { cpu: '7m', memory: '7Mi' }, limits: { memory: '77Mi' } };
     const objs = renderAll(
