@@ -3,13 +3,12 @@
 // as the current user, every writable path under the prefix.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { API_VERSION, KIND, type CacheTierSpec, type DeepPartial, type ResolvedCacheTier } from '../../operator/src/api/types.js';
 import { resolve } from '../../operator/src/api/defaults.js';
 import { renderNginxConf, type NginxConfigInput, type OpenRestyLayer } from '../../operator/src/render/config/nginx.js';
-import { startProcess, waitFor, type ManagedProcess } from './procs.js';
+import { repoRoot, startProcess, waitFor, type ManagedProcess } from './procs.js';
 
-export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const REPO_ROOT = repoRoot();
 export const OPENRESTY_LUA_SRC = path.join(REPO_ROOT, 'workloads', 'openresty', 'lua');
 
 export interface OpenRestyOptions {

@@ -1,11 +1,12 @@
 // Process helpers for the integration tier: every server runs in its own process group so a
 // test can kill it (and anything it forked) for sure, and nothing outlives the test process.
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
-import { createWriteStream, mkdirSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 export interface ManagedProcess {
   name: string;
@@ -131,4 +132,19 @@ export async function makeRootDir(prefix: string): Promise<string> {
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
+}
+
+/**
+ * The repository root, found by walking up to the package.json named "cachetier": the harness
+ * runs both from source (ts-jest) and compiled under dist/, so a fixed '../..' is wrong for one.
+ */
+export function repoRoot(from: string = path.dirname(fileURLToPath(import.meta.url))): string {
+  let dir = from;
+  for (;;) {
+    const pkg = path.join(dir, 'package.json');
+    if (existsSync(pkg) && (JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'cachetier') return dir;
+    const up = path.dirname(dir);
+    if (up === dir) throw new Error(`no cachetier package.json above ${from}`);
+    dir = up;
+  }
 }

@@ -3,10 +3,9 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, statSync, readdirSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { startProcess, waitFor, waitForPort, type ManagedProcess } from './procs.js';
+import { repoRoot, startProcess, waitFor, waitForPort, type ManagedProcess } from './procs.js';
 
-export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const REPO_ROOT = repoRoot();
 const PRODUCER_MAIN = path.join(REPO_ROOT, 'dist/workloads/cache-producer/src/main.js');
 const SOURCE_MAIN = path.join(REPO_ROOT, 'dist/workloads/source-service/src/main.js');
 
