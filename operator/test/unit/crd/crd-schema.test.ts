@@ -79,6 +79,8 @@ describe('CRD documentation and structure', () => {
     let fields = 0;
     walk(root, '', (n, p) => {
       fields++;
+      // The API server forbids anything on `metadata` but name/generateName restrictions, even a description.
+      if (p === 'metadata') return;
       if (!n.description || n.description.trim().length < 5) missing.push(p || '<root>');
     });
     expect(missing).toEqual([]);
@@ -110,6 +112,9 @@ describe('CRD documentation and structure', () => {
     });
     expect(unbounded).toEqual([]);
     expect(schemaAt('metadata.name').maxLength).toBe(31);
+    // Only name/generateName may be constrained under metadata (the API server refuses anything else).
+    expect(Object.keys(schemaAt('metadata')).sort()).toEqual(['properties', 'type']);
+    expect(Object.keys(schemaAt('metadata').properties ?? {}).sort()).toEqual(['generateName', 'name']);
   });
 
   it('every CEL rule has a message naming the field to fix, and a JS mirror for the unit tier', () => {
