@@ -173,8 +173,8 @@ export const CRD_DIR = path.join(ROOT, 'crds');
 export const RBAC_KINDS = new Set(['ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding']);
 
 /** `helm template` of the chart; returns every document. */
-export async function renderChart(namespace: string, release = 'cachetier', extraArgs: string[] = []): Promise<KubeDoc[]> {
-  const out = await must(HELM, ['template', release, CHART_DIR, '--namespace', namespace, ...extraArgs], {
+export async function renderChart(namespace: string, release = 'cachetier-operator', extraArgs: string[] = []): Promise<KubeDoc[]> {
+  const out = await must(HELM, ['template', release, CHART_DIR, '--namespace', namespace, '--kube-version', K8S_VERSION.replace(/^v/, ''), ...extraArgs], {
     timeoutMs: 120_000,
   });
   return parseYamlDocs(out);

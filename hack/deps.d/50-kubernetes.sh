@@ -73,7 +73,7 @@ echo "kubernetes: ${#staging[@]} staging modules replaced with $staging_ver"
 pkgs=()
 for c in "${CMDS[@]}"; do pkgs+=("k8s.io/kubernetes/cmd/$c"); done
 # Resolves the whole graph and writes go.sum (main packages cannot be imported, so no tidy).
-nice -n 15 go get "${pkgs[@]}"
+nice -n 10 go get "${pkgs[@]}"
 
 ldflags="-s -w"
 for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
@@ -83,7 +83,7 @@ done
 for c in "${CMDS[@]}"; do
   [ -x "$OUT/$c" ] && { echo "kubernetes: $c present"; continue; }
   t0=$(date +%s)
-  nice -n 15 go build -trimpath -ldflags "$ldflags" -o "$OUT/$c.tmp" "k8s.io/kubernetes/cmd/$c"
+  nice -n 10 go build -trimpath -ldflags "$ldflags" -o "$OUT/$c.tmp" "k8s.io/kubernetes/cmd/$c"
   mv "$OUT/$c.tmp" "$OUT/$c"
   echo "kubernetes: built $c in $(( $(date +%s) - t0 ))s"
 done

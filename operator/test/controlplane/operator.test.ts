@@ -367,6 +367,24 @@ maybe('operator on a real control plane, with the chart RBAC', () => {
     await waitFor('the producer Deployment to scale after unpausing', async () => (await getObj('deployment', producer))?.spec?.replicas === replicas + 1, 20_000);
   }, 180_000);
 
+  test('drift in a Service, ConfigMap and PDB (not watched) is put back by the next reconcile', async () => {
+    const drifted = [
+      ['service', `${TIER}-producer`],
+      ['configmap', `${TIER}-zookeeper`],
+      ['poddisruptionbudget', `${TIER}-zookeeper`],
+    ] as const;
+    for (const [kind, name] of drifted) {
+      expect(await getObj(kind, name)).toBeDefined();
+      await cp.k(['label', '--overwrite', kind, name, '-n', NS, 'app.kubernetes.io/part-of=drifted']);
+    }
+    // The operator watches only CacheTiers, workloads and pods: a spec edit wakes it.
+    await patchTier(TIER, { spec: { zookeeper: { config: { 'autopurge.snapRetainCount': '4' } } } });
+    await waitGenerationObserved(TIER);
+    for (const [kind, name] of drifted) {
+      await waitFor(`${kind}/${name} label restored`, async () => (await getObj(kind, name))?.metadata.labels?.['app.kubernetes.io/part-of'] === 'cachetier', 15_000);
+    }
+  }, 90_000);
+
   test('the idle operator makes zero writes (audit log and cachetier_api_writes_total)', async () => {
     await waitGenerationObserved(TIER);
     await sleep(5_000); // let any in-flight status write land
