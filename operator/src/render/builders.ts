@@ -134,6 +134,23 @@ export function jvmHeapMiB(r: ResourceRequirements): number | undefined {
   return Math.max(64, Math.floor(bytes / 2 / 2 ** 20));
 }
 
+/** Cores in a Kubernetes CPU quantity ("100m", "2", "1.5"); undefined if unparseable. */
+export function parseCpuQuantity(q: string | undefined): number | undefined {
+  if (q === undefined) return undefined;
+  const m = /^(\d+(?:\.\d+)?)(m?)$/.exec(q.trim());
+  if (!m) return undefined;
+  return m[2] === 'm' ? Number(m[1]) / 1000 : Number(m[1]);
+}
+
+/**
+ * Worker processes for a container: its CPU limit (else request), rounded up, 1..8. Never "auto":
+ * in a container that means one worker per host core, each with its own Lua VM and L1 cache.
+ */
+export function workerCount(r: ResourceRequirements, fallback = 2): number {
+  const cores = parseCpuQuantity(r.limits?.cpu) ?? parseCpuQuantity(r.requests?.cpu) ?? fallback;
+  return Math.min(8, Math.max(1, Math.ceil(cores)));
+}
+
 export function emptyDirVolume(name: string) {
   return { name, emptyDir: {} };
 }

@@ -3,11 +3,14 @@
 // so the reconciler can compare desired with live and write nothing when idle.
 import type { ResolvedCacheTier } from '../api/types.js';
 import { DEFAULT_CLUSTER_DOMAIN, DEFAULT_DNS_RESOLVER, type RenderContext } from './builders.js';
-import { renderKafka } from './kafka.js';
+import { serviceDnsName } from './common.js';
+import { OPENRESTY_PORT } from './config/nginx.js';
+import { PRODUCER_HTTP_PORT } from './config/producer.js';
+import { kafkaBrokerAddresses, renderKafka } from './kafka.js';
 import { renderOpenResty } from './openresty.js';
 import { renderProducer } from './producer.js';
-import { renderRedis } from './redis.js';
-import { renderZooKeeper } from './zookeeper.js';
+import { redisSeedAddresses, renderRedis } from './redis.js';
+import { renderZooKeeper, zookeeperClientAddresses } from './zookeeper.js';
 
 export interface KubeObject {
   apiVersion: string;
@@ -56,6 +59,17 @@ export function renderAll(tier: ResolvedCacheTier, opts: RenderOptions = {}): Ku
     ...renderProducer(tier, ctx),
     ...renderOpenResty(tier, ctx),
   ];
+}
+
+/** Where clients reach each part of the tier (in-cluster DNS), e.g. for status.endpoints. */
+export function renderEndpoints(tier: ResolvedCacheTier): Record<string, string> {
+  return {
+    zookeeper: zookeeperClientAddresses(tier).join(','),
+    kafka: kafkaBrokerAddresses(tier).join(','),
+    redis: redisSeedAddresses(tier).join(','),
+    producer: `http://${serviceDnsName(tier, 'producer')}:${PRODUCER_HTTP_PORT}`,
+    entry: `http://${serviceDnsName(tier, 'openresty-distribution')}:${OPENRESTY_PORT}`,
+  };
 }
 
 export { renderZooKeeper } from './zookeeper.js';
