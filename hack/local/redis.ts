@@ -4,7 +4,7 @@
 // is formed by the operator's orchestration code (operator/src/redis), never by redis-cli.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import Redis from 'ioredis';
+import { Redis } from 'ioredis';
 import { DEFAULT_SPEC } from '../../operator/src/api/defaults.js';
 import type { RedisSpec } from '../../operator/src/api/types.js';
 import type { RedisMember } from '../../operator/src/orchestration/types.js';

@@ -1,25 +1,12 @@
-// Redis Cluster orchestration. OWNER: issue 3. The reconciler only calls createRedisOrchestrator().
+// Redis Cluster orchestration (issue 3). The reconciler only calls createRedisOrchestrator();
+// everything else here is exported for tests, the local harness and the reshard benchmark.
 import type { RedisOrchestrator } from '../orchestration/types.js';
+import { Orchestrator, type RedisOrchestratorOptions } from './orchestrator.js';
 
-export interface RedisOrchestratorOptions {
-  /** Per-command and connect timeout. */
-  timeoutMs?: number;
-}
+export type { RedisOrchestratorOptions } from './orchestrator.js';
+export { Orchestrator } from './orchestrator.js';
+export { HookAbort, MIGRATION_STEPS, type MigrationStep, type MigrationHooks } from './migrate.js';
 
-export function createRedisOrchestrator(_opts: RedisOrchestratorOptions = {}): RedisOrchestrator {
-  return {
-    async reconcile(desired, members, currentStatefulSetReplicas) {
-      const want = desired.masters * (1 + desired.replicasPerMaster);
-      return {
-        members: [],
-        readyMasters: 0,
-        conditions: [
-          { type: 'SlotsCovered', status: 'Unknown', reason: 'NotImplemented', message: `orchestration pending (${members.length} members seen)` },
-        ],
-        events: [],
-        statefulSetReplicas: Math.max(want, currentStatefulSetReplicas),
-        converged: false,
-      };
-    },
-  };
+export function createRedisOrchestrator(opts: RedisOrchestratorOptions = {}): RedisOrchestrator & Orchestrator {
+  return new Orchestrator(opts);
 }

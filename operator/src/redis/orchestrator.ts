@@ -1,0 +1,798 @@
+// Redis Cluster orchestrator: observes every member over the network, decides with the pure
+// planners (plan.ts) and acts in small, re-observable phases. All state lives in the cluster
+// itself (nodes.conf, MIGRATING/IMPORTING), so any run can pick up where a dead one stopped.
+import type { RedisMemberStatus } from '../api/types.js';
+import type {
+  ConditionUpdate,
+  OrchestrationEvent,
+  RedisDesiredShape,
+  RedisMember,
+  RedisOrchestrator,
+  RedisReconcileResult,
+} from '../orchestration/types.js';
+import { ConnPool, errMsg, ioredisFactory, type ConnFactory, type RedisConn } from './client.js';
+import {
+  atomicMove,
+  detectAtomicMigration,
+  HookAbort,
+  SlotMigrator,
+  type AtomicCapability,
+  type MigrationHooks,
+  type MoveNode,
+  type MoveResult,
+} from './migrate.js';
+import { formatSlots, isFailed, isMaster, parseClusterNodes, parseInfo, SLOT_COUNT, type ClusterNodeLine } from './parse.js';
+import {
+  bootstrapSlotRanges,
+  chooseBootstrapMasters,
+  chooseKeepMasters,
+  isBalanced,
+  planRebalance,
+  planReplicas,
+  type SlotMove,
+} from './plan.js';
+
+export interface RedisOrchestratorOptions {
+  /** Per-command and connect timeout (default 15000 ms). */
+  timeoutMs?: number;
+  /** Keys per MIGRATE (default 1000; redis-cli uses 10). */
+  migrateBatchKeys?: number;
+  /** Slots moved concurrently (default 16). */
+  migrateConcurrency?: number;
+  /** MIGRATE retries before a move is aborted (default 3). */
+  migrateRetries?: number;
+  /** Step hooks for crash-injection tests. */
+  hooks?: MigrationHooks & {
+    /** Called before each phase acts; throwing simulates a crash there. */
+    phase?(phase: string): void | Promise<void>;
+  };
+  /** Use server-side atomic slot migration when the server has it (default true). */
+  atomicMigration?: boolean;
+  /** Stop starting new work after this long in one reconcile (default 10 min). */
+  budgetMs?: number;
+  /** Internal observe/act passes per reconcile (default 16). */
+  maxPasses?: number;
+  /** Replace the connection factory (unit tests). */
+  connFactory?: ConnFactory;
+  log?: (msg: string, fields?: Record<string, unknown>) => void;
+}
+
+interface Observed {
+  member: RedisMember;
+  conn: RedisConn;
+  ok: boolean;
+  error?: string;
+  id?: string;
+  self?: ClusterNodeLine;
+  nodes: ClusterNodeLine[];
+  info: Record<string, string>;
+  /** INFO replication. */
+  repl: Record<string, string>;
+  dbsize: number;
+}
+
+interface View {
+  all: Observed[];
+  reachable: Observed[];
+  staying: Observed[];
+  leaving: Observed[];
+  byId: Map<string, Observed>;
+  /** slot -> owning node ID (undefined = uncovered). */
+  owner: Array<string | undefined>;
+  /** master ID -> owned slots. */
+  owned: Map<string, number[]>;
+  open: Array<{ slot: number; from?: string; to?: string }>;
+  /** Best knowledge of every node (self lines win over gossip). */
+  nodeInfo: Map<string, ClusterNodeLine>;
+  want: number;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function short(id: string | undefined): string {
+  return id ? id.slice(0, 8) : '?';
+}
+
+export class Orchestrator implements RedisOrchestrator {
+  private readonly o: Required<Omit<RedisOrchestratorOptions, 'hooks' | 'connFactory' | 'log'>> &
+    Pick<RedisOrchestratorOptions, 'hooks' | 'log'>;
+  private readonly factory: ConnFactory;
+  /** Set by a bootstrap in this process (tests assert that restarts never re-bootstrap). */
+  bootstraps = 0;
+
+  constructor(opts: RedisOrchestratorOptions = {}) {
+    this.o = {
+      timeoutMs: opts.timeoutMs ?? 15_000,
+      migrateBatchKeys: opts.migrateBatchKeys ?? 1000,
+      migrateConcurrency: opts.migrateConcurrency ?? 16,
+      migrateRetries: opts.migrateRetries ?? 3,
+      atomicMigration: opts.atomicMigration ?? true,
+      budgetMs: opts.budgetMs ?? 600_000,
+      maxPasses: opts.maxPasses ?? 16,
+      hooks: opts.hooks,
+      log: opts.log,
+    };
+    this.factory = opts.connFactory ?? ioredisFactory(this.o.timeoutMs);
+  }
+
+  async reconcile(desired: RedisDesiredShape, members: RedisMember[], currentStatefulSetReplicas: number): Promise<RedisReconcileResult> {
+    const pool = new ConnPool(this.factory, desired.password);
+    const events: OrchestrationEvent[] = [];
+    const notes: string[] = [];
+    const start = Date.now();
+    const want = desired.masters * (1 + desired.replicasPerMaster);
+    try {
+      let acted = true;
+      let view = await this.observe(pool, members, want);
+      for (let pass = 0; pass < this.o.maxPasses && acted && Date.now() - start < this.o.budgetMs; pass++) {
+        acted = await this.act(pool, view, desired, events, notes);
+        if (acted) view = await this.observe(pool, members, want);
+      }
+      if (!acted) await this.waitAgreement(pool, members, want);
+      view = await this.observe(pool, members, want);
+      return this.result(view, desired, currentStatefulSetReplicas, events, notes, acted);
+    } finally {
+      pool.closeAll();
+    }
+  }
+
+  // ---------------------------------------------------------------- observe
+
+  private async observe(pool: ConnPool, members: RedisMember[], want: number): Promise<View> {
+    const all = await Promise.all(
+      members.map(async (m): Promise<Observed> => {
+        const conn = pool.get(m.host, m.port);
+        const ob: Observed = { member: m, conn, ok: false, nodes: [], info: {}, repl: {}, dbsize: 0 };
+        try {
+          const [nodes, info, dbsize, repl] = await Promise.all([
+            conn.call('CLUSTER', 'NODES') as Promise<string>,
+            conn.call('CLUSTER', 'INFO') as Promise<string>,
+            conn.call('DBSIZE') as Promise<number>,
+            conn.call('INFO', 'replication') as Promise<string>,
+          ]);
+          ob.repl = parseInfo(String(repl));
+          ob.nodes = parseClusterNodes(String(nodes));
+          ob.self = ob.nodes.find((n) => n.flags.has('myself'));
+          ob.id = ob.self?.id;
+          ob.info = parseInfo(String(info));
+          ob.dbsize = Number(dbsize);
+          ob.ok = !!ob.self;
+        } catch (e) {
+          ob.error = errMsg(e);
+        }
+        return ob;
+      }),
+    );
+    const reachable = all.filter((o) => o.ok);
+    const byId = new Map<string, Observed>();
+    for (const o of reachable) byId.set(o.id!, o);
+    const nodeInfo = new Map<string, ClusterNodeLine>();
+    // Gossip first (highest epoch wins), then each node's own line.
+    for (const o of reachable) {
+      for (const n of o.nodes) {
+        if (n.flags.has('myself')) continue;
+        const prev = nodeInfo.get(n.id);
+        if (!prev || n.configEpoch > prev.configEpoch || (n.configEpoch === prev.configEpoch && n.slots.length > prev.slots.length)) nodeInfo.set(n.id, n);
+      }
+    }
+    for (const o of reachable) nodeInfo.set(o.id!, o.self!);
+    const owner: Array<string | undefined> = new Array(SLOT_COUNT).fill(undefined);
+    const epochOf: number[] = new Array(SLOT_COUNT).fill(-1);
+    // A reachable master's own claim is authoritative; unreachable nodes' slots come from gossip.
+    const claims = [...nodeInfo.values()].filter((n) => isMaster(n) && !n.flags.has('fail'));
+    claims.sort((a, b) => Number(byId.has(a.id)) - Number(byId.has(b.id)));
+    for (const n of claims) {
+      const self = byId.has(n.id);
+      for (const s of n.slots) {
+        if (self && owner[s] !== undefined && !byId.has(owner[s]!)) {
+          owner[s] = n.id;
+          epochOf[s] = n.configEpoch;
+        } else if (owner[s] === undefined || n.configEpoch > epochOf[s]) {
+          owner[s] = n.id;
+          epochOf[s] = n.configEpoch;
+        }
+      }
+    }
+    // Slots only a failed node claims are still "owned" by it (its replica may take over).
+    for (const n of nodeInfo.values()) {
+      if (isMaster(n) && n.flags.has('fail')) for (const s of n.slots) if (owner[s] === undefined) owner[s] = n.id;
+    }
+    const owned = new Map<string, number[]>();
+    owner.forEach((id, s) => {
+      if (id === undefined) return;
+      const l = owned.get(id) ?? [];
+      l.push(s);
+      owned.set(id, l);
+    });
+    const openMap = new Map<number, { slot: number; from?: string; to?: string }>();
+    for (const o of reachable) {
+      for (const [slot, to] of o.self!.migrating) openMap.set(slot, { ...(openMap.get(slot) ?? { slot }), from: o.id, to });
+      for (const [slot, from] of o.self!.importing) openMap.set(slot, { ...(openMap.get(slot) ?? { slot }), to: o.id, from: openMap.get(slot)?.from ?? from });
+    }
+    return {
+      all,
+      reachable,
+      staying: all.filter((o) => o.member.ordinal < want),
+      leaving: all.filter((o) => o.member.ordinal >= want),
+      byId,
+      owner,
+      owned,
+      open: [...openMap.values()].sort((a, b) => a.slot - b.slot),
+      nodeInfo,
+      want,
+    };
+  }
+
+  private moveNode(v: View, id: string): MoveNode | undefined {
+    const o = v.byId.get(id);
+    return o ? { id, host: o.member.host, port: o.member.port } : undefined;
+  }
+
+  private masters(v: View): MoveNode[] {
+    return v.reachable.filter((o) => isMaster(o.self!)).map((o) => ({ id: o.id!, host: o.member.host, port: o.member.port }));
+  }
+
+  private async phase(name: string) {
+    await this.o.hooks?.phase?.(name);
+    this.o.log?.(`phase ${name}`);
+  }
+
+  // ---------------------------------------------------------------- act
+
+  /** One phase of work; true when something was done (observe again). */
+  private async act(pool: ConnPool, v: View, d: RedisDesiredShape, events: OrchestrationEvent[], notes: string[]): Promise<boolean> {
+    if (v.reachable.length === 0) return false;
+    const stayingUp = v.staying.filter((o) => o.ok);
+    const allUp = v.all.every((o) => o.ok);
+
+    // 1. Bootstrap: only over members that are all reachable, empty and alone.
+    const fresh = (o: Observed) => o.ok && o.nodes.length === 1 && o.self!.slots.length === 0 && o.dbsize === 0 && o.self!.migrating.size === 0;
+    if (v.all.every(fresh)) {
+      if (v.staying.length < v.want) {
+        notes.push(`waiting for ${v.want - v.staying.length} more member(s) before forming the cluster`);
+        return false;
+      }
+      await this.phase('bootstrap');
+      await this.bootstrap(pool, v.staying, d, events);
+      return true;
+    }
+
+    // 2. Membership: every reachable staying member knows every other at its current address.
+    if (await this.meet(v, stayingUp, events)) return true;
+
+    // 3. Resume / finish any open slot (progress lives in the cluster).
+    if (v.open.length > 0) {
+      await this.phase('resume');
+      await this.resumeOpen(pool, v, events, d);
+      return true;
+    }
+
+    // 4. Forget nodes that belong to no member (gone pods, old identities).
+    if (allUp && (await this.forgetGone(v, events))) return true;
+
+    // 5. Coverage: slots no node claims (a shard lost entirely) go to the emptiest master.
+    const failing = [...v.nodeInfo.values()].some((n) => isMaster(n) && n.slots.length > 0 && isFailed(n));
+    const uncovered = v.owner.map((o, s) => (o === undefined ? s : -1)).filter((s) => s >= 0);
+    if (uncovered.length > 0 && allUp && !failing) {
+      await this.phase('cover');
+      const m = stayingUp.filter((o) => isMaster(o.self!)).sort((a, b) => (v.owned.get(a.id!)?.length ?? 0) - (v.owned.get(b.id!)?.length ?? 0))[0];
+      if (m) {
+        for (const [a, b] of rangesOf(uncovered)) await m.conn.call('CLUSTER', 'ADDSLOTSRANGE', a, b);
+        events.push({ type: 'Warning', reason: 'SlotsReassigned', message: `${uncovered.length} uncovered slot(s) assigned to ${m.member.pod} (their keys were lost with their shard)` });
+        return true;
+      }
+    }
+    if (failing || !v.staying.every((o) => o.ok)) {
+      notes.push(failing ? 'a master is failing; waiting for the cluster to fail over' : 'waiting for all members to be reachable');
+      return false;
+    }
+
+    // 6. Leaving masters with slots hand over to a staying replica (failover) when that is cheaper.
+    const stayingSlotMasters = stayingUp.filter((o) => isMaster(o.self!) && (v.owned.get(o.id!)?.length ?? 0) > 0);
+    if (stayingSlotMasters.length < d.masters) {
+      for (const lm of v.leaving.filter((o) => o.ok && isMaster(o.self!) && (v.owned.get(o.id!)?.length ?? 0) > 0)) {
+        const rep = stayingUp.find((o) => o.self!.masterId === lm.id && isMaster(o.self!) === false && o.info['cluster_state'] !== undefined);
+        if (rep) {
+          await this.phase('failover-leaving');
+          await this.failover(rep, `${lm.member.pod} is leaving`, events);
+          return true;
+        }
+      }
+    }
+
+    // 7. Which masters stay; enough empty masters for the shape.
+    const keepCands = stayingSlotMasters.map((o) => ({ id: o.id!, ordinal: o.member.ordinal, node: o.member.node, slots: v.owned.get(o.id!)?.length ?? 0 }));
+    const keep = chooseKeepMasters(keepCands, d.masters);
+    if (keep.length < d.masters) {
+      const empties = stayingUp.filter((o) => isMaster(o.self!) && !keep.includes(o.id!) && (v.owned.get(o.id!)?.length ?? 0) === 0 && !o.self!.importing.size);
+      const extra = chooseKeepMasters(
+        empties.map((o) => ({ id: o.id!, ordinal: o.member.ordinal, node: o.member.node, slots: 0 })),
+        d.masters - keep.length,
+      );
+      keep.push(...extra);
+    }
+    if (keep.length < d.masters) {
+      // Turn surplus replicas into empty masters (CLUSTER RESET SOFT keeps the node ID).
+      const repCount = new Map<string, number>();
+      for (const o of stayingUp) if (o.self!.masterId) repCount.set(o.self!.masterId, (repCount.get(o.self!.masterId) ?? 0) + 1);
+      const reps = stayingUp
+        .filter((o) => !isMaster(o.self!))
+        .sort((a, b) => (repCount.get(b.self!.masterId!) ?? 0) - (repCount.get(a.self!.masterId!) ?? 0) || b.member.ordinal - a.member.ordinal);
+      const r = reps[0];
+      if (r) {
+        await this.phase('convert-replica');
+        await r.conn.call('CLUSTER', 'RESET', 'SOFT');
+        events.push({ type: 'Normal', reason: 'ReplicaConverted', message: `${r.member.pod} reset to an empty master to reach ${d.masters} masters` });
+        return true;
+      }
+      notes.push(`only ${keep.length} of ${d.masters} masters possible with ${stayingUp.length} member(s)`);
+    }
+
+    // 8. Rebalance: drain leaving/extra masters, even out the keep set.
+    const owners = new Map<string, number[]>();
+    for (const [id, slots] of v.owned) owners.set(id, slots);
+    for (const id of keep) if (!owners.has(id)) owners.set(id, []);
+    const moves = planRebalance(owners, keep);
+    if (moves.length > 0) {
+      await this.phase('rebalance');
+      await this.executeMoves(pool, v, moves, events, d);
+      return true;
+    }
+
+    // 9. Replicas: every non-keep staying member replicates a keep master on another node.
+    const keepNodes = keep.map((id) => ({ id, ordinal: v.byId.get(id)!.member.ordinal, node: v.byId.get(id)!.member.node }));
+    const cands = stayingUp
+      .filter((o) => !keep.includes(o.id!))
+      .map((o) => ({ id: o.id!, ordinal: o.member.ordinal, node: o.member.node, currentMaster: isMaster(o.self!) ? undefined : o.self!.masterId }));
+    const rp = planReplicas(keepNodes, cands, d.replicasPerMaster);
+    let replicated = false;
+    for (const [cid, mid] of rp.assign) {
+      const o = v.byId.get(cid)!;
+      if (!isMaster(o.self!) && o.self!.masterId === mid) continue;
+      await this.phase('replicate');
+      if (isMaster(o.self!) && (v.owned.get(cid)?.length ?? 0) > 0) continue; // still draining
+      if (isMaster(o.self!) && o.dbsize > 0) await o.conn.call('FLUSHALL'); // owns no slot: nothing a client can see
+      await o.conn.call('CLUSTER', 'REPLICATE', mid);
+      replicated = true;
+      events.push({ type: 'Normal', reason: 'ReplicaAssigned', message: `${o.member.pod} (${o.member.node}) now replicates ${v.byId.get(mid)!.member.pod} (${v.byId.get(mid)!.member.node})` });
+    }
+    if (replicated) {
+      await sleep(200);
+      return true;
+    }
+
+    // 10. Spread masters: a node with 2+ masters while another has none -> fail over to a replica there.
+    if (rp.problems.length === 0) {
+      const perNode = new Map<string, number>();
+      for (const id of keep) perNode.set(v.byId.get(id)!.member.node, (perNode.get(v.byId.get(id)!.member.node) ?? 0) + 1);
+      for (const id of keep) {
+        const mnode = v.byId.get(id)!.member.node;
+        if ((perNode.get(mnode) ?? 0) < 2) continue;
+        const rep = stayingUp.find((o) => !isMaster(o.self!) && o.self!.masterId === id && !perNode.has(o.member.node));
+        if (rep) {
+          // The old master becomes a replica on its node; placement stays valid only if that node
+          // isn't the new master's (it can't be: perNode had no master there).
+          await this.phase('spread-masters');
+          await this.failover(rep, `spread masters: node ${mnode} holds ${perNode.get(mnode)} masters`, events);
+          return true;
+        }
+      }
+    }
+
+    // 11. Leaving members: forget them everywhere, reset them; the StatefulSet may then shrink.
+    if (await this.removeLeaving(v, events)) return true;
+    return false;
+  }
+
+  private async failover(rep: Observed, why: string, events: OrchestrationEvent[]) {
+    const old = rep.self!.masterId;
+    await rep.conn.call('CLUSTER', 'FAILOVER');
+    const deadline = Date.now() + 20_000;
+    while (Date.now() < deadline) {
+      await sleep(100);
+      const me = parseClusterNodes(String(await rep.conn.call('CLUSTER', 'NODES'))).find((n) => n.flags.has('myself'));
+      if (me && isMaster(me)) break;
+    }
+    events.push({ type: 'Normal', reason: 'Failover', message: `${rep.member.pod} took over from ${short(old)} (${why})` });
+  }
+
+  private async bootstrap(pool: ConnPool, members: Observed[], d: RedisDesiredShape, events: OrchestrationEvent[]) {
+    this.bootstraps++;
+    const ids = members.map((o) => ({ id: o.id!, ordinal: o.member.ordinal, node: o.member.node }));
+    const masters = chooseBootstrapMasters(ids, d.masters);
+    const ranges = bootstrapSlotRanges(d.masters);
+    const by = new Map(members.map((o) => [o.id!, o]));
+    // Distinct config epochs up front: no collision handling needed later.
+    await Promise.all(members.map((o, i) => o.conn.call('CLUSTER', 'SET-CONFIG-EPOCH', i + 1).catch(() => undefined)));
+    await Promise.all(masters.map((id, i) => by.get(id)!.conn.call('CLUSTER', 'ADDSLOTSRANGE', ranges[i][0], ranges[i][1])));
+    const first = by.get(masters[0])!;
+    await Promise.all(members.filter((o) => o !== first).map((o) => first.conn.call('CLUSTER', 'MEET', o.member.host, o.member.port)));
+    await this.waitKnown(members, members.length, 20_000);
+    const cands = ids.filter((x) => !masters.includes(x.id));
+    const rp = planReplicas(
+      ids.filter((x) => masters.includes(x.id)),
+      cands,
+      d.replicasPerMaster,
+    );
+    await Promise.all([...rp.assign].map(([cid, mid]) => by.get(cid)!.conn.call('CLUSTER', 'REPLICATE', mid)));
+    events.push({
+      type: 'Normal',
+      reason: 'ClusterCreated',
+      message: `formed a ${d.masters}-master cluster over ${members.length} members: ${masters.map((id, i) => `${by.get(id)!.member.pod}=${ranges[i][0]}-${ranges[i][1]}`).join(' ')}`,
+    });
+    void pool;
+  }
+
+  /** Waits until every member knows `count` nodes with a live link (gossip settled). */
+  private async waitKnown(members: Observed[], count: number, timeoutMs: number) {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      const ok = await Promise.all(
+        members.map(async (o) => {
+          const nodes = parseClusterNodes(String(await o.conn.call('CLUSTER', 'NODES').catch(() => '')));
+          return nodes.length >= count && nodes.every((n) => !n.flags.has('handshake') && (n.flags.has('myself') || n.connected));
+        }),
+      );
+      if (ok.every(Boolean)) return;
+      await sleep(50);
+    }
+  }
+
+  private async meet(v: View, up: Observed[], events: OrchestrationEvent[]): Promise<boolean> {
+    const cmds: Array<Promise<unknown>> = [];
+    const met = new Set<string>();
+    for (const a of up) {
+      for (const b of up) {
+        if (a === b) continue;
+        const seen = a.nodes.find((n) => n.id === b.id);
+        const stale = !seen || seen.host !== b.member.host || seen.port !== b.member.port || seen.flags.has('noaddr');
+        if (!stale) continue;
+        // Only one side needs to MEET; gossip does the rest.
+        const key = [a.id, b.id].sort().join();
+        if (met.has(key)) continue;
+        met.add(key);
+        cmds.push(a.conn.call('CLUSTER', 'MEET', b.member.host, b.member.port).catch(() => undefined));
+        events.push({ type: 'Normal', reason: 'MemberMet', message: `${a.member.pod} met ${b.member.pod} at ${b.member.host}:${b.member.port}` });
+      }
+    }
+    if (cmds.length === 0) return false;
+    await this.phase('meet');
+    await Promise.all(cmds);
+    // Settle: every up member sees every other at its address.
+    const deadline = Date.now() + 15_000;
+    while (Date.now() < deadline) {
+      await sleep(100);
+      const views = await Promise.all(up.map(async (o) => parseClusterNodes(String(await o.conn.call('CLUSTER', 'NODES').catch(() => '')))));
+      const ok = up.every((a, i) =>
+        up.every((b) => {
+          if (a === b) return true;
+          const n = views[i].find((x) => x.id === b.id);
+          return !!n && n.host === b.member.host && n.port === b.member.port && n.connected && !n.flags.has('handshake');
+        }),
+      );
+      if (ok) break;
+    }
+    void v;
+    return true;
+  }
+
+  private async forgetGone(v: View, events: OrchestrationEvent[]): Promise<boolean> {
+    const memberIds = new Set(v.reachable.map((o) => o.id!));
+    const gone = [...v.nodeInfo.values()].filter(
+      (n) => !memberIds.has(n.id) && !n.flags.has('handshake') && (isFailed(n) || !n.connected) && (n.slots.length === 0 || !isMaster(n) || n.flags.has('fail')),
+    );
+    // A failed master that still owns slots must be failed over first (its replica takes the slots).
+    const forgettable = gone.filter((n) => !(isMaster(n) && n.slots.length > 0 && [...v.nodeInfo.values()].some((x) => x.masterId === n.id && !isFailed(x))));
+    if (forgettable.length === 0) return false;
+    await this.phase('forget');
+    let did = false;
+    for (const n of forgettable) {
+      const res = await Promise.all(
+        v.reachable
+          .filter((o) => o.nodes.some((x) => x.id === n.id))
+          .map((o) =>
+            o.conn.call('CLUSTER', 'FORGET', n.id).then(
+              () => true,
+              () => false,
+            ),
+          ),
+      );
+      if (res.some(Boolean)) {
+        did = true;
+        events.push({ type: 'Normal', reason: 'MemberForgotten', message: `forgot gone node ${short(n.id)} (${n.host}:${n.port})` });
+      }
+    }
+    return did;
+  }
+
+  private async resumeOpen(pool: ConnPool, v: View, events: OrchestrationEvent[], d: RedisDesiredShape) {
+    const mig = this.migrator(pool, v, d);
+    for (const o of v.open) {
+      const owner = v.owner[o.slot];
+      const from = o.from && v.byId.has(o.from) ? o.from : owner;
+      const to = o.to;
+      const src = from ? this.moveNode(v, from) : undefined;
+      const dst = to ? this.moveNode(v, to) : undefined;
+      const dstOk = dst && isMaster(v.byId.get(dst.id)!.self!);
+      if (src && dst && dstOk && src.id !== dst.id) {
+        const srcSelf = v.byId.get(src.id)!.self!;
+        const dstSelf = v.byId.get(dst.id)!.self!;
+        const r = await mig.move(o.slot, src, dst, {
+          importingSet: dstSelf.importing.has(o.slot),
+          migratingSet: srcSelf.migrating.has(o.slot) || owner !== src.id,
+          targetOwns: owner === dst.id || dstSelf.slots.includes(o.slot),
+        });
+        events.push(r.ok
+          ? { type: 'Normal', reason: 'SlotMoveResumed', message: `finished interrupted move of slot ${o.slot} ${short(src.id)}->${short(dst.id)} (${r.keys} keys)` }
+          : { type: 'Warning', reason: 'SlotMoveFailed', message: `slot ${o.slot}: ${r.error}` });
+      } else if (src) {
+        // Target gone or no longer a master: nothing left to finish; the owner stays.
+        if (dst) await mig.abort(o.slot, src, dst).catch(() => undefined);
+        else await v.byId.get(src.id)!.conn.call('CLUSTER', 'SETSLOT', o.slot, 'STABLE');
+        events.push({ type: 'Warning', reason: 'SlotMoveAborted', message: `slot ${o.slot}: target ${short(to)} unavailable, move aborted, owner stays ${short(src.id)}` });
+      } else {
+        // Only an importing node left (source unknown): clear it if it isn't the owner.
+        for (const ob of v.reachable) if (ob.self!.importing.has(o.slot)) await ob.conn.call('CLUSTER', 'SETSLOT', o.slot, 'STABLE').catch(() => undefined);
+      }
+    }
+  }
+
+  private migrator(pool: ConnPool, v: View, d: RedisDesiredShape): SlotMigrator {
+    return new SlotMigrator(
+      pool,
+      { password: d.password, batchKeys: this.o.migrateBatchKeys, migrateTimeoutMs: Math.max(2000, this.o.timeoutMs - 2000), retries: this.o.migrateRetries, hooks: this.o.hooks },
+      this.masters(v),
+    );
+  }
+
+  private async executeMoves(pool: ConnPool, v: View, moves: SlotMove[], events: OrchestrationEvent[], d: RedisDesiredShape) {
+    const pairKey = (m: SlotMove) => `${m.from}>${m.to}`;
+    const groups = new Map<string, SlotMove[]>();
+    for (const m of moves) groups.set(pairKey(m), [...(groups.get(pairKey(m)) ?? []), m]);
+    let cap: AtomicCapability = 'none';
+    if (this.o.atomicMigration) cap = await detectAtomicMigration(v.byId.get(moves[0].to)!.conn);
+    const results: MoveResult[] = [];
+    if (cap !== 'none') {
+      for (const g of groups.values()) {
+        const src = v.byId.get(g[0].from)!;
+        const dst = v.byId.get(g[0].to)!;
+        try {
+          await atomicMove(cap, src.conn, dst.conn, g.map((m) => m.slot), this.moveNode(v, g[0].to)!, this.o.budgetMs);
+          for (const m of g) results.push({ ...m, ok: true, keys: 0 });
+        } catch (e) {
+          for (const m of g) results.push({ ...m, ok: false, keys: 0, error: errMsg(e) });
+        }
+      }
+    } else {
+      // Interleave pairs so concurrent moves hit different sources and targets.
+      const queues = [...groups.values()];
+      const order: SlotMove[] = [];
+      for (let i = 0; order.length < moves.length; i++) for (const q of queues) if (i < q.length) order.push(q[i]);
+      const mig = this.migrator(pool, v, d);
+      let next = 0;
+      let crash: unknown;
+      const worker = async () => {
+        while (crash === undefined && next < order.length) {
+          const m = order[next++];
+          try {
+            results.push(await mig.move(m.slot, this.moveNode(v, m.from)!, this.moveNode(v, m.to)!));
+          } catch (e) {
+            if (e instanceof HookAbort) {
+              crash = e;
+              return;
+            }
+            results.push({ ...m, ok: false, keys: 0, error: errMsg(e) });
+          }
+        }
+      };
+      await Promise.all(Array.from({ length: Math.max(1, this.o.migrateConcurrency) }, worker));
+      if (crash !== undefined) throw crash;
+    }
+    // One event per source->target pair (4096 per-slot events would drown the object).
+    const byPair = new Map<string, MoveResult[]>();
+    for (const r of results) byPair.set(`${r.from}>${r.to}`, [...(byPair.get(`${r.from}>${r.to}`) ?? []), r]);
+    for (const rs of byPair.values()) {
+      const ok = rs.filter((r) => r.ok);
+      const bad = rs.filter((r) => !r.ok);
+      const fromPod = v.byId.get(rs[0].from)?.member.pod ?? short(rs[0].from);
+      const toPod = v.byId.get(rs[0].to)?.member.pod ?? short(rs[0].to);
+      if (ok.length) {
+        events.push({
+          type: 'Normal',
+          reason: 'SlotsMoved',
+          message: `moved ${ok.length} slot(s) [${formatSlots(ok.map((r) => r.slot))}] with ${ok.reduce((a, r) => a + r.keys, 0)} keys from ${fromPod} to ${toPod}${cap !== 'none' ? ` (atomic: ${cap})` : ''}`,
+        });
+      }
+      if (bad.length) {
+        events.push({
+          type: 'Warning',
+          reason: 'SlotMoveFailed',
+          message: `${bad.length} slot(s) [${formatSlots(bad.map((r) => r.slot))}] could not move from ${fromPod} to ${toPod}; owner unchanged: ${bad[0].error}`,
+        });
+      }
+    }
+    this.o.log?.('moves done', { ok: results.filter((r) => r.ok).length, failed: results.filter((r) => !r.ok).length });
+  }
+
+  private async removeLeaving(v: View, events: OrchestrationEvent[]): Promise<boolean> {
+    const stayingIds = new Set(v.staying.filter((o) => o.ok).map((o) => o.id!));
+    let did = false;
+    for (const l of v.leaving) {
+      if (!l.ok || !l.id) continue;
+      if ((v.owned.get(l.id)?.length ?? 0) > 0) continue;
+      if (v.staying.some((o) => o.self?.masterId === l.id)) continue;
+      const known = v.staying.filter((o) => o.ok && o.nodes.some((n) => n.id === l.id));
+      if (known.length === 0 && l.nodes.length <= 1) continue; // already removed
+      await this.phase('remove-leaving');
+      await Promise.all(known.map((o) => o.conn.call('CLUSTER', 'FORGET', l.id!).catch(() => undefined)));
+      // Stop it gossiping the others back: flush (it owns no slot) and reset to a lone master.
+      await l.conn.call('FLUSHALL').catch(() => undefined);
+      await l.conn.call('CLUSTER', 'RESET', 'HARD').catch(() => undefined);
+      did = true;
+      events.push({ type: 'Normal', reason: 'MemberRemoved', message: `${l.member.pod} drained, forgotten by ${known.length} member(s) and reset` });
+    }
+    void stayingIds;
+    return did;
+  }
+
+  /** Bounded wait until every reachable staying member agrees on the slot map. */
+  private async waitAgreement(pool: ConnPool, members: RedisMember[], want: number) {
+    const deadline = Date.now() + 10_000;
+    while (Date.now() < deadline) {
+      const v = await this.observe(pool, members, want);
+      const up = v.staying.filter((o) => o.ok);
+      const sig = (o: Observed) =>
+        o.nodes
+          .filter((n) => isMaster(n) && n.slots.length > 0)
+          .map((n) => `${n.id}:${formatSlots(n.slots)}`)
+          .sort()
+          .join('|');
+      const first = up[0] ? sig(up[0]) : '';
+      if (up.every((o) => sig(o) === first && o.info['cluster_state'] === 'ok')) return;
+      await sleep(100);
+    }
+  }
+
+  // ---------------------------------------------------------------- result
+
+  private result(
+    v: View,
+    d: RedisDesiredShape,
+    currentSts: number,
+    events: OrchestrationEvent[],
+    notes: string[],
+    stillActing: boolean,
+  ): RedisReconcileResult {
+    const want = v.want;
+    const podOf = (id?: string) => (id ? (v.byId.get(id)?.member.pod ?? short(id)) : undefined);
+    const members: RedisMemberStatus[] = v.all.map((o) => {
+      if (!o.ok) return { pod: o.member.pod, address: `${o.member.host}:${o.member.port}`, role: 'unknown', kubernetesNode: o.member.node };
+      const s = o.self!;
+      const st: RedisMemberStatus = {
+        pod: o.member.pod,
+        nodeId: o.id,
+        address: `${o.member.host}:${o.member.port}`,
+        role: isMaster(s) ? 'master' : 'replica',
+        kubernetesNode: o.member.node,
+      };
+      if (isMaster(s)) {
+        const slots = v.owned.get(o.id!) ?? [];
+        if (slots.length) st.slots = formatSlots(slots);
+        const reps = v.reachable.filter((x) => x.self!.masterId === o.id).map((x) => x.member.pod);
+        if (reps.length) st.masterOf = reps.join(',');
+      } else st.replicaOf = podOf(s.masterId);
+      return st;
+    });
+    const conds: ConditionUpdate[] = [];
+    const uncovered = v.owner.filter((x) => x === undefined).length;
+    const failingOwners = new Set(v.owner.filter((x) => x !== undefined && (!v.byId.has(x) || isFailed(v.nodeInfo.get(x)!))));
+    conds.push(
+      uncovered === 0 && v.open.length === 0 && failingOwners.size === 0
+        ? { type: 'SlotsCovered', status: 'True', reason: 'AllSlotsServed', message: `${SLOT_COUNT} slots served by reachable masters` }
+        : {
+            type: 'SlotsCovered',
+            status: 'False',
+            reason: uncovered ? 'SlotsUncovered' : v.open.length ? 'MigrationInProgress' : 'OwnerUnreachable',
+            message: `${uncovered} uncovered, ${v.open.length} migrating/importing, ${failingOwners.size} owner(s) unreachable or failing`,
+          },
+    );
+    const slotMasters = [...v.owned.entries()].filter(([, s]) => s.length > 0).map(([id]) => id);
+    const stayingSlotMasters = slotMasters.filter((id) => v.byId.get(id) && v.byId.get(id)!.member.ordinal < want);
+    const balanced = slotMasters.length === d.masters && stayingSlotMasters.length === d.masters && isBalanced(v.owned, slotMasters);
+    const counts = slotMasters.map((id) => `${podOf(id)}=${v.owned.get(id)!.length}`).join(' ');
+    conds.push(
+      balanced
+        ? { type: 'SlotsBalanced', status: 'True', reason: 'EvenSplit', message: `${d.masters} masters: ${counts}` }
+        : { type: 'SlotsBalanced', status: 'False', reason: 'Rebalancing', message: `want ${d.masters} masters with an even split; have ${counts || 'none'}` },
+    );
+    // Membership.
+    const issues: string[] = [];
+    for (const o of v.all) if (!o.ok) issues.push(`${o.member.pod} unreachable${o.error ? ` (${o.error})` : ''}`);
+    if (v.staying.length < want) issues.push(`${want - v.staying.length} member(s) missing`);
+    const stayingUp = v.staying.filter((o) => o.ok);
+    for (const a of stayingUp) {
+      for (const b of stayingUp) {
+        if (a === b) continue;
+        const n = a.nodes.find((x) => x.id === b.id);
+        if (!n || n.host !== b.member.host || isFailed(n)) issues.push(`${a.member.pod} does not see ${b.member.pod} healthy`);
+      }
+      if (a.info['cluster_state'] !== 'ok') issues.push(`${a.member.pod} cluster_state=${a.info['cluster_state']}`);
+      if (!isMaster(a.self!) && a.repl['master_link_status'] !== 'up') issues.push(`${a.member.pod} replica not in sync with its master yet`);
+      const foreign = a.nodes.filter((n) => !v.byId.has(n.id) && !n.flags.has('handshake')).length;
+      if (foreign) issues.push(`${a.member.pod} knows ${foreign} node(s) that are no member`);
+    }
+    const leavingKnown = v.leaving.filter((l) => l.ok && stayingUp.some((o) => o.nodes.some((n) => n.id === l.id)));
+    conds.push(
+      issues.length === 0
+        ? { type: 'MembershipHealthy', status: 'True', reason: 'AllMembersJoined', message: `${stayingUp.length} members know each other` }
+        : { type: 'MembershipHealthy', status: 'False', reason: 'MembershipDegraded', message: dedupe(issues).slice(0, 8).join('; ') },
+    );
+    // Placement, as it is now.
+    const keepIds = stayingSlotMasters;
+    const placementIssues: string[] = [];
+    for (const id of keepIds) {
+      const m = v.byId.get(id);
+      if (!m) continue;
+      const reps = stayingUp.filter((o) => !isMaster(o.self!) && o.self!.masterId === id);
+      const good = reps.filter((r) => r.member.node !== m.member.node);
+      if (good.length < d.replicasPerMaster) {
+        placementIssues.push(
+          `${m.member.pod} (${m.member.node}) has ${good.length}/${d.replicasPerMaster} replica(s) on other nodes${reps.length > good.length ? ` (${reps.length - good.length} on its own node)` : ''}`,
+        );
+      }
+    }
+    let placementReason = 'Placed';
+    if (placementIssues.length) {
+      const plan = planReplicas(
+        keepIds.map((id) => ({ id, ordinal: v.byId.get(id)!.member.ordinal, node: v.byId.get(id)!.member.node })),
+        stayingUp.filter((o) => !keepIds.includes(o.id!)).map((o) => ({ id: o.id!, ordinal: o.member.ordinal, node: o.member.node })),
+        d.replicasPerMaster,
+      );
+      const nodes = new Set(v.staying.map((o) => o.member.node));
+      placementReason = plan.problems.length ? 'NotEnoughNodes' : 'Pending';
+      if (plan.problems.length) placementIssues.unshift(`members run on ${nodes.size} Kubernetes node(s) [${[...nodes].join(',')}]: ${plan.problems[0]}`);
+    }
+    conds.push(
+      placementIssues.length === 0
+        ? { type: 'ReplicaPlacement', status: 'True', reason: 'Placed', message: `every master has ${d.replicasPerMaster} replica(s) on other Kubernetes nodes` }
+        : { type: 'ReplicaPlacement', status: 'False', reason: placementReason, message: placementIssues.slice(0, 6).join('; ') },
+    );
+
+    // The StatefulSet shrinks only once every leaving member is drained and forgotten.
+    const leavingDone = v.leaving.every((l) => {
+      if (l.id && (v.owned.get(l.id)?.length ?? 0) > 0) return false;
+      if (l.id && v.open.some((o) => o.from === l.id || o.to === l.id)) return false;
+      return !stayingUp.some((o) => o.nodes.some((n) => n.id === l.id));
+    });
+    const drainVerified = leavingDone && leavingKnown.length === 0 && uncovered === 0 && v.open.length === 0 && balanced && v.staying.every((o) => o.ok);
+    let statefulSetReplicas = want >= currentSts ? want : drainVerified ? want : currentSts;
+    if (v.leaving.length > 0 && !drainVerified) statefulSetReplicas = Math.max(statefulSetReplicas, Math.max(...v.leaving.map((l) => l.member.ordinal)) + 1);
+    const readyMasters = stayingSlotMasters.filter((id) => !isFailed(v.nodeInfo.get(id)!)).length;
+    const condOk = (t: string) => conds.find((c) => c.type === t)!.status === 'True';
+    const placementOk = condOk('ReplicaPlacement') || placementReason === 'NotEnoughNodes';
+    const converged =
+      !stillActing &&
+      v.leaving.length === 0 &&
+      condOk('SlotsCovered') &&
+      condOk('SlotsBalanced') &&
+      condOk('MembershipHealthy') &&
+      placementOk &&
+      statefulSetReplicas === want;
+    if (notes.length) this.o.log?.('notes', { notes });
+    return { members, readyMasters, conditions: conds, events, statefulSetReplicas, converged };
+  }
+}
+
+function rangesOf(slots: number[]): Array<[number, number]> {
+  const out: Array<[number, number]> = [];
+  for (const s of [...slots].sort((a, b) => a - b)) {
+    const last = out[out.length - 1];
+    if (last && last[1] === s - 1) last[1] = s;
+    else out.push([s, s]);
+  }
+  return out;
+}
+
+function dedupe(xs: string[]): string[] {
+  return [...new Set(xs)];
+}
