@@ -49,7 +49,6 @@ export interface NginxConfigInput {
 
 export const OPENRESTY_PORT = 8080;
 export const DEFAULT_MODULE_DIR = '/usr/lib/nginx/modules';
-export const OPENRESTY_LUA_DIR = '/opt/cachetier/lua';
 
 /** "64m" / "512k" / "1g" / bytes -> kilobytes. */
 export function sizeToKb(size: string): number {

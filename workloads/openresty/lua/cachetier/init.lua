@@ -6,6 +6,9 @@ local rcluster = require "cachetier.rcluster"
 local _M = {}
 
 function _M.init(cfg)
+  if not cfg.memberName or cfg.memberName == "" then
+    cfg.memberName = os.getenv("POD_NAME") or os.getenv("HOSTNAME")
+  end
   config.set(cfg)
   local r = cfg.redis or {}
   local password

@@ -83,6 +83,8 @@ export interface FakeProducer {
   mode: ProducerMode;
   /** Delay before answering (ms), to widen single-flight windows. */
   delayMs: number;
+  /** Answer every /product/:id and /shop/:id with a generated record (unless in the maps). */
+  generate: boolean;
   count(path: string): number;
   close(): Promise<void>;
   /** Re-listen on the same address after close(). */
@@ -121,6 +123,7 @@ export async function startFakeProducer(host: string, port = 0): Promise<FakePro
     calls: new Map(),
     mode: 'ok',
     delayMs: 0,
+    generate: false,
     count: (p) => fp.calls.get(p) ?? 0,
     close: async () => {
       await new Promise<void>((r) => {
@@ -149,7 +152,8 @@ export async function startFakeProducer(host: string, port = 0): Promise<FakePro
         res.writeHead(400, { 'content-type': 'application/json' }).end('{"error":"bad id"}');
         return;
       }
-      const rec = (m[1] === 'product' ? fp.products : fp.shops).get(m[2]);
+      let rec = (m[1] === 'product' ? fp.products : fp.shops).get(m[2]);
+      if (!rec && fp.generate) rec = m[1] === 'product' ? product(Number(m[2])) : shop(Number(m[2]));
       if (!rec) {
         res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"not found"}');
         return;

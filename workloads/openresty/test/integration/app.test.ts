@@ -1,0 +1,276 @@
+// App layer against real nginx + Lua, a real Redis Cluster and an HTTP L3 (stand-in producer
+// speaking the producer's HTTP contract): single-flight, negative caching, serve-stale, fail-fast,
+// invalidation within 1 s, L1 bounded by the L2 PTTL, HTML, metrics, bad input.
+import { jest } from '@jest/globals';
+import { rmSync } from 'node:fs';
+import type { Cluster } from 'ioredis';
+import type { LocalRedisCluster } from '../../../../hack/local/redis.js';
+import type { OpenRestyHandle } from '../../../../hack/local/nginx.js';
+import {
+  clusterClient,
+  destroyAgent,
+  get,
+  makeRootDir,
+  metrics,
+  product,
+  shop,
+  sleep,
+  startCluster,
+  startFakeProducer,
+  startOpenResty,
+  type FakeProducer,
+  type Resp,
+} from './support.js';
+
+jest.setTimeout(180_000);
+
+const IP = '127.0.3';
+const CHANNEL = 'cachetier:invalidate';
+let root: string;
+let cluster: LocalRedisCluster;
+let redis: Cluster;
+let producer: FakeProducer;
+let a: OpenRestyHandle;
+let b: OpenRestyHandle;
+
+async function many(n: number, concurrency: number, fn: (i: number) => Promise<Resp>): Promise<Resp[]> {
+  const out: Resp[] = new Array(n);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(n, concurrency) }, async () => {
+      while (next < n) {
+        const i = next++;
+        out[i] = await fn(i);
+      }
+    }),
+  );
+  return out;
+}
+
+beforeAll(async () => {
+  root = await makeRootDir('openresty-app');
+  cluster = await startCluster(IP, root, 3, 7200);
+  redis = clusterClient(cluster.seeds);
+  producer = await startFakeProducer(`${IP}.92`);
+  const spec = { openresty: { upstreamTimeoutMs: 1000, l1: { ttlSeconds: 30, jitterPercent: 20, negativeTtlSeconds: 30, staleTtlSeconds: 60, lruSize: 1000 } } };
+  const input = { redisSeeds: cluster.seeds, producerUrl: producer.url };
+  [a, b] = await Promise.all([
+    startOpenResty({ layer: 'app', host: `${IP}.93`, port: 8080, rootDir: root, spec, input }),
+    startOpenResty({ layer: 'app', host: `${IP}.94`, port: 8080, rootDir: root, spec, input }),
+  ]);
+  await redis.set('shop_info_1', JSON.stringify(shop(1)));
+});
+
+afterAll(async () => {
+  await Promise.all([a?.stop(), b?.stop()]);
+  await producer?.close().catch(() => undefined);
+  redis?.disconnect();
+  await cluster?.stop();
+  destroyAgent();
+  if (root) rmSync(root, { recursive: true, force: true });
+});
+
+test('1,000 concurrent requests for one cold product -> one L3 call per app instance', async () => {
+  producer.products.set('500', product(500, { shopId: 1 }));
+  producer.delayMs = 300; // a slow producer widens the stampede window
+  try {
+    const res = await many(1000, 1000, (i) => get(`${(i % 2 ? a : b).url}/product?productId=500&shopId=1`));
+    const bad = res.filter((r) => r.status !== 200);
+    expect(bad.map((r) => `${r.status} ${r.body}`).slice(0, 3)).toEqual([]);
+    for (const r of res) expect(JSON.parse(r.body).product.id).toBe(500);
+    expect(producer.count('/product/500')).toBe(2); // one per nginx instance (2 workers each)
+    const l3 = res.filter((r) => r.headers['x-cache-level'] === 'L3');
+    expect(l3.length).toBe(2);
+    const ma = await metrics(a.url);
+    expect(ma['cachetier_singleflight_waits_total']).toBeGreaterThan(0);
+  } finally {
+    producer.delayMs = 0;
+  }
+});
+
+test('10,000 requests for a missing product -> one upstream call within the negative TTL; no positive entry evicted', async () => {
+  // warm 50 positive entries (L2 -> L1)
+  const warm = Array.from({ length: 50 }, (_, i) => 2000 + i);
+  for (const id of warm) await redis.set(`product_info_${id}`, JSON.stringify(product(id)));
+  for (const id of warm) expect((await get(`${a.url}/product?productId=${id}&shopId=1`)).status).toBe(200);
+
+  const tFirst = Date.now();
+  const res = await many(10_000, 200, () => get(`${a.url}/product?productId=999999&shopId=1`));
+  expect(Date.now() - tFirst).toBeLessThan(30_000); // all within one negative TTL
+  expect(res.filter((r) => r.status !== 404).length).toBe(0);
+  expect(res.filter((r) => r.headers['x-cache-level'] !== 'negative').length).toBe(0);
+  expect(producer.count('/product/999999')).toBe(1);
+  // distinct missing ids too: they go to the negative dict, not the positive one
+  await many(2000, 50, (i) => get(`${a.url}/product?productId=${900_000 + i}`));
+  for (const id of warm) {
+    const r = await get(`${a.url}/product?productId=${id}&shopId=1`);
+    expect(r.status).toBe(200);
+    expect(r.headers['x-cache-level']).toBe('L1');
+  }
+  expect(producer.count('/product/999999')).toBe(1);
+});
+
+test('an L1 entry never outlives its L2 copy (PTTL bounds the L1 TTL)', async () => {
+  await redis.set('product_info_3000', JSON.stringify(product(3000)), 'PX', 1500);
+  const r1 = await get(`${a.url}/product?productId=3000`);
+  expect(r1.status).toBe(200);
+  expect(r1.headers['x-cache-level']).toBe('L2');
+  expect((await get(`${a.url}/product?productId=3000`)).headers['x-cache-level']).toBe('L1');
+  await sleep(1800);
+  // gone from Redis, unknown to the producer: not served from L1 any more
+  const r3 = await get(`${a.url}/product?productId=3000`);
+  expect(r3.status).toBe(404);
+  expect(r3.headers['x-cache-level']).toBe('negative');
+});
+
+test('a product updated (Redis write + PUBLISH, as the producer does) is served new by every worker within 1 s', async () => {
+  await redis.set('product_info_4000', JSON.stringify(product(4000, { name: 'old name' })));
+  // warm both instances, both workers
+  for (let i = 0; i < 40; i++) {
+    for (const h of [a, b]) expect(JSON.parse((await get(`${h.url}/product?productId=4000`)).body).product.name).toBe('old name');
+  }
+  await redis.set('product_info_4000', JSON.stringify(product(4000, { name: 'new name', _v: 1767261600001 })));
+  const t0 = Date.now();
+  await redis.publish(CHANNEL, 'product_info_4000');
+  // from here, poll until 20 consecutive answers from each instance are new
+  const deadline = t0 + 3000;
+  let settledAt = 0;
+  for (const h of [a, b]) {
+    let streak = 0;
+    while (streak < 20 && Date.now() < deadline) {
+      const name = JSON.parse((await get(`${h.url}/product?productId=4000`)).body).product.name;
+      if (name === 'new name') streak++;
+      else streak = 0;
+    }
+    expect(streak).toBe(20);
+    settledAt = Math.max(settledAt, Date.now());
+  }
+  const elapsed = settledAt - t0;
+  expect(elapsed).toBeLessThan(1000 + 200); // 20 confirming requests per instance included
+  // and it stays new
+  const res = await many(200, 20, (i) => get(`${(i % 2 ? a : b).url}/product?productId=4000`));
+  expect(res.every((r) => JSON.parse(r.body).product.name === 'new name')).toBe(true);
+  const m = await metrics(a.url);
+  expect(m['cachetier_invalidations_total']).toBeGreaterThanOrEqual(1);
+});
+
+test('HTML page via Accept: text/html and /product.html, escaped', async () => {
+  await redis.set('product_info_5000', JSON.stringify(product(5000, { name: '<b>iphone7</b> & co' })));
+  const r1 = await get(`${a.url}/product?productId=5000&shopId=1`, { accept: 'text/html' });
+  expect(r1.status).toBe(200);
+  expect(r1.headers['content-type']).toMatch(/text\/html/);
+  expect(r1.body).toContain('&lt;b&gt;iphone7&lt;/b&gt; &amp; co');
+  expect(r1.body).toContain('shop 1');
+  const r2 = await get(`${b.url}/product.html?productId=5000`);
+  expect(r2.status).toBe(200);
+  expect(r2.body).toContain('<!DOCTYPE html>');
+  const r3 = await get(`${b.url}/product?productId=5000`);
+  expect(JSON.parse(r3.body)).toMatchObject({ product: { id: 5000 }, shop: { id: 1 } });
+});
+
+test('bad input -> 4xx, never 5xx', async () => {
+  const qs = [
+    '',
+    '?shopId=1',
+    '?productId=',
+    '?productId=abc',
+    '?productId=-1',
+    '?productId=0',
+    '?productId=01',
+    '?productId=1.5',
+    '?productId=1e3',
+    '?productId=0x10',
+    '?productId=%201',
+    '?productId=1%00',
+    '?productId=99999999999999999999',
+    '?productId=9007199254740993000',
+    `?productId=${'9'.repeat(5000)}`,
+    '?productId=1&productId=2',
+    '?productId=1&shopId=abc',
+    '?productId=1&shopId=-5',
+    '?productId[]=1',
+    '?productId=%E2%9C%93',
+  ];
+  for (const h of [a, b]) {
+    for (const q of qs) {
+      for (const p of ['/product', '/product.html']) {
+        const r = await get(`${h.url}${p}${q}`);
+        expect({ q, p, status: r.status }).toEqual({ q, p, status: 400 });
+      }
+    }
+  }
+  const r = await get(`${a.url}/nope`);
+  expect(r.status).toBe(404);
+});
+
+test('producer down: warm products served stale with the header; cold products fail within the timeout', async () => {
+  // own instance with a short TTL so "warm" entries go stale quickly
+  const c = await startOpenResty({
+    layer: 'app',
+    host: `${IP}.95`,
+    port: 8080,
+    rootDir: root,
+    spec: { openresty: { upstreamTimeoutMs: 800, l1: { ttlSeconds: 1, jitterPercent: 0, negativeTtlSeconds: 4, staleTtlSeconds: 30 } } },
+    input: { redisSeeds: cluster.seeds, producerUrl: producer.url },
+  });
+  try {
+    producer.products.set('700', product(700));
+    const warm = await get(`${c.url}/product?productId=700&shopId=1`);
+    expect(warm.headers['x-cache-level']).toBe('L3');
+    await sleep(1300); // past the fresh TTL
+    await producer.close(); // connection refused from now on
+
+    const t0 = Date.now();
+    const s = await get(`${c.url}/product?productId=700&shopId=1`);
+    expect(s.status).toBe(200);
+    expect(s.headers['x-cache-level']).toBe('stale');
+    expect(s.headers['x-cache-stale']).toBe('1');
+    expect(JSON.parse(s.body).product.id).toBe(700);
+    expect(Date.now() - t0).toBeLessThan(800 + 700);
+
+    const cold = await get(`${c.url}/product?productId=701`);
+    expect(cold.status).toBe(503);
+    expect(cold.ms).toBeLessThan(800 + 700);
+
+    // a producer that accepts but never answers: still bounded by the timeout
+    await producer.reopen();
+    producer.mode = 'hang';
+    const hung = await many(20, 20, () => get(`${c.url}/product?productId=702`));
+    for (const r of hung) {
+      expect(r.status).toBe(503);
+      expect(r.ms).toBeLessThan(800 + 700);
+    }
+    const stale2 = await get(`${c.url}/product?productId=700`);
+    expect(stale2.headers['x-cache-level']).toBe('stale');
+    const m = await metrics(c.url);
+    expect(m['cachetier_upstream_errors_total{upstream="producer"}']).toBeGreaterThanOrEqual(3);
+
+    // negative entries expire after the negative TTL (4 s here): asked again exactly once
+    producer.mode = 'ok';
+    for (let i = 0; i < 30; i++) expect((await get(`${c.url}/product?productId=777001`)).status).toBe(404);
+    expect(producer.count('/product/777001')).toBe(1);
+    await sleep(4300);
+    for (let i = 0; i < 30; i++) expect((await get(`${c.url}/product?productId=777001`)).status).toBe(404);
+    expect(producer.count('/product/777001')).toBe(2);
+
+    // producer back: fresh again
+    producer.mode = 'ok';
+    const back = await get(`${c.url}/product?productId=700`);
+    expect(back.status).toBe(200);
+    expect(back.headers['x-cache-level']).toBe('L3');
+  } finally {
+    producer.mode = 'ok';
+    await c.stop();
+  }
+});
+
+test('/metrics and /healthz', async () => {
+  const h = await get(`${a.url}/healthz`);
+  expect(h.status).toBe(200);
+  const r = await get(`${a.url}/metrics`);
+  expect(r.headers['content-type']).toMatch(/text\/plain/);
+  expect(r.body).toContain('# TYPE cachetier_cache_hits_total counter');
+  const m = await metrics(a.url);
+  for (const lv of ['L1', 'L2', 'L3', 'negative']) expect(m[`cachetier_cache_hits_total{kind="product",level="${lv}"}`]).toBeGreaterThan(0);
+  expect(m['cachetier_requests_total{route="product",code="4xx"}']).toBeGreaterThan(0);
+});

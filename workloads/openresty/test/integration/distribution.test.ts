@@ -1,0 +1,206 @@
+// Distribution layer against real nginx: consistent hashing over app instances (same id -> same
+// member; removing 1 of N moves ~1/N and nothing else), hot ids spread evenly (chi-square) over
+// the members, hot flags pulled from the Redis sorted set and expiring by themselves.
+import { jest } from '@jest/globals';
+import { rmSync } from 'node:fs';
+import type { Cluster } from 'ioredis';
+import type { LocalRedisCluster } from '../../../../hack/local/redis.js';
+import type { OpenRestyHandle } from '../../../../hack/local/nginx.js';
+import {
+  clusterClient,
+  destroyAgent,
+  get,
+  makeRootDir,
+  metrics,
+  post,
+  startCluster,
+  startFakeProducer,
+  startOpenResty,
+  waitFor,
+  type FakeProducer,
+} from './support.js';
+
+jest.setTimeout(180_000);
+
+const IP = '127.0.3';
+const HOT = 'cachetier:hot';
+let root: string;
+let cluster: LocalRedisCluster;
+let redis: Cluster;
+let producer: FakeProducer;
+const apps: OpenRestyHandle[] = [];
+let dist: OpenRestyHandle;
+let members: string[];
+
+interface Route {
+  member: string;
+  kind: string;
+}
+
+async function routes(ids: (number | string)[]): Promise<Route[]> {
+  const out: Route[] = [];
+  for (let i = 0; i < ids.length; i += 2000) {
+    const r = await post(`${dist.url}/_cachetier/route`, ids.slice(i, i + 2000).map(String));
+    expect(r.status).toBe(200);
+    out.push(...(JSON.parse(r.body) as Route[]));
+  }
+  return out;
+}
+
+beforeAll(async () => {
+  root = await makeRootDir('openresty-dist');
+  cluster = await startCluster(IP, root, 3, 7300);
+  redis = clusterClient(cluster.seeds);
+  producer = await startFakeProducer(`${IP}.100`);
+  producer.generate = true;
+  for (let i = 0; i < 4; i++) {
+    apps.push(
+      await startOpenResty({
+        layer: 'app',
+        host: `${IP}.${101 + i}`,
+        port: 8080,
+        rootDir: root,
+        input: { redisSeeds: cluster.seeds, producerUrl: producer.url, workerProcesses: 1 },
+      }),
+    );
+  }
+  members = apps.map((x) => `${x.host}:${x.port}`);
+  dist = await startOpenResty({
+    layer: 'distribution',
+    host: `${IP}.110`,
+    port: 8080,
+    rootDir: root,
+    input: { redisSeeds: cluster.seeds, appUpstream: { kind: 'static', servers: members }, hotPullIntervalMs: 200 },
+  });
+});
+
+afterAll(async () => {
+  await dist?.stop();
+  await Promise.all(apps.map((x) => x.stop()));
+  await producer?.close();
+  redis?.disconnect();
+  await cluster?.stop();
+  destroyAgent();
+  if (root) rmSync(root, { recursive: true, force: true });
+});
+
+test('the same id always reaches the same app member (real proxying)', async () => {
+  const seen = new Map<number, Set<string>>();
+  for (let round = 0; round < 3; round++) {
+    for (let id = 1; id <= 150; id++) {
+      const r = await get(`${dist.url}/product?productId=${id}&shopId=1`);
+      expect(r.status).toBe(200);
+      expect(JSON.parse(r.body).product.id).toBe(id);
+      expect(r.headers['x-route']).toBe('hash');
+      expect(r.headers['x-app-member']).toBe(r.headers['x-routed-to']);
+      const s = seen.get(id) ?? new Set<string>();
+      s.add(String(r.headers['x-app-member']));
+      seen.set(id, s);
+    }
+  }
+  for (const s of seen.values()) expect(s.size).toBe(1);
+  const used = new Set([...seen.values()].map((s) => [...s][0]));
+  expect(used.size).toBe(4);
+  // the route endpoint agrees with what the proxy did
+  const rs = await routes([...seen.keys()]);
+  rs.forEach((r, i) => expect(r.member).toBe([...seen.get(i + 1)!][0]));
+});
+
+test('removing 1 of N members remaps about 1/N of the ids and nothing else', async () => {
+  const ids = Array.from({ length: 10_000 }, (_, i) => 100_000 + i * 7);
+  const before = await routes(ids);
+  const share = new Map<string, number>();
+  for (const r of before) share.set(r.member, (share.get(r.member) ?? 0) + 1);
+  for (const m of members) expect(share.get(m)! / ids.length).toBeGreaterThan(0.15); // ~0.25 each
+  const removed = members[2];
+  await dist.reload({ appUpstream: { kind: 'static', servers: members.filter((m) => m !== removed) } });
+  let after: Route[] = [];
+  await waitFor('new membership in every worker', async () => {
+    after = await routes(ids);
+    const again = await routes(ids);
+    return after.every((r) => r.member !== removed) && again.every((r) => r.member !== removed);
+  }, 15_000);
+  let moved = 0;
+  let movedWrongly = 0;
+  before.forEach((r, i) => {
+    if (r.member !== after[i].member) {
+      moved++;
+      if (r.member !== removed) movedWrongly++;
+    }
+  });
+  expect(movedWrongly).toBe(0);
+  const frac = moved / ids.length;
+  expect(frac).toBeGreaterThan(0.15);
+  expect(frac).toBeLessThan(0.35);
+  // a request for an id whose member was removed is served by its new member
+  const idx = before.findIndex((r) => r.member === removed);
+  const r = await get(`${dist.url}/product?productId=${ids[idx]}`);
+  expect(r.status).toBe(200);
+  expect(r.headers['x-app-member']).toBe(after[idx].member);
+  await dist.reload({ appUpstream: { kind: 'static', servers: members } });
+  await waitFor('full membership back', async () => (await routes(ids.slice(0, 2000))).some((x) => x.member === removed), 15_000);
+});
+
+test('hot ids spread evenly over the members (chi-square), and hot flags expire', async () => {
+  const id = '4242';
+  const expiry = Date.now() + 6000;
+  await redis.zadd(HOT, expiry, id);
+  await redis.zadd(HOT, Date.now() + 120_000, '4343');
+  await waitFor('hot flag pulled', async () => (await routes([id]))[0].kind === 'hot', 10_000);
+  const n = 4000;
+  const rs = await routes(Array.from({ length: n }, () => id));
+  const counts = new Map<string, number>();
+  for (const r of rs) {
+    expect(r.kind).toBe('hot');
+    counts.set(r.member, (counts.get(r.member) ?? 0) + 1);
+  }
+  expect(counts.size).toBe(4);
+  const e = n / 4;
+  const chi2 = [...counts.values()].reduce((acc, o) => acc + ((o - e) * (o - e)) / e, 0);
+  expect(chi2).toBeLessThan(16.27); // df = 3, p = 0.001
+
+  // real proxied requests for the hot id land on several members
+  const via = new Set<string>();
+  for (let i = 0; i < 80; i++) {
+    const r = await get(`${dist.url}/product?productId=${id}`);
+    expect(r.status).toBe(200);
+    expect(r.headers['x-route']).toBe('hot');
+    via.add(String(r.headers['x-app-member']));
+  }
+  expect(via.size).toBeGreaterThanOrEqual(3);
+
+  // a non-hot id still hashes
+  expect((await routes(['4244']))[0].kind).toBe('hash');
+  // the producer removes a cooled id -> the flag drops at the next pull
+  await redis.zrem(HOT, '4343');
+  await waitFor('removed id no longer hot', async () => (await routes(['4343']))[0].kind === 'hash', 5000);
+  // expiry: score in the past -> flag gone without anyone removing it
+  await new Promise((r) => setTimeout(r, Math.max(0, expiry - Date.now() + 300)));
+  const afterExpiry = await routes(Array.from({ length: 50 }, () => id));
+  expect(new Set(afterExpiry.map((r) => r.kind))).toEqual(new Set(['hash']));
+  expect(new Set(afterExpiry.map((r) => r.member)).size).toBe(1);
+  const m = await metrics(dist.url);
+  expect(m['cachetier_route_total{kind="hot"}']).toBeGreaterThanOrEqual(80);
+});
+
+test('an app member down: its ids are served by the next member on the ring', async () => {
+  const ids = Array.from({ length: 400 }, (_, i) => 50_000 + i);
+  const rs = await routes(ids);
+  const victim = apps[3];
+  const victimAddr = `${victim.host}:${victim.port}`;
+  const affected = ids.filter((_, i) => rs[i].member === victimAddr).slice(0, 20);
+  expect(affected.length).toBeGreaterThan(0);
+  await victim.stop();
+  for (const id of affected) {
+    const r = await get(`${dist.url}/product?productId=${id}`);
+    expect(r.status).toBe(200);
+    expect(r.headers['x-app-member']).not.toBe(victimAddr);
+  }
+});
+
+test('bad input at the distribution layer -> 400, never 5xx', async () => {
+  for (const q of ['', '?productId=', '?productId=x', '?productId=-3', '?productId=0', `?productId=${'1'.repeat(40)}`, '?productId=1&shopId=y']) {
+    const r = await get(`${dist.url}/product${q}`);
+    expect({ q, status: r.status }).toEqual({ q, status: 400 });
+  }
+});
