@@ -78,39 +78,51 @@ export class ChangeConsumer {
     await this.consumer.connect();
     await this.consumer.subscribe({ topics: [this.cfg.kafka.topicCacheMessage], fromBeginning: true });
     await this.consumer.run({
-      autoCommit: false,
+      // Offsets are resolved only after a batch's writes succeeded; kafkajs commits resolved
+      // offsets (at most every second, and on stop/rebalance), never anything unprocessed.
+      autoCommit: true,
+      autoCommitInterval: 1000,
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: 6,
       eachBatch: (p) => this.onBatch(p),
     });
   }
 
-  private async deadLetter(m: KafkaMessage, partition: number, reason: string, detail: string): Promise<void> {
-    const headers: IHeaders = {
-      'x-dead-letter-reason': reason,
-      'x-dead-letter-detail': detail.slice(0, 500),
-      'x-original-topic': this.cfg.kafka.topicCacheMessage,
-      'x-original-partition': String(partition),
-      'x-original-offset': m.offset,
-      'x-original-timestamp': m.timestamp,
-    };
-    // Huge payloads are cut so the DLQ itself never refuses them (the reason says what happened).
-    const value = m.value && m.value.length > 256 * 1024 ? m.value.subarray(0, 256 * 1024) : m.value;
-    await this.dlq.send({ topic: this.cfg.kafka.topicDeadLetter, acks: -1, messages: [{ key: m.key, value, headers }] });
-    this.metrics.deadLettered.inc({ reason });
+  private async deadLetter(items: { m: KafkaMessage; partition: number; reason: string; detail: string }[]): Promise<void> {
+    if (items.length === 0) return;
+    const messages = items.map(({ m, partition, reason, detail }) => {
+      const headers: IHeaders = {
+        'x-dead-letter-reason': reason,
+        'x-dead-letter-detail': detail.slice(0, 500),
+        'x-original-topic': this.cfg.kafka.topicCacheMessage,
+        'x-original-partition': String(partition),
+        'x-original-offset': m.offset,
+        'x-original-timestamp': m.timestamp,
+      };
+      // Huge payloads are cut so the DLQ itself never refuses them (the reason says what happened).
+      const value = m.value && m.value.length > 64 * 1024 ? m.value.subarray(0, 64 * 1024) : m.value;
+      return { key: m.key, value, headers };
+    });
+    // One produce request per chunk (a record batch must stay under the broker's message.max.bytes).
+    for (let i = 0; i < messages.length; i += 10) {
+      await this.dlq.send({ topic: this.cfg.kafka.topicDeadLetter, acks: -1, messages: messages.slice(i, i + 10) });
+    }
+    for (const it of items) this.metrics.deadLettered.inc({ reason: it.reason });
   }
 
   private async onBatch({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale }: EachBatchPayload): Promise<void> {
     if (batch.messages.length === 0) return;
     const good: { msg: ChangeMessage; timestamp: number; m: KafkaMessage }[] = [];
     const stopped = () => this.stopping || !isRunning() || isStale();
+    const bad: { m: KafkaMessage; partition: number; reason: string; detail: string }[] = [];
     for (const m of batch.messages) {
       this.metrics.consumed.inc();
       const ts = Number(m.timestamp);
       const r = parseChangeMessage(m.value, Number.isFinite(ts) ? ts : undefined);
       if (r.ok) good.push({ msg: r.msg, timestamp: ts, m });
-      else await this.retrying(() => this.deadLetter(m, batch.partition, r.reason, r.detail), stopped);
+      else bad.push({ m, partition: batch.partition, reason: r.reason, detail: r.detail });
     }
+    await this.retrying(() => this.deadLetter(bad), stopped);
     const jobs = coalesce(good);
     this.metrics.coalesced.inc(good.length - jobs.length);
     let lastBeat = Date.now();
@@ -120,7 +132,7 @@ export class ChangeConsumer {
       } catch (e) {
         if (e instanceof SourceError && !e.retryable) {
           const first = good.find((g) => entityName(g.msg.entity) === entityName(job.entity));
-          if (first) await this.retrying(() => this.deadLetter(first.m, batch.partition, 'source_rejected', e.message), stopped);
+          if (first) await this.retrying(() => this.deadLetter([{ m: first.m, partition: batch.partition, reason: 'source_rejected', detail: e.message }]), stopped);
           return;
         }
         throw e;
@@ -133,9 +145,7 @@ export class ChangeConsumer {
     if (isStale()) return; // partition moved away: the new owner redoes the batch
     const last = batch.messages[batch.messages.length - 1].offset;
     resolveOffset(last);
-    await commitOffsetsIfNecessary({
-      topics: [{ topic: batch.topic, partitions: [{ partition: batch.partition, offset: (BigInt(last) + 1n).toString() }] }],
-    });
+    await commitOffsetsIfNecessary();
   }
 
   private async retrying(fn: () => Promise<void>, stopped: () => boolean): Promise<void> {

@@ -70,6 +70,9 @@ async function main(): Promise<void> {
   const server: Server = await new Promise((resolve) => {
     const s = app.listen(cfg.http.port, cfg.http.host, () => resolve(s));
   });
+  // Longer than any client/proxy idle timeout, so a reused keep-alive connection is never cut mid-request.
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
   log.info({ host: cfg.http.host, port: cfg.http.port }, 'http listening');
 
   await changes.start();

@@ -33,7 +33,8 @@ export class Producer {
   /** CAS-write one version of an entity, then update the local cache to what Redis now holds. */
   async write(entity: Entity, value: string, version: number, ttlMs: number, origin: string): Promise<{ result: WriteResult; value: string }> {
     const key = redisKey(entity);
-    const out = await this.store.cas(key, value, version, ttlMs);
+    // Change messages always announce; an HTTP read-through fill only when it replaced a value.
+    const out = await this.store.cas(key, value, version, ttlMs, origin !== 'http');
     if (out.result === 'written') {
       this.metrics.written.inc({ kind: entity.kind, origin });
     } else {

@@ -8,7 +8,10 @@ export const TOMBSTONE_TTL_MS = 86_400_000;
 
 /**
  * KEYS[1] key; ARGV[1] new version; ARGV[2] new value (JSON, starting with {"_v":N);
- * ARGV[3] TTL ms ("0" = none); ARGV[4] invalidation channel ("" = don't publish).
+ * ARGV[3] TTL ms ("0" = none); ARGV[4] invalidation channel ("" = don't publish);
+ * ARGV[5] "1" = announce every write, "0" = only writes that replace a stored value (a read-through
+ * fill of an absent key: no L1 anywhere holds a copy of it, and announcing would make every app
+ * layer drop the fill it just made).
  * Returns {1} written | {0, cur} older than stored | {2, cur} same version (no-op).
  * The stored version is read with a pattern first (we always write `_v` first) and cjson as a
  * fallback, so a value written by anything else still compares correctly.
@@ -33,7 +36,7 @@ if ttl and ttl > 0 then
 else
   redis.call('SET', KEYS[1], ARGV[2])
 end
-if ARGV[4] ~= '' then redis.call('PUBLISH', ARGV[4], KEYS[1]) end
+if ARGV[4] ~= '' and (cur or ARGV[5] == '1') then redis.call('PUBLISH', ARGV[4], KEYS[1]) end
 return {1}
 `;
 
@@ -45,7 +48,7 @@ return 0
 export type CasOutcome = { result: 'written'; value: string } | { result: 'stale' | 'equal'; value: string };
 
 interface CasCommands {
-  cachetierCas(key: string, version: string, value: string, ttl: string, channel: string): Promise<[number, string?]>;
+  cachetierCas(key: string, version: string, value: string, ttl: string, channel: string, announceNew: string): Promise<[number, string?]>;
   cachetierRelease(key: string, token: string): Promise<number>;
 }
 
@@ -88,8 +91,8 @@ export class RedisStore {
   }
 
   /** Atomic compare-and-set on `_v`: newer wins, equal is a no-op, older is refused. */
-  async cas(key: string, value: string, version: number, ttlMs = 0): Promise<CasOutcome> {
-    const r = await this.cmd.cachetierCas(key, String(version), value, String(ttlMs), this.channel);
+  async cas(key: string, value: string, version: number, ttlMs = 0, announceNew = true): Promise<CasOutcome> {
+    const r = await this.cmd.cachetierCas(key, String(version), value, String(ttlMs), this.channel, announceNew ? '1' : '0');
     const code = Number(r[0]);
     if (code === 1) return { result: 'written', value };
     return { result: code === 0 ? 'stale' : 'equal', value: String(r[1] ?? '') };

@@ -160,6 +160,8 @@ app.get('/healthz', (_req, res) => {
 async function main(): Promise<void> {
   if (kproducer) await kproducer.connect();
   const server = app.listen(PORT, HOST, () => log.info({ host: HOST, port: PORT, seed: SEED }, 'source-service listening'));
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
   const stop = async () => {
     await flush();
     server.close();

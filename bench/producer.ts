@@ -1,0 +1,240 @@
+// `make bench-producer` (not a test): the cache-producer's throughput and latency on this machine,
+// every server real (ZooKeeper x3, Kafka 3.9 x3, Redis Cluster 3+3) on 127.0.5.x, same run:
+//   1. updates/s with ZooKeeper locks (the shipped default)     -- built producer process
+//   2. updates/s with the Redis CAS only (LOCK_ENABLED=false)   -- built producer process
+//   3. reference: raw kafkajs eachBatch + Redis SET per message -- in this process
+//   4. change-to-Redis latency p50/p99 at 1,000 updates/s (locks on), producer RSS
+// Throughput phases replay the same BENCH_MESSAGES push messages (full records, explicit version)
+// over BENCH_PRODUCTS products from a fresh consumer group against an emptied Redis; a phase ends
+// when the group's committed offsets reach the end of the topic. Last line: updates_per_s_locked=<n>.
+import { readFileSync, rmSync } from 'node:fs';
+import { Cluster, Redis } from 'ioredis';
+import { Kafka, logLevel } from 'kafkajs';
+import { resolve } from '../operator/src/api/defaults.js';
+import type { CacheTier } from '../operator/src/api/types.js';
+import { createTopicManager } from '../operator/src/kafka/index.js';
+import { INVALIDATION_CHANNEL, producerEnv } from '../operator/src/render/config/producer.js';
+import { startKafkaCluster } from '../hack/local/kafka.js';
+import { makeRootDir, sleep } from '../hack/local/procs.js';
+import { ensureBuilt, startProducer, type ProducerHandle } from '../hack/local/producer.js';
+import { startRedisCluster } from '../hack/local/redis.js';
+import { startZooKeeperEnsemble } from '../hack/local/zookeeper.js';
+
+const IP = process.env.BENCH_IP_PREFIX ?? '127.0.5';
+const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 30_000);
+const PRODUCTS = Number(process.env.BENCH_PRODUCTS ?? 10_000);
+const LATENCY_RATE = 1000;
+const LATENCY_SECONDS = Number(process.env.BENCH_LATENCY_SECONDS ?? 15);
+const TOPIC = `bench-cache-message-${Date.now()}`;
+
+function rssMb(pid: number): { rss: number; hwm: number } {
+  const s = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+)`).exec(s)?.[1] ?? 0) / 1024;
+  return { rss: Math.round(kb('VmRSS')), hwm: Math.round(kb('VmHWM')) };
+}
+const pct = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] : NaN;
+};
+
+async function main(): Promise<void> {
+  const rootDir = await makeRootDir('bench-producer');
+  const stops: (() => Promise<unknown>)[] = [];
+  const cleanup = async () => {
+    for (const f of stops.reverse()) await f().catch(() => undefined);
+    stops.length = 0;
+    if (!process.env.KEEP_BENCH_DIR) rmSync(rootDir, { recursive: true, force: true });
+  };
+  process.once('SIGINT', () => void cleanup().then(() => process.exit(130)));
+  try {
+    ensureBuilt();
+    console.log(`bench-producer: starting ZooKeeper x3, Redis 3+3, Kafka x3 on ${IP}.x (logs: ${rootDir})`);
+    const [zk, redis] = await Promise.all([
+      startZooKeeperEnsemble({ ipPrefix: IP, rootDir, firstHost: 131 }),
+      startRedisCluster({ masters: 3, replicasPerMaster: 1, ipPrefix: IP, rootDir, port: 7151, spec: { maxmemory: '1gb' } }),
+    ]);
+    stops.push(() => zk.stop(), () => redis.stop());
+    const kafka = await startKafkaCluster({ ipPrefix: IP, rootDir, zookeeperConnect: zk.connectString, firstHost: 141 });
+    stops.push(() => kafka.stop());
+    const tier = resolve({ apiVersion: 'cachetier.io/v1alpha1', kind: 'CacheTier', metadata: { name: 'b', namespace: 'b', uid: 'b' }, spec: {} } as CacheTier);
+    tier.spec.kafka.topics.cacheMessage = { ...tier.spec.kafka.topics.cacheMessage, name: TOPIC };
+    tier.spec.producer.sources = { productInfoService: `http://${IP}.160:1`, shopInfoService: `http://${IP}.160:1` };
+    const tr = await createTopicManager().reconcile(kafka.brokers, Object.values(tier.spec.kafka.topics));
+    if (tr.topics.some((t) => !t.ready)) throw new Error(`topics not ready: ${JSON.stringify(tr.topics)}`);
+    const baseEnv = producerEnv(tier, { kafkaBrokers: kafka.brokers, zookeeperConnect: zk.connectString, redisSeeds: redis.seeds });
+
+    const kc = new Kafka({ clientId: 'bench', brokers: kafka.brokers, logLevel: logLevel.NOTHING });
+    const kp = kc.producer({ allowAutoTopicCreation: false });
+    await kp.connect();
+    stops.push(() => kp.disconnect());
+    const admin = kc.admin();
+    await admin.connect();
+    stops.push(() => admin.disconnect());
+    const rc = new Cluster(redis.seeds.map((s) => ({ host: s.split(':')[0], port: Number(s.split(':')[1]) })), { scaleReads: 'master' });
+    stops.push(async () => rc.disconnect());
+
+    // The workload: MESSAGES push records over PRODUCTS products, versions increasing per product.
+    console.log(`bench-producer: producing ${MESSAGES} change messages over ${PRODUCTS} products`);
+    const base = Date.UTC(2030, 0, 1);
+    for (let i = 0; i < MESSAGES; i += 2000) {
+      const msgs = [];
+      for (let k = i; k < Math.min(MESSAGES, i + 2000); k++) {
+        const id = (k % PRODUCTS) + 1;
+        const rec = { serviceId: 'productInfoService', id, name: `p${id}`, price: k, pictureList: 'a.jpg,b.jpg', color: 'red', size: '5.5', shopId: 1, version: base + k };
+        msgs.push({ key: String(id), value: JSON.stringify(rec) });
+      }
+      await kp.send({ topic: TOPIC, acks: -1, messages: msgs });
+    }
+    const ends = await admin.fetchTopicOffsets(TOPIC);
+    const endTotal = ends.reduce((a, p) => a + Number(p.high), 0);
+
+    const flushRedis = async () => {
+      await Promise.all(rc.nodes('master').map((n) => n.flushall()));
+    };
+    const committed = async (groupId: string) => {
+      const o = await admin.fetchOffsets({ groupId, topics: [TOPIC] });
+      return o[0].partitions.reduce((a, p) => a + Math.max(0, Number(p.offset)), 0);
+    };
+    /** Runs the built producer from a fresh group; returns messages/s from first commit progress to the end. */
+    const runProducerPhase = async (name: string, env: Record<string, string>): Promise<{ rate: number; seconds: number; rss: { rss: number; hwm: number } }> => {
+      await flushRedis();
+      const groupId = `bench-${name}-${Date.now()}`;
+      const t0 = Date.now();
+      const p = await startProducer({ env: { ...env, KAFKA_GROUP_ID: groupId }, host: `${IP}.161`, port: 18181, rootDir, name: `producer-${name}`, waitReady: false });
+      let startAt: number | undefined;
+      let rss = { rss: 0, hwm: 0 };
+      try {
+        // The clock starts at the first message consumed (excludes process start and group join).
+        const deadline = Date.now() + 600_000;
+        for (;;) {
+          if (Date.now() > deadline) throw new Error(`${name}: not done after 10 min`);
+          if (startAt === undefined) {
+            const m = await fetch(`${p.url}/metrics`).then((r) => r.text()).catch(() => '');
+            const consumed = Number(/^cachetier_producer_messages_consumed_total (\d+)/m.exec(m)?.[1] ?? 0);
+            if (consumed > 0) startAt = Date.now();
+          }
+          if (startAt !== undefined && (await committed(groupId)) >= endTotal) break;
+          await sleep(startAt === undefined ? 20 : 100);
+        }
+        rss = rssMb(p.proc.pid);
+      } finally {
+        await p.stop();
+      }
+      const seconds = (Date.now() - (startAt ?? t0)) / 1000;
+      // Sanity: Redis holds the newest version of a few products.
+      for (const id of [1, Math.ceil(PRODUCTS / 2), PRODUCTS]) {
+        const lastK = Math.floor((MESSAGES - id) / PRODUCTS) * PRODUCTS + id - 1;
+        const v = JSON.parse((await rc.get(`product_info_${id}`)) ?? '{}')._v;
+        if (v !== base + lastK) throw new Error(`${name}: product ${id} at ${v}, expected ${base + lastK}`);
+      }
+      return { rate: Math.round(MESSAGES / seconds), seconds, rss };
+    };
+
+    console.log('bench-producer: phase 1/4: producer with ZooKeeper locks');
+    const locked = await runProducerPhase('locked', baseEnv);
+    console.log('bench-producer: phase 2/4: producer with CAS only');
+    const casOnly = await runProducerPhase('cas', { ...baseEnv, LOCK_ENABLED: 'false' });
+
+    console.log('bench-producer: phase 3/4: reference kafkajs eachBatch + Redis SET');
+    await flushRedis();
+    const refGroup = `bench-ref-${Date.now()}`;
+    const consumer = kc.consumer({ groupId: refGroup, maxBytesPerPartition: 1024 * 1024 });
+    let refStart: number | undefined;
+    let refCount = 0;
+    await consumer.connect();
+    await consumer.subscribe({ topic: TOPIC, fromBeginning: true });
+    await consumer.run({
+      partitionsConsumedConcurrently: 6,
+      eachBatch: async ({ batch }) => {
+        refStart ??= Date.now();
+        await Promise.all(
+          batch.messages.map((m) => {
+            const rec = JSON.parse(String(m.value)) as Record<string, unknown>;
+            return rc.set(`product_info_${String(rec.id)}`, JSON.stringify({ _v: rec.version, ...rec }));
+          }),
+        );
+        refCount += batch.messages.length;
+      },
+    });
+    const refDeadline = Date.now() + 600_000;
+    while (refCount < MESSAGES || (await committed(refGroup)) < endTotal) {
+      if (Date.now() > refDeadline) throw new Error('reference: not done after 10 min');
+      await sleep(50);
+    }
+    const refSeconds = (Date.now() - (refStart ?? Date.now())) / 1000;
+    await consumer.disconnect();
+    const refRate = Math.round(MESSAGES / refSeconds);
+
+    console.log(`bench-producer: phase 4/4: change-to-Redis latency at ${LATENCY_RATE} updates/s for ${LATENCY_SECONDS} s (locks on)`);
+    await flushRedis();
+    const latGroup = `bench-lat-${Date.now()}`;
+    // Start from the end of the topic: only the paced messages count.
+    await admin.setOffsets({ groupId: latGroup, topic: TOPIC, partitions: ends.map((p) => ({ partition: p.partition, offset: p.high })) });
+    const lp: ProducerHandle = await startProducer({ env: { ...baseEnv, KAFKA_GROUP_ID: latGroup }, host: `${IP}.161`, port: 18181, rootDir, name: 'producer-latency' });
+    const sub = new Redis({ host: redis.seeds[0].split(':')[0], port: Number(redis.seeds[0].split(':')[1]) });
+    const sentAt = new Map<string, number>();
+    const lat: number[] = [];
+    await sub.subscribe(INVALIDATION_CHANNEL);
+    sub.on('message', (_c, key: string) => {
+      const t = sentAt.get(key);
+      if (t !== undefined) {
+        lat.push(Date.now() - t);
+        sentAt.delete(key);
+      }
+    });
+    let rssLat = { rss: 0, hwm: 0 };
+    try {
+      const total = LATENCY_RATE * LATENCY_SECONDS;
+      const startT = Date.now();
+      let sent = 0;
+      while (sent < total) {
+        // 10 ms ticks: 10 messages each, distinct products (one update per key: its PUBLISH is ours)
+        const due = Math.min(total, Math.floor(((Date.now() - startT) / 1000) * LATENCY_RATE));
+        const msgs = [];
+        for (; sent < due; sent++) {
+          const id = 1_000_000 + sent;
+          sentAt.set(`product_info_${id}`, Date.now());
+          msgs.push({ key: String(id), value: JSON.stringify({ serviceId: 'productInfoService', id, name: `l${id}`, price: 1, version: Date.now() }) });
+        }
+        if (msgs.length) void kp.send({ topic: TOPIC, acks: -1, messages: msgs });
+        await sleep(10);
+      }
+      const until = Date.now() + 30_000;
+      while (lat.length < total && Date.now() < until) await sleep(100);
+      rssLat = rssMb(lp.proc.pid);
+    } finally {
+      sub.disconnect();
+      await lp.stop();
+    }
+    const p50 = pct(lat, 50);
+    const p99 = pct(lat, 99);
+    const lost = LATENCY_RATE * LATENCY_SECONDS - lat.length;
+
+    const rows: [string, string, string][] = [
+      ['producer, ZooKeeper locks + CAS', `${locked.rate}`, `${locked.seconds.toFixed(1)} s, RSS ${locked.rss.rss} MB (peak ${locked.rss.hwm})`],
+      ['producer, CAS only', `${casOnly.rate}`, `${casOnly.seconds.toFixed(1)} s, RSS ${casOnly.rss.rss} MB (peak ${casOnly.rss.hwm})`],
+      ['reference: kafkajs eachBatch + SET', `${refRate}`, `${refSeconds.toFixed(1)} s`],
+    ];
+    console.log('');
+    console.log(`updates/s over ${MESSAGES} change messages, ${PRODUCTS} products, 6 partitions, RF 3 (same run, same machine)`);
+    for (const [a, b, c] of rows) console.log(`  ${a.padEnd(38)} ${b.padStart(8)} /s   ${c}`);
+    console.log(`change-to-Redis latency at ${LATENCY_RATE}/s (send -> PUBLISH seen): p50=${p50} ms p99=${p99} ms (${lat.length} samples, ${lost} missing)`);
+    console.log(`producer RSS during the latency run: ${rssLat.rss} MB (peak ${rssLat.hwm} MB)`);
+    console.log(`updates_per_s_cas_only=${casOnly.rate}`);
+    console.log(`updates_per_s_reference=${refRate}`);
+    console.log(`latency_p50_ms=${p50}`);
+    console.log(`latency_p99_ms=${p99}`);
+    console.log(`producer_rss_mb=${Math.max(rssLat.hwm, locked.rss.hwm, casOnly.rss.hwm)}`);
+    console.log(`updates_per_s_locked=${locked.rate}`);
+  } finally {
+    await cleanup();
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (e) => {
+    console.error('bench-producer failed:', e);
+    process.exit(1);
+  },
+);
