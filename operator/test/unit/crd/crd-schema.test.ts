@@ -6,7 +6,17 @@ import { KAFKA_RESERVED_KEYS } from '../../../src/render/config/kafka.js';
 import { REDIS_RESERVED_KEYS } from '../../../src/render/config/redis.js';
 import { ZK_RESERVED_KEYS } from '../../../src/render/config/zookeeper.js';
 import { CEL_MIRROR, celViolations, collectRules } from './cel-mirror.js';
-import { CHART_CRD_PATH, CRD_PATH, compile, describeErrors, loadCrd, rootSchema, schemaAt, type Schema } from './load.js';
+import {
+  CHART_CRD_PATH,
+  CRD_PATH,
+  compile,
+  describeErrors,
+  loadCrd,
+  rootSchema,
+  schemaAt,
+  unknownFields,
+  type Schema,
+} from './load.js';
 
 const crd = loadCrd();
 const version = crd.spec.versions[0];
@@ -151,6 +161,8 @@ describe('invalid CacheTier fixtures', () => {
     expect(schemaCases.length).toBeGreaterThanOrEqual(20);
     expect(new Set(INVALID_CACHETIERS.map((f) => f.name)).size).toBe(INVALID_CACHETIERS.length);
     for (const f of INVALID_CACHETIERS) {
+      // Declared fields only: an unknown one would be pruned, not rejected.
+      expect([f.name, unknownFields(f.manifest, root, '')]).toEqual([f.name, []]);
       expect(f.manifest.apiVersion).toBe(API_VERSION);
       expect(f.manifest.kind).toBe(KIND);
     }

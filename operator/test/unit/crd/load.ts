@@ -83,3 +83,15 @@ export function describeErrors(errors: ErrorObject[] | null | undefined): string
 export function loadYamlDocs(path: string): unknown[] {
   return parseAllDocuments(readFileSync(path, 'utf8')).map((d) => d.toJSON());
 }
+
+/** Paths the API server would prune (or `kubectl apply --validate=strict` refuse): keys the schema doesn't declare. */
+export function unknownFields(value: unknown, schema: Schema, path: string): string[] {
+  if (typeof value !== 'object' || value === null) return [];
+  if (Array.isArray(value)) return schema.items ? value.flatMap((v, i) => unknownFields(v, schema.items as Schema, `${path}[${i}]`)) : [];
+  if (schema['x-kubernetes-preserve-unknown-fields']) return [];
+  return Object.entries(value).flatMap(([k, v]) => {
+    const child = schema.properties?.[k] ?? (typeof schema.additionalProperties === 'object' ? schema.additionalProperties : undefined);
+    if (path === '' && k === 'metadata') return [];
+    return child ? unknownFields(v, child, path ? `${path}.${k}` : k) : [path ? `${path}.${k}` : k];
+  });
+}
