@@ -84,6 +84,12 @@ export function nginxCommand(conf: string, component: Component): string[] {
   return cmd;
 }
 
+/** preStop: wait for endpoint removal to propagate, then `nginx -s quit` (graceful). */
+export function nginxQuitCommand(component: Component): string[] {
+  const conf = `${configMountPath(component)}/${NGINX_CONFIG_FILE}`;
+  return ['sh', '-c', `sleep 5; nginx -p ${OPENRESTY_RUN_DIR}/ -c ${conf} -s quit`];
+}
+
 function renderLayer(tier: ResolvedCacheTier, layer: OpenRestyLayer, ctx: RenderContext): KubeObject[] {
   const o = tier.spec.openresty;
   const C = openRestyComponent(layer);
@@ -109,6 +115,8 @@ function renderLayer(tier: ResolvedCacheTier, layer: OpenRestyLayer, ctx: Render
       timeoutSeconds: 2,
       failureThreshold: 6,
     },
+    // Let endpoint removal reach clients first, then a graceful quit (finish in-flight requests).
+    lifecycle: { preStop: { exec: { command: nginxQuitCommand(C) } } },
     volumeMounts: [
       { name: CONFIG_VOLUME, mountPath: configMountPath(C), readOnly: true },
       { name: TMP_VOLUME, mountPath: '/tmp' },

@@ -84,6 +84,9 @@ describe('OpenResty renderer', () => {
     expect(files(objs, name)['nginx.conf']).toMatch(/location = \/healthz/);
     expect(c.livenessProbe.httpGet.path).toBe('/healthz');
     expect(find(objs, 'PodDisruptionBudget', name).spec.maxUnavailable).toBe(1);
+    // Graceful stop: the same prefix and config, so `-s quit` finds the master's pid file.
+    const quit: string = c.lifecycle.preStop.exec.command.join(' ');
+    expect(quit).toContain(`-p /tmp/nginx/ -c ${cmd[cmd.indexOf('-c') + 1]} -s quit`);
   });
 
   test('nginxCommand adds `daemon off` only when the config does not set daemon itself', () => {
