@@ -52,7 +52,9 @@ beforeAll(async () => {
   cluster = await startCluster(IP, root, 3, 7200);
   redis = clusterClient(cluster.seeds);
   producer = await startFakeProducer(`${IP}.92`);
-  const spec = { openresty: { upstreamTimeoutMs: 1000, l1: { ttlSeconds: 30, jitterPercent: 20, negativeTtlSeconds: 30, staleTtlSeconds: 60, lruSize: 1000 } } };
+  // Long TTLs: on a loaded 2-core CI machine the 10,000-request flood can take tens of seconds, and
+  // the assertions are about single-flight/negative behaviour, not expiry (tested on instance c).
+  const spec = { openresty: { upstreamTimeoutMs: 3000, l1: { ttlSeconds: 600, jitterPercent: 20, negativeTtlSeconds: 120, staleTtlSeconds: 60, lruSize: 1000 } } };
   const input = { redisSeeds: cluster.seeds, producerUrl: producer.url };
   [a, b] = await Promise.all([
     startOpenResty({ layer: 'app', host: `${IP}.93`, port: 8080, rootDir: root, spec, input }),
@@ -96,7 +98,7 @@ test('10,000 requests for a missing product -> one upstream call within the nega
 
   const tFirst = Date.now();
   const res = await many(10_000, 200, () => get(`${a.url}/product?productId=999999&shopId=1`));
-  expect(Date.now() - tFirst).toBeLessThan(30_000); // all within one negative TTL
+  expect(Date.now() - tFirst).toBeLessThan(120_000); // all within one negative TTL
   expect(res.filter((r) => r.status !== 404).length).toBe(0);
   expect(res.filter((r) => r.headers['x-cache-level'] !== 'negative').length).toBe(0);
   expect(producer.count('/product/999999')).toBe(1);
