@@ -9,9 +9,8 @@ CONTAINER_ENGINE ?= docker
 
 images: ## build operator, cache-producer, openresty and source-service images (needs docker/podman)
 	@bash hack/kind/engine.sh >/dev/null || { echo "images: no container engine (docker/podman daemon) on this machine" >&2; exit 2; }
-	$(CONTAINER_ENGINE) build -f operator/Dockerfile -t $(REGISTRY)/operator:$(IMAGE_TAG) .
-	$(CONTAINER_ENGINE) build -f workloads/cache-producer/Dockerfile -t $(REGISTRY)/cache-producer:$(IMAGE_TAG) .
-	$(CONTAINER_ENGINE) build -f workloads/source-service/Dockerfile -t $(REGISTRY)/source-service:$(IMAGE_TAG) .
+	for t in operator cache-producer source-service; do \
+	  $(CONTAINER_ENGINE) build --target $$t -t $(REGISTRY)/$$t:$(IMAGE_TAG) . ; done
 	$(CONTAINER_ENGINE) build -f workloads/openresty/Dockerfile -t $(REGISTRY)/openresty:$(IMAGE_TAG) .
 
 e2e: deps-node ## kind cluster + images + chart + example CacheTier, then the e2e suite (E2E_SKIP=1: skip loudly)
