@@ -98,8 +98,12 @@ async function main(): Promise<void> {
   const recorder = new EventRecorder(kube, { instance: identity, log });
   const reconciler = new Reconciler({
     kube,
-    redis: createRedisOrchestrator(),
-    topics: createTopicManager(),
+    // A reconcile holds its tier's key while it runs: cap the Redis work per pass so status and
+    // the other children keep moving during a long reshard (it resumes on the next pass).
+    redis: createRedisOrchestrator({ budgetMs: 120_000, log: (msg, fields) => log.info({ area: 'redis', ...fields }, msg) }),
+    topics: createTopicManager({
+      onLog: (e) => log.warn({ area: 'kafka', kafkaNamespace: e.namespace, kafkaLevel: e.level, ...e.extra }, e.message),
+    }),
     recorder,
     log,
   });
