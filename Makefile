@@ -18,11 +18,8 @@ help: ## list targets
 deps: deps-node ## install everything the build, tests, demo and benchmarks need (cached in $CACHETIER_CACHE)
 	bash hack/deps.sh
 
-deps-node: node_modules/.package-lock.json
-
-node_modules/.package-lock.json: package.json package-lock.json
-	npm ci --no-audit --no-fund
-	@touch $@
+deps-node: ## npm ci, only when package-lock.json changed since the last install
+	@bash hack/deps-node.sh
 
 build: deps-node ## compile TypeScript to dist/
 	npx tsc -p tsconfig.build.json
