@@ -9,7 +9,6 @@ import type { Logger } from 'pino';
 
 const require = createRequire(import.meta.url);
 // The `zookeeper` addon is CommonJS; its promise API is the default export.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const ZooKeeper = require('zookeeper') as ZkCtor;
 
 interface ZkClient {

@@ -24,12 +24,22 @@ afterAll(async () => {
 }, 180_000);
 
 const P = () => s.producers.filter((p): p is NonNullable<typeof p> => p !== undefined);
-const put = (id: number, body: Record<string, unknown>, mode = '') =>
-  getJson<SourceRecord>(`${s.source.url}/product/${id}${mode ? `?mode=${mode}` : ''}`, {
-    method: 'PUT',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  });
+// A PUT waits for Kafka acks=all: allow for a leader failover. A connection cut before any response
+// is retried (another update of the same product; the final comparison still holds).
+const put = async (id: number, body: Record<string, unknown>, mode = '') => {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await getJson<SourceRecord>(`${s.source.url}/product/${id}${mode ? `?mode=${mode}` : ''}`, {
+        method: 'PUT',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+        timeoutMs: 90_000,
+      });
+    } catch (e) {
+      if (attempt >= 2 || (e as Error).name === 'TimeoutError') throw e;
+    }
+  }
+};
 const redisRec = async (id: number) => {
   const v = await s.client.get(`product_info_${id}`);
   return v ? (JSON.parse(v) as Record<string, unknown>) : undefined;
@@ -153,12 +163,12 @@ describe('change messages -> Redis', () => {
 describe('3 producers, 50 products, thousands of concurrent updates', () => {
   it('Redis ends equal to the source for every product and lock-held intervals never overlap', async () => {
     const ids = range(101, 150);
-    const updates = Array.from({ length: 3000 }, (_, i) => ids[(i * 7919) % ids.length]);
+    const updates = Array.from({ length: 2000 }, (_, i) => ids[(i * 7919) % ids.length]);
     const t0 = Date.now();
     const res = await pool(updates, 100, (id, i) => put(id, { name: `u${i}`, price: i }));
     expect(res.filter((r) => r.status !== 200)).toHaveLength(0);
     await waitRedisMatchesSource(s, ids, 180_000);
-    console.log(`3000 updates over 50 products converged in ${Date.now() - t0} ms`);
+    process.stdout.write(`2000 updates over 50 products converged in ${Date.now() - t0} ms\n`);
     const intervals = (await lockIntervals()).filter((i) => /^product_(10[1-9]|1[1-4]\d|150)$/.test(i.name));
     expect(intervals.length).toBeGreaterThanOrEqual(50);
     expect(new Set(intervals.map((i) => i.from)).size).toBe(3); // all three replicas did work
@@ -333,7 +343,7 @@ describe('failures mid-stream', () => {
     });
     expect(res.filter((r) => r.status !== 200)).toHaveLength(0);
     await waitRedisMatchesSource(s, ids, 240_000);
-    await s.kafka.start(1);
+    // (broker 1 stays down: with min ISR 2 the remaining two keep the tier writable)
   });
 
   it('kill one ZooKeeper node: locks keep working', async () => {

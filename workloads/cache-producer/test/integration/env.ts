@@ -120,8 +120,8 @@ export async function startStack(opts: { producers: number; seedProducts?: numbe
   }
 }
 
-export async function getJson<T = unknown>(url: string, init?: RequestInit): Promise<{ status: number; body: T }> {
-  const r = await fetch(url, { ...init, signal: AbortSignal.timeout(20_000) });
+export async function getJson<T = unknown>(url: string, init?: RequestInit & { timeoutMs?: number }): Promise<{ status: number; body: T }> {
+  const r = await fetch(url, { ...init, signal: AbortSignal.timeout(init?.timeoutMs ?? 20_000) });
   const text = await r.text();
   let body: unknown = text;
   try {
