@@ -142,15 +142,18 @@ async function main(): Promise<void> {
   try {
     cluster = await startRedisCluster({ masters: 3, replicasPerMaster: 0, ipPrefix: IP, rootDir: path.join(root, 'redis'), port: 7600, nodes: 3 });
     producer = await startProducerStandIn(`${IP}.80`, 8080);
-    const redisClient = new Cluster(cluster.seeds.map((s) => ({ host: s.split(':')[0], port: Number(s.split(':')[1]) })));
+    const redisClient = new Cluster(
+      cluster.seeds.map((s) => ({ host: s.split(':')[0], port: Number(s.split(':')[1]) })),
+      { enableAutoPipelining: true },
+    );
     // L2 data: enough distinct ids that the L2 run never repeats one
     const l2Ids = Math.max(200_000, SECONDS * 30_000);
     await redisClient.set('shop_info_1', SHOP);
     await redisClient.set('product_info_1', productJson(1));
     for (let i = 0; i < l2Ids; i += 5000) {
-      const p = redisClient.pipeline();
-      for (let id = 1_000_000 + i; id < 1_000_000 + i + 5000; id++) p.set(`product_info_${id}`, productJson(id));
-      await p.exec();
+      const batch: Promise<unknown>[] = [];
+      for (let id = 1_000_000 + i; id < 1_000_000 + i + 5000; id++) batch.push(redisClient.set(`product_info_${id}`, productJson(id)));
+      await Promise.all(batch);
     }
     redisClient.disconnect();
 
@@ -172,6 +175,15 @@ async function main(): Promise<void> {
       },
     });
     nginxes.push(app);
+    const appNoLog = await startOpenResty({
+      layer: 'app',
+      host: `${IP}.84`,
+      port: 8080,
+      rootDir: root,
+      spec,
+      input: { workerProcesses: WORKERS, redisSeeds: cluster.seeds, producerUrl: `http://${IP}.80:8080`, kafkaBrokers: [], testEndpoints: false },
+    });
+    nginxes.push(appNoLog);
     const dist = await startOpenResty({
       layer: 'distribution',
       host: `${IP}.82`,
@@ -193,6 +205,9 @@ async function main(): Promise<void> {
     const plainR = await wrk(`http://${IP}.83:8080/product?productId=1&shopId=1`);
     const l1 = await wrk(l1url);
     results.push(['L1 hit (access log on)', fmt(l1), 'plain nginx return 200', fmt(plainR)]);
+    await fetch(`${appNoLog.url}/product?productId=1&shopId=1`);
+    const l1NoLog = await wrk(`${appNoLog.url}/product?productId=1&shopId=1`);
+    results.push(['L1 hit (access log off)', fmt(l1NoLog), 'plain nginx return 200', fmt(plainR)]);
 
     const l2 = await wrk(`${app.url}/`, uniqueIdScript(root, 'l2', 1_000_000));
     const rb = await redisBenchmark(cluster.seeds[0], 'product_info_1');

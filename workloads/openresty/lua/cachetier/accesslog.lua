@@ -80,7 +80,7 @@ function _M.send(key, record)
     return producer:send(cfg.topic, key, msg)
   end)
   if ok and sent then
-    metrics.inc("cachetier_accesslog_sent_total")
+    metrics.inc_fast("cachetier_accesslog_sent_total")
   else
     metrics.inc("cachetier_accesslog_dropped_total")
     if not ok then

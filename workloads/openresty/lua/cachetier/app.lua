@@ -105,9 +105,10 @@ function _M.product(force_html)
     end
   end
   ngx.ctx.pid, ngx.ctx.sid = pid, sid
+  cache.sync() -- invalidations from other workers, once per request
 
   local pentry, plevel, perr = cache.get("product", pid)
-  metrics.inc("cachetier_cache_hits_total", 'kind="product",level="' .. plevel .. '"')
+  metrics.inc_fast("cachetier_cache_hits_total", 'kind="product",level="' .. plevel .. '"')
   local h = ngx.header
   h["X-Cache-Level"] = plevel
   local member = config.get().memberName
@@ -140,7 +141,7 @@ function _M.product(force_html)
   local sentry, slevel
   if sid then
     sentry, slevel = cache.get("shop", sid)
-    metrics.inc("cachetier_cache_hits_total", 'kind="shop",level="' .. slevel .. '"')
+    metrics.inc_fast("cachetier_cache_hits_total", 'kind="shop",level="' .. slevel .. '"')
     h["X-Cache-Level-Shop"] = slevel
     ngx.ctx.sid = sid
   end
@@ -156,7 +157,7 @@ function _M.product(force_html)
     h["Content-Type"] = "application/json"
     ngx.print('{"product":', pentry.body, ',"shop":', sentry and sentry.body or "null", "}")
   end
-  metrics.inc("cachetier_requests_total", 'route="product",code="2xx"')
+  metrics.inc_fast("cachetier_requests_total", 'route="product",code="2xx"')
 end
 
 function _M.product_html()

@@ -36,7 +36,6 @@ local cfg = {
 
 local lru
 local seen_version = 0
-local seen_flush = 0
 
 local KINDS = {
   product = { prefix = "product_info_", l3 = "/_l3/product/" },
@@ -58,7 +57,6 @@ function _M.init_worker()
   end
   local inv = shared.invalidations
   seen_version = inv:get("v") or 0
-  seen_flush = inv:get("flush") or 0
 end
 
 local function flush_local()
@@ -68,11 +66,6 @@ end
 -- Applies invalidations published by any worker to this worker's L1. Cheap when nothing changed.
 function _M.sync()
   local inv = shared.invalidations
-  local f = inv:get("flush") or 0
-  if f ~= seen_flush then
-    seen_flush = f
-    flush_local()
-  end
   local v = inv:get("v") or 0
   if v == seen_version then
     return
@@ -113,10 +106,11 @@ function _M.invalidate(key)
   lru:delete(key)
 end
 
--- Missed messages (subscriber reconnect): every worker drops its whole L1.
+-- Missed messages (subscriber reconnect): every worker drops its whole L1 (a version jump
+-- larger than the key log makes sync() flush).
 function _M.flush_all_workers()
-  shared.invalidations:incr("flush", 1, 0)
   shared.cache:flush_all()
+  shared.invalidations:incr("v", 100000, 0)
 end
 
 local function invalidated_since(v0, key)
@@ -277,7 +271,6 @@ end
 -- "L1" | "L2" | "L3" | "stale" | "negative" | "error" (then a third value, the reason).
 function _M.get(kind, id)
   local key = KINDS[kind].prefix .. id
-  _M.sync()
   local e = lru:get(key)
   if e then
     return e, "L1"

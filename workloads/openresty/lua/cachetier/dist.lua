@@ -94,6 +94,7 @@ local function pull_hot(premature)
 end
 
 function _M.init_worker()
+  metrics.init_worker()
   local pid = ngx.worker.pid()
   math.randomseed(ngx.now() * 1000 + pid * 7919) -- once per worker
   if cfg.dns then
@@ -153,7 +154,7 @@ function _M.route()
     metrics.inc("cachetier_requests_total", 'route="product",code="5xx"')
     return ngx.exit(503)
   end
-  metrics.inc("cachetier_route_total", 'kind="' .. kind .. '"')
+  metrics.inc_fast("cachetier_route_total", 'kind="' .. kind .. '"')
   local ctx = ngx.ctx
   ctx.members, ctx.kind, ctx.try = list, kind, 0
 end

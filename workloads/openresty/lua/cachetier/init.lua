@@ -42,6 +42,7 @@ function _M.init_worker()
     math.randomseed(ngx.now() * 1000 + ngx.worker.pid() * 7919) -- TTL jitter; once per worker
     local cache = require "cachetier.cache"
     cache.init_worker()
+    require("cachetier.metrics").init_worker()
     ngx.timer.every(0.1, function(premature)
       if not premature then
         cache.sync()

@@ -2,6 +2,7 @@
 // member; removing 1 of N moves ~1/N and nothing else), hot ids spread evenly (chi-square) over
 // the members, hot flags pulled from the Redis sorted set and expiring by themselves.
 import { jest } from '@jest/globals';
+import dgram from 'node:dgram';
 import { rmSync } from 'node:fs';
 import type { Cluster } from 'ioredis';
 import type { LocalRedisCluster } from '../../../../hack/local/redis.js';
@@ -181,6 +182,81 @@ test('hot ids spread evenly over the members (chi-square), and hot flags expire'
   expect(new Set(afterExpiry.map((r) => r.member)).size).toBe(1);
   const m = await metrics(dist.url);
   expect(m['cachetier_route_total{kind="hot"}']).toBeGreaterThanOrEqual(80);
+});
+
+/** A tiny authoritative DNS server: A records for one name, from a mutable list. */
+async function startDns(host: string, port: number, name: string, ips: { list: string[] }): Promise<dgram.Socket> {
+  const sock = dgram.createSocket('udp4');
+  sock.on('message', (q, rinfo) => {
+    // question name starts at 12; find its end
+    let i = 12;
+    const labels: string[] = [];
+    while (q[i] !== 0) {
+      labels.push(q.subarray(i + 1, i + 1 + q[i]).toString());
+      i += 1 + q[i];
+    }
+    const qEnd = i + 5; // zero byte + qtype + qclass
+    const match = labels.join('.').toLowerCase() === name;
+    const answers = match ? ips.list : [];
+    const header = Buffer.alloc(12);
+    q.copy(header, 0, 0, 2);
+    header.writeUInt16BE(match ? 0x8180 : 0x8183, 2); // NXDOMAIN when not ours
+    header.writeUInt16BE(1, 4);
+    header.writeUInt16BE(answers.length, 6);
+    const rrs = answers.map((ip) => {
+      const rr = Buffer.alloc(16);
+      rr.writeUInt16BE(0xc00c, 0);
+      rr.writeUInt16BE(1, 2);
+      rr.writeUInt16BE(1, 4);
+      rr.writeUInt32BE(5, 6);
+      rr.writeUInt16BE(4, 10);
+      ip.split('.').forEach((o, k) => rr.writeUInt8(Number(o), 12 + k));
+      return rr;
+    });
+    sock.send(Buffer.concat([header, q.subarray(12, qEnd), ...rrs]), rinfo.port, rinfo.address);
+  });
+  await new Promise<void>((r) => sock.bind(port, host, () => r()));
+  return sock;
+}
+
+test('DNS membership (the in-cluster mode): members from A records, re-resolved on a timer', async () => {
+  const ips = { list: apps.slice(0, 3).map((x) => x.host) };
+  const dns = await startDns(`${IP}.111`, 5353, 'app-headless.test.local', ips);
+  const d2 = await startOpenResty({
+    layer: 'distribution',
+    host: `${IP}.112`,
+    port: 8080,
+    rootDir: root,
+    input: {
+      redisSeeds: cluster.seeds,
+      resolver: `${IP}.111:5353`,
+      appUpstream: { kind: 'dns', name: 'app-headless.test.local', port: 8080 },
+      membershipRefreshMs: 500,
+    },
+  });
+  try {
+    const ids = Array.from({ length: 2000 }, (_, i) => String(700_000 + i));
+    const routeVia = async (): Promise<Route[]> => JSON.parse((await post(`${d2.url}/_cachetier/route`, ids)).body) as Route[];
+    await waitFor('members resolved', async () => new Set((await routeVia()).map((r) => r.member)).size === 3, 10_000);
+    const before = await routeVia();
+    expect(new Set(before.map((r) => r.member))).toEqual(new Set(ips.list.map((h) => `${h}:8080`)));
+    const r = await get(`${d2.url}/product?productId=700001`);
+    expect(r.status).toBe(200);
+    const removed = `${ips.list[0]}:8080`;
+    ips.list = ips.list.slice(1);
+    let after: Route[] = [];
+    await waitFor('removed member dropped from the ring', async () => {
+      after = await routeVia();
+      const again = await routeVia();
+      return after.every((x) => x.member !== removed) && again.every((x) => x.member !== removed);
+    }, 10_000);
+    before.forEach((b, i) => {
+      if (b.member !== removed) expect(after[i].member).toBe(b.member);
+    });
+  } finally {
+    await d2.stop();
+    dns.close();
+  }
 });
 
 test('an app member down: its ids are served by the next member on the ring', async () => {
