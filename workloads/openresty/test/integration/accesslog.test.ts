@@ -1,6 +1,8 @@
-// Access log to a real Kafka (hack/local/zookeeper.ts + kafka.ts, one broker): every app-layer
-// request's record lands on `access-log` keyed by productId; with Kafka down pages stay 200 and
-// fast, drops are counted; when Kafka is back, sending resumes.
+// With a real Kafka (hack/local/zookeeper.ts + kafka.ts, one broker):
+//  * the real data path: source service -> cache-message -> the real cache-producer (L3 for
+//    nginx; it writes Redis + PUBLISHes) -> nginx serves the change within 1 s of the Redis write;
+//  * access log: every app-layer request's record lands on `access-log` keyed by productId; with
+//    Kafka down pages stay 200 and fast, drops are counted; when Kafka is back, sending resumes.
 import { jest } from '@jest/globals';
 import { rmSync } from 'node:fs';
 import { Kafka, logLevel } from 'kafkajs';
@@ -8,8 +10,13 @@ import type { LocalRedisCluster } from '../../../../hack/local/redis.js';
 import type { OpenRestyHandle } from '../../../../hack/local/nginx.js';
 import { kafkaJarsPresent, startKafkaCluster, type KafkaCluster } from '../../../../hack/local/kafka.js';
 import { startZooKeeperEnsemble, type ZooKeeperEnsemble } from '../../../../hack/local/zookeeper.js';
+import { startProducer, type ProducerHandle } from '../../../../hack/local/producer.js';
+import { startSourceService, type SourceHandle } from '../../../../hack/local/source.js';
+import { producerEnv } from '../../../../operator/src/render/config/producer.js';
 import {
+  clusterClient,
   destroyAgent,
+  localTier,
   get,
   makeRootDir,
   metrics,
@@ -30,6 +37,9 @@ let kafka: KafkaCluster;
 let cluster: LocalRedisCluster;
 let producer: FakeProducer;
 let app: OpenRestyHandle;
+let realApp: OpenRestyHandle;
+let source: SourceHandle;
+let realProducer: ProducerHandle;
 
 interface LogRecord {
   key: string;
@@ -66,7 +76,10 @@ beforeAll(async () => {
   kafka = await startKafkaCluster({ ipPrefix: IP, rootDir: root, zookeeperConnect: zk.connectString, count: 1, firstHost: 121 });
   const admin = new Kafka({ clientId: 'openresty-test', brokers: kafka.brokers, logLevel: logLevel.NOTHING }).admin();
   await admin.connect();
-  await admin.createTopics({ topics: [{ topic: TOPIC, numPartitions: 3, replicationFactor: 1 }], waitForLeaders: true });
+  await admin.createTopics({
+    topics: ['access-log', 'cache-message', 'cache-message-dlq'].map((topic) => ({ topic, numPartitions: 3, replicationFactor: 1 })),
+    waitForLeaders: true,
+  });
   await admin.disconnect();
   cluster = await startCluster(IP, root, 3, 7400);
   producer = await startFakeProducer(`${IP}.123`);
@@ -78,9 +91,31 @@ beforeAll(async () => {
     rootDir: root,
     input: { redisSeeds: cluster.seeds, producerUrl: producer.url, kafkaBrokers: kafka.brokers, accessLogFlushMs: 200 },
   });
+  // the real cache-producer (built JS) and source service, configured by the operator's env renderer
+  source = await startSourceService({ host: `${IP}.125`, port: 8081, kafkaBrokers: kafka.brokers, rootDir: root, seedProducts: 100 });
+  const tier = localTier({ producer: { sources: { productInfoService: source.url, shopInfoService: source.url } } });
+  realProducer = await startProducer({
+    env: producerEnv(tier, { kafkaBrokers: kafka.brokers, zookeeperConnect: zk.connectString, redisSeeds: cluster.seeds }),
+    host: `${IP}.126`,
+    port: 8080,
+    rootDir: root,
+    readyTimeoutMs: 150_000,
+  });
+  realApp = await startOpenResty({
+    layer: 'app',
+    host: `${IP}.127`,
+    port: 8080,
+    rootDir: root,
+    // the producer's cold path (source fetch, ZooKeeper lock, CAS write) on a loaded CI box
+    spec: { openresty: { upstreamTimeoutMs: 5000 } },
+    input: { redisSeeds: cluster.seeds, producerUrl: realProducer.url, kafkaBrokers: kafka.brokers },
+  });
 });
 
 afterAll(async () => {
+  await realApp?.stop();
+  await realProducer?.stop().catch(() => undefined);
+  await source?.stop().catch(() => undefined);
   await app?.stop();
   await producer?.close();
   await cluster?.stop();
@@ -88,6 +123,62 @@ afterAll(async () => {
   await zk?.stop();
   destroyAgent();
   if (root) rmSync(root, { recursive: true, force: true });
+});
+
+test('real producer as L3: cold product from the source via the producer, then L2 for another instance', async () => {
+  const r1 = await get(`${realApp.url}/product?productId=5`);
+  expect({ status: r1.status, body: r1.status === 200 ? '' : r1.body }).toEqual({ status: 200, body: '' });
+  expect(r1.headers['x-cache-level']).toBe('L3');
+  const body = JSON.parse(r1.body);
+  expect(body.product.id).toBe(5);
+  expect(body.shop.id).toBe(body.product.shopId); // shop looked up by the product's shopId
+  expect(typeof body.product._v).toBe('number');
+  // the producer wrote it back to Redis: another nginx instance finds it in L2
+  await waitFor('product_info_5 in Redis', async () => (await get(`${app.url}/product?productId=5`)).headers['x-cache-level'] !== 'L3', 10_000);
+  const r2 = await get(`${app.url}/product?productId=6`);
+  expect(r2.status).toBe(200);
+  // unknown product: negative through the real producer's 404
+  const r3 = await get(`${realApp.url}/product?productId=987654`);
+  expect(r3.status).toBe(404);
+  expect(r3.headers['x-cache-level']).toBe('negative');
+});
+
+test('a product updated through a change message is served new by nginx within 1 s of the Redis write', async () => {
+  const redis = clusterClient(cluster.seeds);
+  try {
+    // warm L1 in both workers
+    for (let i = 0; i < 20; i++) expect((await get(`${realApp.url}/product?productId=7`)).status).toBe(200);
+    const put = await fetch(`${source.url}/product/7`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'changed via cache-message' }),
+    });
+    expect(put.status).toBeLessThan(300);
+    let tRedis = 0;
+    let tNginx = 0;
+    await waitFor(
+      'new value in Redis and from nginx',
+      async () => {
+        const now = Date.now();
+        if (!tRedis) {
+          const v = await redis.get('product_info_7');
+          if (v && JSON.parse(v).name === 'changed via cache-message') tRedis = now;
+        }
+        if (!tNginx) {
+          const r = await get(`${realApp.url}/product?productId=7`);
+          if (JSON.parse(r.body).product.name === 'changed via cache-message') tNginx = Date.now();
+        }
+        return tRedis > 0 && tNginx > 0;
+      },
+      60_000,
+      20,
+    );
+    expect(tNginx - tRedis).toBeLessThan(1000);
+    // and every later answer, from both workers, is the new one
+    for (let i = 0; i < 20; i++) expect(JSON.parse((await get(`${realApp.url}/product?productId=7`)).body).product.name).toBe('changed via cache-message');
+  } finally {
+    redis.disconnect();
+  }
 });
 
 test('every request is logged to Kafka access-log, keyed by productId, in the contract format', async () => {
