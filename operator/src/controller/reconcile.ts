@@ -6,7 +6,9 @@
 // Decisions worth knowing:
 // - "Differs" means the rendered object is not a subset of the live one (controller/diff.ts):
 //   server defaults, other managers' fields and `kubectl rollout restart` never count as drift.
-//   An idle reconcile makes zero writes.
+//   An idle reconcile makes zero writes. A missing child is created with POST (fieldManager
+//   cachetier-operator; the audit log shows the `create` verb the RBAC grants); a drifted one is
+//   server-side applied (force) under the same field manager.
 // - spec.paused: nothing is applied and no orchestration runs. Status gets a `Paused` condition
 //   (True) and `Ready` becomes Unknown with reason Paused — the operator is not looking, so it
 //   claims neither ready nor broken; the other conditions keep their last observed values.
