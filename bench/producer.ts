@@ -165,50 +165,56 @@ async function main(): Promise<void> {
     await consumer.disconnect();
     const refRate = Math.round(MESSAGES / refSeconds);
 
-    console.log(`bench-producer: phase 4/4: change-to-Redis latency at ${LATENCY_RATE} updates/s for ${LATENCY_SECONDS} s (locks on)`);
-    await flushRedis();
-    const latGroup = `bench-lat-${Date.now()}`;
-    // Start from the end of the topic: only the paced messages count.
-    await admin.setOffsets({ groupId: latGroup, topic: TOPIC, partitions: ends.map((p) => ({ partition: p.partition, offset: p.high })) });
-    const lp: ProducerHandle = await startProducer({ env: { ...baseEnv, KAFKA_GROUP_ID: latGroup }, host: `${IP}.161`, port: 18181, rootDir, name: 'producer-latency' });
-    const sub = new Redis({ host: redis.seeds[0].split(':')[0], port: Number(redis.seeds[0].split(':')[1]) });
-    const sentAt = new Map<string, number>();
-    const lat: number[] = [];
-    await sub.subscribe(INVALIDATION_CHANNEL);
-    sub.on('message', (_c, key: string) => {
-      const t = sentAt.get(key);
-      if (t !== undefined) {
-        lat.push(Date.now() - t);
-        sentAt.delete(key);
-      }
-    });
-    let rssLat = { rss: 0, hwm: 0 };
-    try {
-      const total = LATENCY_RATE * LATENCY_SECONDS;
-      const startT = Date.now();
-      let sent = 0;
-      while (sent < total) {
-        // 10 ms ticks: 10 messages each, distinct products (one update per key: its PUBLISH is ours)
-        const due = Math.min(total, Math.floor(((Date.now() - startT) / 1000) * LATENCY_RATE));
-        const msgs = [];
-        for (; sent < due; sent++) {
-          const id = 1_000_000 + sent;
-          sentAt.set(`product_info_${id}`, Date.now());
-          msgs.push({ key: String(id), value: JSON.stringify({ serviceId: 'productInfoService', id, name: `l${id}`, price: 1, version: Date.now() }) });
+    /** Paced run: LATENCY_RATE updates/s to distinct products; latency = send -> PUBLISH seen. */
+    const latencyRun = async (name: string, env: Record<string, string>) => {
+      await flushRedis();
+      const latGroup = `bench-lat-${name}-${Date.now()}`;
+      const endsNow = await admin.fetchTopicOffsets(TOPIC);
+      // Start from the end of the topic: only the paced messages count.
+      await admin.setOffsets({ groupId: latGroup, topic: TOPIC, partitions: endsNow.map((p) => ({ partition: p.partition, offset: p.high })) });
+      const lp: ProducerHandle = await startProducer({ env: { ...env, KAFKA_GROUP_ID: latGroup }, host: `${IP}.161`, port: 18181, rootDir, name: `producer-latency-${name}` });
+      const sub = new Redis({ host: redis.seeds[0].split(':')[0], port: Number(redis.seeds[0].split(':')[1]) });
+      const sentAt = new Map<string, number>();
+      const lat: number[] = [];
+      await sub.subscribe(INVALIDATION_CHANNEL);
+      sub.on('message', (_c, key: string) => {
+        const t = sentAt.get(key);
+        if (t !== undefined) {
+          lat.push(Date.now() - t);
+          sentAt.delete(key);
         }
-        if (msgs.length) void kp.send({ topic: TOPIC, acks: -1, messages: msgs });
-        await sleep(10);
+      });
+      let rss = { rss: 0, hwm: 0 };
+      const total = LATENCY_RATE * LATENCY_SECONDS;
+      const idBase = name === 'locked' ? 1_000_000 : 2_000_000;
+      try {
+        const startT = Date.now();
+        let sent = 0;
+        while (sent < total) {
+          const due = Math.min(total, Math.floor(((Date.now() - startT) / 1000) * LATENCY_RATE));
+          const msgs = [];
+          for (; sent < due; sent++) {
+            const id = idBase + sent; // one update per product: its PUBLISH is this message's
+            sentAt.set(`product_info_${id}`, Date.now());
+            msgs.push({ key: String(id), value: JSON.stringify({ serviceId: 'productInfoService', id, name: `l${id}`, price: 1, version: Date.now() }) });
+          }
+          if (msgs.length) void kp.send({ topic: TOPIC, acks: -1, messages: msgs });
+          await sleep(10);
+        }
+        const until = Date.now() + 30_000;
+        while (lat.length < total && Date.now() < until) await sleep(100);
+        rss = rssMb(lp.proc.pid);
+      } finally {
+        sub.disconnect();
+        await lp.stop();
       }
-      const until = Date.now() + 30_000;
-      while (lat.length < total && Date.now() < until) await sleep(100);
-      rssLat = rssMb(lp.proc.pid);
-    } finally {
-      sub.disconnect();
-      await lp.stop();
-    }
-    const p50 = pct(lat, 50);
-    const p99 = pct(lat, 99);
-    const lost = LATENCY_RATE * LATENCY_SECONDS - lat.length;
+      return { p50: pct(lat, 50), p99: pct(lat, 99), n: lat.length, missing: total - lat.length, rss };
+    };
+    console.log(`bench-producer: phase 4/4: change-to-Redis latency at ${LATENCY_RATE} updates/s for ${LATENCY_SECONDS} s (locks on, then CAS only)`);
+    const latL = await latencyRun('locked', baseEnv);
+    const latC = await latencyRun('cas', { ...baseEnv, LOCK_ENABLED: 'false' });
+    const { p50, p99 } = latL;
+    const rssLat = latL.rss;
 
     const rows: [string, string, string][] = [
       ['producer, ZooKeeper locks + CAS', `${locked.rate}`, `${locked.seconds.toFixed(1)} s, RSS ${locked.rss.rss} MB (peak ${locked.rss.hwm})`],
@@ -218,13 +224,17 @@ async function main(): Promise<void> {
     console.log('');
     console.log(`updates/s over ${MESSAGES} change messages, ${PRODUCTS} products, 6 partitions, RF 3 (same run, same machine)`);
     for (const [a, b, c] of rows) console.log(`  ${a.padEnd(38)} ${b.padStart(8)} /s   ${c}`);
-    console.log(`change-to-Redis latency at ${LATENCY_RATE}/s (send -> PUBLISH seen): p50=${p50} ms p99=${p99} ms (${lat.length} samples, ${lost} missing)`);
-    console.log(`producer RSS during the latency run: ${rssLat.rss} MB (peak ${rssLat.hwm} MB)`);
+    console.log(`change-to-Redis latency at ${LATENCY_RATE}/s (send -> PUBLISH seen, ${LATENCY_SECONDS} s, distinct products):`);
+    console.log(`  ZooKeeper locks + CAS: p50=${latL.p50} ms p99=${latL.p99} ms (${latL.n} samples, ${latL.missing} not written within 30 s after the last send)`);
+    console.log(`  CAS only:              p50=${latC.p50} ms p99=${latC.p99} ms (${latC.n} samples, ${latC.missing} not written within 30 s after the last send)`);
+    console.log(`producer RSS during the latency runs: ${rssLat.rss} MB (peak ${rssLat.hwm} MB) locked, ${latC.rss.rss} MB (peak ${latC.rss.hwm} MB) CAS only`);
     console.log(`updates_per_s_cas_only=${casOnly.rate}`);
     console.log(`updates_per_s_reference=${refRate}`);
     console.log(`latency_p50_ms=${p50}`);
     console.log(`latency_p99_ms=${p99}`);
-    console.log(`producer_rss_mb=${Math.max(rssLat.hwm, locked.rss.hwm, casOnly.rss.hwm)}`);
+    console.log(`latency_cas_only_p50_ms=${latC.p50}`);
+    console.log(`latency_cas_only_p99_ms=${latC.p99}`);
+    console.log(`producer_rss_mb=${Math.max(rssLat.hwm, latC.rss.hwm, locked.rss.hwm, casOnly.rss.hwm)}`);
     console.log(`updates_per_s_locked=${locked.rate}`);
   } finally {
     await cleanup();

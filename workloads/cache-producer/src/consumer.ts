@@ -9,7 +9,8 @@ import type { Metrics } from './metrics.js';
 import type { Producer } from './service.js';
 import { SourceError } from './sourceclient.js';
 
-const JOB_CONCURRENCY = 64;
+// Jobs of one batch in flight at once (different entities; ZooKeeper and Redis pipeline them).
+const JOB_CONCURRENCY = 256;
 
 export function createKafka(cfg: ProducerConfig, log: Logger, clientId: string): Kafka {
   return new Kafka({
