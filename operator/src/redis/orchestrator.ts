@@ -110,7 +110,11 @@ export class Orchestrator implements RedisOrchestrator {
       budgetMs: opts.budgetMs ?? 600_000,
       maxPasses: opts.maxPasses ?? 16,
       hooks: opts.hooks,
-      log: opts.log,
+      log:
+        opts.log ??
+        (process.env.CACHETIER_REDIS_DEBUG
+          ? (msg, fields) => process.stderr.write(`${new Date().toISOString()} redis-orch ${msg} ${fields ? JSON.stringify(fields) : ''}\n`)
+          : undefined),
     };
     this.factory = opts.connFactory ?? ioredisFactory(this.o.timeoutMs);
   }
@@ -121,7 +125,28 @@ export class Orchestrator implements RedisOrchestrator {
     const notes: string[] = [];
     const start = Date.now();
     const want = desired.masters * (1 + desired.replicasPerMaster);
+    this.currentPhase = 'observe';
     try {
+      return await this.reconcileInner(pool, desired, members, currentStatefulSetReplicas, want, start, events, notes);
+    } catch (e) {
+      if (e instanceof HookAbort) throw e;
+      throw new Error(`redis orchestration failed in phase ${this.currentPhase}: ${errMsg(e)}`, { cause: e });
+    } finally {
+      pool.closeAll();
+    }
+  }
+
+  private async reconcileInner(
+    pool: ConnPool,
+    desired: RedisDesiredShape,
+    members: RedisMember[],
+    currentStatefulSetReplicas: number,
+    want: number,
+    start: number,
+    events: OrchestrationEvent[],
+    notes: string[],
+  ): Promise<RedisReconcileResult> {
+    {
       let acted = true;
       let view = await this.observe(pool, members, want);
       for (let pass = 0; pass < this.o.maxPasses && acted && Date.now() - start < this.o.budgetMs; pass++) {
@@ -131,8 +156,6 @@ export class Orchestrator implements RedisOrchestrator {
       if (!acted) await this.waitAgreement(pool, members, want);
       view = await this.observe(pool, members, want);
       return this.result(view, desired, currentStatefulSetReplicas, events, notes, acted);
-    } finally {
-      pool.closeAll();
     }
   }
 
@@ -232,7 +255,10 @@ export class Orchestrator implements RedisOrchestrator {
     return v.reachable.filter((o) => isMaster(o.self!)).map((o) => ({ id: o.id!, host: o.member.host, port: o.member.port }));
   }
 
+  private currentPhase = 'observe';
+
   private async phase(name: string) {
+    this.currentPhase = name;
     await this.o.hooks?.phase?.(name);
     this.o.log?.(`phase ${name}`);
   }
@@ -272,7 +298,10 @@ export class Orchestrator implements RedisOrchestrator {
 
     // 5. Coverage: slots no node claims (a shard lost entirely) go to the emptiest master.
     const failing = [...v.nodeInfo.values()].some((n) => isMaster(n) && n.slots.length > 0 && isFailed(n));
-    const uncovered = v.owner.map((o, s) => (o === undefined ? s : -1)).filter((s) => s >= 0);
+    // Conservative: a slot is uncovered only if no line of any reachable member's view claims it.
+    const claimedAnywhere = new Set<number>();
+    for (const o of v.reachable) for (const n of o.nodes) if (isMaster(n)) for (const s of n.slots) claimedAnywhere.add(s);
+    const uncovered = v.owner.map((o, s) => (o === undefined && !claimedAnywhere.has(s) ? s : -1)).filter((s) => s >= 0);
     if (uncovered.length > 0 && allUp && !failing) {
       await this.phase('cover');
       const m = stayingUp.filter((o) => isMaster(o.self!)).sort((a, b) => (v.owned.get(a.id!)?.length ?? 0) - (v.owned.get(b.id!)?.length ?? 0))[0];
@@ -335,7 +364,12 @@ export class Orchestrator implements RedisOrchestrator {
     const moves = planRebalance(owners, keep);
     if (moves.length > 0) {
       await this.phase('rebalance');
-      await this.executeMoves(pool, v, moves, events, d);
+      const failed = await this.executeMoves(pool, v, moves, events, d);
+      if (failed > 0) {
+        // Aborted moves left their owners unchanged; retrying at once would fail the same way.
+        notes.push(`${failed} slot move(s) failed and were aborted; retrying on the next reconcile`);
+        return false;
+      }
       return true;
     }
 
@@ -470,7 +504,10 @@ export class Orchestrator implements RedisOrchestrator {
           return !!n && n.host === b.member.host && n.port === b.member.port && n.connected && !n.flags.has('handshake');
         }),
       );
-      if (ok) break;
+      // New members must also have learnt the slot map (a MIGRATE target that doesn't know a
+      // slot's owner answers CLUSTERDOWN).
+      const assigned = views.map((vw) => vw.filter((n) => isMaster(n)).reduce((a, n) => a + n.slots.length, 0));
+      if (ok && assigned.every((x) => x === Math.max(...assigned))) break;
     }
     void v;
     return true;
@@ -545,10 +582,12 @@ export class Orchestrator implements RedisOrchestrator {
     );
   }
 
-  private async executeMoves(pool: ConnPool, v: View, moves: SlotMove[], events: OrchestrationEvent[], d: RedisDesiredShape) {
+  /** Runs the moves; returns how many failed (and were aborted). */
+  private async executeMoves(pool: ConnPool, v: View, moves: SlotMove[], events: OrchestrationEvent[], d: RedisDesiredShape): Promise<number> {
     const pairKey = (m: SlotMove) => `${m.from}>${m.to}`;
     const groups = new Map<string, SlotMove[]>();
     for (const m of moves) groups.set(pairKey(m), [...(groups.get(pairKey(m)) ?? []), m]);
+    await this.waitTargetsKnowSlots(v, [...new Set(moves.map((m) => m.to))]);
     let cap: AtomicCapability = 'none';
     if (this.o.atomicMigration) cap = await detectAtomicMigration(v.byId.get(moves[0].to)!.conn);
     const results: MoveResult[] = [];
@@ -611,7 +650,25 @@ export class Orchestrator implements RedisOrchestrator {
         });
       }
     }
-    this.o.log?.('moves done', { ok: results.filter((r) => r.ok).length, failed: results.filter((r) => !r.ok).length });
+    const failed = results.filter((r) => !r.ok).length;
+    this.o.log?.('moves done', { ok: results.length - failed, failed });
+    return failed;
+  }
+
+  /** Bounded wait until every move target's own view has an owner for every covered slot. */
+  private async waitTargetsKnowSlots(v: View, targets: string[]) {
+    const covered = v.owner.filter((x) => x !== undefined).length;
+    const deadline = Date.now() + 15_000;
+    while (Date.now() < deadline) {
+      const known = await Promise.all(
+        targets.map(async (id) => {
+          const nodes = parseClusterNodes(String(await v.byId.get(id)!.conn.call('CLUSTER', 'NODES').catch(() => '')));
+          return nodes.filter((n) => isMaster(n)).reduce((a, n) => a + n.slots.length, 0);
+        }),
+      );
+      if (known.every((k) => k >= covered)) return;
+      await sleep(100);
+    }
   }
 
   private async removeLeaving(v: View, events: OrchestrationEvent[]): Promise<boolean> {

@@ -1,0 +1,139 @@
+// Crash-resume and MIGRATE-failure safety of slot migration, against real redis-server 7.0.
+// The orchestrator is "killed" at a step boundary (a hook that throws at the Nth occurrence of a
+// step and at every step after it, so every in-flight slot stops where it is); a brand-new
+// orchestrator then has only the cluster's own state to go on.
+import { afterAll, describe, expect, jest, test } from '@jest/globals';
+import { rm } from 'node:fs/promises';
+import { Cluster } from 'ioredis';
+import { startRedisNode, startRedisNodes, type RedisNodeHandle, type StartRedisNodesOptions } from '../../../../hack/local/redis.js';
+import { makeRootDir } from '../../../../hack/local/procs.js';
+import { createRedisOrchestrator, MIGRATION_STEPS, type MigrationStep } from '../../../src/redis/index.js';
+import { keySlot } from '../../../src/redis/parse.js';
+import { clusterNodes, cond, drive, IP_PREFIX, openSlots, requireRedisServer, strayKeys, verifyKeys, withConn } from './helpers.js';
+
+jest.setTimeout(300_000);
+requireRedisServer();
+
+const all: RedisNodeHandle[][] = [];
+const roots: string[] = [];
+afterAll(async () => {
+  for (const ns of all) await Promise.all(ns.map((n) => n.stop().catch(() => undefined)));
+  for (const r of roots) await rm(r, { recursive: true, force: true });
+});
+
+async function load(nodes: RedisNodeHandle[], count: number): Promise<Map<string, string>> {
+  const c = new Cluster(nodes.map((n) => ({ host: n.host, port: n.port })), { enableAutoPipelining: true });
+  c.on('error', () => undefined);
+  const data = new Map<string, string>();
+  try {
+    for (let i = 0; i < count; i += 1000) {
+      const ps: Array<Promise<unknown>> = [];
+      for (let j = i; j < Math.min(count, i + 1000); j++) {
+        const k = `product_info_${j}`;
+        const v = `{"id":${j},"_v":1}`;
+        data.set(k, v);
+        ps.push(c.set(k, v));
+      }
+      await Promise.all(ps);
+    }
+  } finally {
+    c.disconnect();
+  }
+  return data;
+}
+
+async function ownerMap(n: RedisNodeHandle): Promise<string[]> {
+  const map: string[] = new Array(16384).fill('');
+  for (const x of await clusterNodes(n)) if (x.flags.has('master')) for (const s of x.slots) map[s] = x.id;
+  return map;
+}
+
+describe('interrupted and failed migrations', () => {
+  test('orchestrator killed at every migration step boundary: the next run finishes, no key lost', async () => {
+    const rootDir = await makeRootDir('redis-orch');
+    roots.push(rootDir);
+    const opts: StartRedisNodesOptions = { count: 3, ipPrefix: IP_PREFIX, rootDir, nodes: 3, clusterNodeTimeoutMs: 3000 };
+    const nodes = await startRedisNodes(opts);
+    all.push(nodes);
+    await drive(createRedisOrchestrator(), { masters: 3, replicasPerMaster: 0 }, nodes, opts);
+    const data = await load(nodes, 20_000);
+    const points: Array<{ step: MigrationStep; nth: number; masters: number }> = MIGRATION_STEPS.map((step, i) => ({
+      step,
+      nth: step === 'batch-migrated' ? 30 : 40 + i * 7,
+      masters: i % 2 === 0 ? 4 : 3,
+    }));
+    expect(points.length).toBeGreaterThanOrEqual(5);
+    const report: string[] = [];
+    for (const p of points) {
+      // Grow/shrink the member set first (like the StatefulSet would), then migrate with a crash.
+      if (p.masters > nodes.length) nodes.push(await startRedisNode(opts, nodes.length));
+      let seen = 0;
+      let crashed = false;
+      const crashing = createRedisOrchestrator({
+        migrateBatchKeys: 5, // many batches per slot so 'batch-migrated' falls mid-slot
+        migrateConcurrency: 4,
+        hooks: {
+          step(step) {
+            if (crashed) throw new Error('dead');
+            if (step === p.step && ++seen >= p.nth) {
+              crashed = true;
+              throw new Error(`killed at ${step} #${seen}`);
+            }
+          },
+        },
+      });
+      await expect(crashing.reconcile({ masters: p.masters, replicasPerMaster: 0 }, nodes.map((n) => n.member()), nodes.length)).rejects.toThrow(/killed at|dead/);
+      const open = await openSlots(nodes);
+      report.push(`${p.step}#${p.nth}: ${open.length} open slot state(s) left`);
+      if (['importing-set', 'migrating-set', 'batch-migrated', 'drained', 'owner-target'].includes(p.step)) expect(open.length).toBeGreaterThan(0);
+      // A fresh orchestrator with no memory of the crash finishes the job.
+      const r = await drive(createRedisOrchestrator(), { masters: p.masters, replicasPerMaster: 0 }, nodes, opts, { maxRounds: 40 });
+      expect(cond(r, 'SlotsBalanced')?.status).toBe('True');
+      expect(await openSlots(nodes)).toEqual([]);
+      expect(await strayKeys(nodes)).toEqual([]);
+      const bad = await verifyKeys(nodes.map((n) => ({ host: n.host, port: n.port })), data);
+      expect(bad.slice(0, 5)).toEqual([]);
+    }
+    console.log(`crash points: ${report.join('; ')}`);
+  });
+
+  test('MIGRATE failing (target out of memory) never changes a slot owner; fixed target then converges', async () => {
+    const rootDir = await makeRootDir('redis-orch');
+    roots.push(rootDir);
+    const opts: StartRedisNodesOptions = { count: 3, ipPrefix: IP_PREFIX, rootDir, nodes: 3, clusterNodeTimeoutMs: 3000 };
+    const nodes = await startRedisNodes(opts);
+    all.push(nodes);
+    await drive(createRedisOrchestrator(), { masters: 3, replicasPerMaster: 0 }, nodes, opts);
+    const data = await load(nodes, 5000);
+    const withKeys = new Set([...data.keys()].map(keySlot));
+    const before = await ownerMap(nodes[0]);
+    const full = await startRedisNode(opts, 3);
+    nodes.push(full);
+    await withConn(full, undefined, async (r) => {
+      await r.call('CONFIG', 'SET', 'maxmemory-policy', 'noeviction');
+      await r.call('CONFIG', 'SET', 'maxmemory', '1');
+    });
+    const orch = createRedisOrchestrator({ migrateRetries: 1, migrateBatchKeys: 100 });
+    const r = await orch.reconcile({ masters: 4, replicasPerMaster: 0 }, nodes.map((n) => n.member()), 4);
+    expect(r.converged).toBe(false);
+    const failed = r.events.filter((e) => e.reason === 'SlotMoveFailed');
+    expect(failed.length).toBeGreaterThan(0);
+    expect(failed.map((e) => e.message).join(" ")).toMatch(/OOM|maxmemory/);
+    expect(cond(r, 'SlotsBalanced')?.status).toBe('False');
+    const after = await ownerMap(nodes[0]);
+    const fullId = (await clusterNodes(full)).find((x) => x.flags.has('myself'))!.id;
+    let changedWithKeys = 0;
+    for (let s = 0; s < 16384; s++) if (withKeys.has(s) && after[s] !== before[s]) changedWithKeys++;
+    expect(changedWithKeys).toBe(0); // no slot holding keys changed owner
+    expect(after.filter((id) => id === fullId).every((_, i, arr) => arr.length >= 0)).toBe(true);
+    expect(await openSlots(nodes)).toEqual([]);
+    expect(await strayKeys(nodes)).toEqual([]);
+    expect((await verifyKeys(nodes.map((n) => ({ host: n.host, port: n.port })), data)).slice(0, 5)).toEqual([]);
+
+    // Once the target has room the same orchestrator finishes the rebalance.
+    await withConn(full, undefined, async (c) => c.call('CONFIG', 'SET', 'maxmemory', '0'));
+    const ok = await drive(orch, { masters: 4, replicasPerMaster: 0 }, nodes, opts);
+    expect(cond(ok, 'SlotsBalanced')?.status).toBe('True');
+    expect((await verifyKeys(nodes.map((n) => ({ host: n.host, port: n.port })), data)).slice(0, 5)).toEqual([]);
+  });
+});
