@@ -19,7 +19,7 @@
 import type { CacheTier, CacheTierStatus, Condition, RedisMemberStatus, ResolvedCacheTier, TopicStatus } from '../api/types.js';
 import { resolve } from '../api/defaults.js';
 import type { KObject, KubeClient, PodInfo } from '../kube/client.js';
-import { describeError, isConflict } from '../kube/client.js';
+import { describeError, isConflict, isNotFound } from '../kube/client.js';
 import type { KubeObject, RenderOptions } from '../render/index.js';
 import { renderAll } from '../render/index.js';
 import type { Component } from '../render/common.js';
@@ -452,6 +452,8 @@ export class Reconciler {
       await this.deps.kube.patchCacheTierStatus(tier.metadata.namespace, tier.metadata.name, patch);
       return true;
     } catch (err) {
+      // Deleted while we reconciled: nothing left to report on (the children go with it).
+      if (isNotFound(err)) return false;
       errors.push(`status: ${describeError(err)}`);
       return false;
     }

@@ -343,6 +343,12 @@ describe('reconcile: edge cases', () => {
     expect(kube.writes).toEqual([]);
   });
 
+  test('a CacheTier deleted during the reconcile: the status 404 is not an error', async () => {
+    const t = setup();
+    t.kube.failOn = (verb) => (verb === 'patch-status' ? Object.assign(new Error('cachetiers "shop" not found'), { code: 404 }) : undefined);
+    await expect(t.run()).resolves.toMatchObject({ statusWritten: false });
+  });
+
   test('a deleted CacheTier is a no-op', async () => {
     const t = setup();
     t.kube.tiers.clear();
