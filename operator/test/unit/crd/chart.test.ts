@@ -67,11 +67,11 @@ describeHelm('helm chart cachetier-operator', () => {
     expect(permissions(role.rules)).toEqual(
       [
         ...expand('cachetier.io', ['cachetiers'], ['get', 'list', 'watch']),
-        ...expand('cachetier.io', ['cachetiers/status'], ['get', 'patch', 'update']),
+        ...expand('cachetier.io', ['cachetiers/status'], ['patch']),
         ...expand('apps', ['statefulsets', 'deployments'], ['get', 'list', 'watch', 'create', 'patch']),
         ...expand('', ['services', 'configmaps'], ['get', 'create', 'patch']),
         ...expand('policy', ['poddisruptionbudgets'], ['get', 'create', 'patch']),
-        ...expand('', ['pods'], ['get', 'list', 'watch']),
+        ...expand('', ['pods'], ['list', 'watch']),
         ...expand('', ['secrets'], ['get']),
         ...expand('', ['events'], ['create', 'patch']),
       ].sort(),
