@@ -308,14 +308,18 @@ export async function startOperator(opts: {
   };
 }
 
-/** Sum of a Prometheus counter over all its label sets (0 when absent). */
-export async function scrapeCounter(metricsUrl: string, name: string): Promise<number> {
+/** Sum of a Prometheus counter over its label sets that `where` accepts (all by default; 0 when absent). */
+export async function scrapeCounter(
+  metricsUrl: string,
+  name: string,
+  where: (labels: string) => boolean = () => true,
+): Promise<number> {
   const text = await (await fetch(metricsUrl, { signal: AbortSignal.timeout(5000) })).text();
   let sum = 0;
   for (const line of text.split('\n')) {
     if (line.startsWith('#')) continue;
     const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+([0-9.eE+-]+|NaN)/.exec(line);
-    if (m && m[1] === name) sum += Number(m[3]);
+    if (m && m[1] === name && where(m[2] ?? '')) sum += Number(m[3]);
   }
   return sum;
 }
