@@ -7,7 +7,7 @@ const tier: CacheTier = {
   apiVersion: 'cachetier.io/v1alpha1',
   kind: 'CacheTier',
   metadata: { name: 'shop', namespace: 'prod', uid: 'u1' },
-  spec: { producer: { lock: { enabled: false, timeoutMs: 1234, sessionTimeoutMs: 9000 }, hotProducts: { windowSeconds: 30, topN: 7, hotTtlSeconds: 99 } } },
+  spec: { producer: { lock: { enabled: false, timeoutMs: 1234, sessionTimeoutMs: 9000 }, hotProducts: { windowSeconds: 30, topN: 7, hotTtlSeconds: 99 } } } as unknown as CacheTier['spec'],
 };
 const endpoints = {
   kafkaBrokers: ['kafka-0.kafka:9092', 'kafka-1.kafka:9092'],
