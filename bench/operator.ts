@@ -4,6 +4,7 @@
 //   - the operator's RSS once idle with 20 CacheTiers (and that it stays idle: writes in 15 s).
 // Targets: < 2 s for one; RSS < 150 MB. Not a test: prints numbers side by side.
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { resolve as resolveTier } from '../operator/src/api/defaults.js';
@@ -20,6 +21,7 @@ import {
   installOperatorRbac,
   parseYamlDocs,
   readAudit,
+  scrapeCounter,
   serviceAccountKubeconfig,
   startOperator,
   type ControlPlane,
@@ -164,6 +166,7 @@ async function main() {
       .slice(auditStart)
       .filter((e) => e.stage === 'ResponseComplete' && WRITE_VERBS.has(e.verb) && e.objectRef?.resource !== 'leases').length;
     const rss = rssMb(op.proc.pid);
+    const heapMb = (await scrapeCounter(op.metricsUrl, 'cachetier_operator_nodejs_heap_size_used_bytes')) / 2 ** 20;
     const tiers = MANY;
 
     const sorted = [...one].sort((a, b) => a - b);
@@ -177,9 +180,11 @@ async function main() {
       row(`apply -> all children, 1 tier (max of ${RUNS_ONE})`, `${sorted[sorted.length - 1].toFixed(0)} ms`, `< ${TARGET_ONE_MS} ms`, sorted[sorted.length - 1] < TARGET_ONE_MS),
       row(`apply -> all children, ${MANY} tiers at once`, `${many.toFixed(0)} ms`, '', null),
       row(`operator RSS idle with ${tiers} tiers`, `${rss.toFixed(1)} MB`, `< ${TARGET_RSS_MB} MB`, rss < TARGET_RSS_MB),
+      row('  of which V8 heap used', `${heapMb.toFixed(1)} MB`, '', null),
       row('operator writes in 15 s idle (excl. lease)', String(idleWrites), '0', idleWrites === 0),
       `single-tier runs (ms): ${one.map((x) => x.toFixed(0)).join(', ')}`,
     ];
+    lines.push(`load average during the run: ${os.loadavg().map((x) => x.toFixed(1)).join(' ')} on ${os.cpus().length} CPUs`);
     console.log(lines.join('\n'));
   } finally {
     for (const f of cleanup.reverse()) await f().catch(() => undefined);

@@ -21,7 +21,9 @@ const KEYS = Number(process.env.BENCH_KEYS ?? 1_000_000);
 const IP = process.env.BENCH_IP_PREFIX ?? '127.0.5';
 const VALUE = JSON.stringify({ id: 0, name: 'iphone7', price: 5599, pictureList: 'a.jpg,b.jpg', color: 'red', size: '5.5', shopId: 300, _v: 1767261600000 });
 const here = path.dirname(fileURLToPath(import.meta.url));
-const nodeSpec = { maxmemory: '2gb', maxmemoryPolicy: 'noeviction', config: { appendonly: 'no', save: '' } };
+// Same server config for both tools. repl-diskless-sync-delay 0: otherwise both bootstraps are
+// dominated by the master's 5 s wait before the first replica sync.
+const nodeSpec = { maxmemory: '2gb', maxmemoryPolicy: 'noeviction', config: { save: '', 'repl-diskless-sync-delay': '0' } };
 
 const all: RedisNodeHandle[] = [];
 const roots: string[] = [];
@@ -117,6 +119,27 @@ async function waitOk(nodes: RedisNodeHandle[], timeoutMs = 60_000) {
   throw new Error('cluster_state never became ok');
 }
 
+/** Every replica's link to its master is up (a bootstrap is done when replicas are in sync). */
+async function waitSynced(nodes: RedisNodeHandle[], timeoutMs = 60_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const ok = await Promise.all(
+      nodes.map(async (n) => {
+        const r = new Redis({ host: n.host, port: n.port });
+        try {
+          const info = parseInfo(String(await r.call('INFO', 'replication')));
+          return info.role !== 'slave' || info.master_link_status === 'up';
+        } finally {
+          r.disconnect();
+        }
+      }),
+    );
+    if (ok.every(Boolean)) return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error('replicas never got in sync');
+}
+
 async function fresh(count: number, port: number): Promise<{ nodes: RedisNodeHandle[]; opts: StartRedisNodesOptions }> {
   const rootDir = await makeRootDir('bench-reshard');
   roots.push(rootDir);
@@ -147,15 +170,17 @@ async function main() {
 
   // 1. Bootstrap, 6 empty members -> 3 masters + 3 replicas.
   const b1 = await fresh(6, 7500);
-  const ob = await ours(3, 1, b1.nodes);
+  const ob = await ours(3, 1, b1.nodes); // converged = cluster_state ok everywhere + replicas in sync
   await waitOk(b1.nodes);
+  await waitSynced(b1.nodes);
   const b2 = await fresh(6, 7501);
   const cliBoot = await timed(async () => {
     await run('redis-cli', ['--cluster', 'create', ...b2.nodes.map((n) => `${n.host}:${n.port}`), '--cluster-replicas', '1', '--cluster-yes']);
     await waitOk(b2.nodes);
+    await waitSynced(b2.nodes);
   });
-  console.log(`bootstrap ours: ${fmt(ob.seconds)} s (orchestrator max RSS ${ob.maxRssMb.toFixed(1)} MB)`);
-  console.log(`bootstrap redis-cli --cluster create: ${fmt(cliBoot)} s`);
+  console.log(`bootstrap ours (6 members -> 3 masters + 3 replicas, replicas in sync): ${fmt(ob.seconds)} s (orchestrator max RSS ${ob.maxRssMb.toFixed(1)} MB)`);
+  console.log(`bootstrap redis-cli --cluster create --cluster-replicas 1 (same end state): ${fmt(cliBoot)} s`);
   console.log(`bootstrap_ratio=${fmt(cliBoot / ob.seconds)}`);
   await Promise.all([...b1.nodes, ...b2.nodes].map((n) => n.stop()));
 
@@ -181,6 +206,7 @@ async function main() {
   const seed = `${r2.nodes[0].host}:${r2.nodes[0].port}`;
   const cliReb = await timed(async () => {
     await run('redis-cli', ['--cluster', 'add-node', `${new2.host}:${new2.port}`, seed]);
+    await waitOk(r2.nodes);
     // add-node returns before the new node is known everywhere; rebalance refuses until then.
     for (let i = 0; i < 200; i++) {
       const { stdout } = await run('redis-cli', ['--cluster', 'check', seed]).catch((e: { stdout: string }) => ({ stdout: e.stdout }));

@@ -106,6 +106,11 @@ export class SlotMigrator {
         await src.call(...this.migrateArgs(to, keys));
         moved += keys.length;
         failures = 0;
+        // A short batch was the slot's last: COUNTKEYSINSLOT (the caller's check) confirms it.
+        if (keys.length < this.opts.batchKeys) {
+          if (onBatch) await onBatch();
+          return moved;
+        }
       } catch (e) {
         const msg = errMsg(e);
         // NOKEY: keys expired/deleted between GETKEYSINSLOT and MIGRATE; just go round again.

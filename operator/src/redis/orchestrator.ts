@@ -37,7 +37,7 @@ export interface RedisOrchestratorOptions {
   timeoutMs?: number;
   /** Keys per MIGRATE (default 1000; redis-cli uses 10). */
   migrateBatchKeys?: number;
-  /** Slots moved concurrently (default 16). */
+  /** Slots moved concurrently (default 32). */
   migrateConcurrency?: number;
   /** MIGRATE retries before a move is aborted (default 3). */
   migrateRetries?: number;
@@ -104,7 +104,7 @@ export class Orchestrator implements RedisOrchestrator {
     this.o = {
       timeoutMs: opts.timeoutMs ?? 15_000,
       migrateBatchKeys: opts.migrateBatchKeys ?? 1000,
-      migrateConcurrency: opts.migrateConcurrency ?? 16,
+      migrateConcurrency: opts.migrateConcurrency ?? 32,
       migrateRetries: opts.migrateRetries ?? 3,
       atomicMigration: opts.atomicMigration ?? true,
       budgetMs: opts.budgetMs ?? 600_000,
