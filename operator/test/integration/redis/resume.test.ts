@@ -3,6 +3,7 @@
 // step and at every step after it, so every in-flight slot stops where it is); a brand-new
 // orchestrator then has only the cluster's own state to go on.
 import { afterAll, describe, expect, jest, test } from '@jest/globals';
+import { execFileSync, spawn } from 'node:child_process';
 import { rm } from 'node:fs/promises';
 import { Cluster } from 'ioredis';
 import { startRedisNode, startRedisNodes, type RedisNodeHandle, type StartRedisNodesOptions } from '../../../../hack/local/redis.js';
@@ -138,5 +139,38 @@ describe('interrupted and failed migrations', () => {
     const ok = await drive(orch, { masters: 4, replicasPerMaster: 0 }, nodes, opts);
     expect(cond(ok, 'SlotsBalanced')?.status).toBe('True');
     expect((await verifyKeys(nodes.map((n) => ({ host: n.host, port: n.port })), data)).slice(0, 5)).toEqual([]);
+  });
+
+  test('orchestrator process SIGKILLed mid-rebalance (3 times): the next run completes, no key lost', async () => {
+    // The orchestrator runs as its own process (bench/reshard-orch.ts, built once), as in a pod.
+    execFileSync('npx', ['tsc', '-p', 'bench/tsconfig.json'], { stdio: 'pipe' });
+    const rootDir = await makeRootDir('redis-orch');
+    roots.push(rootDir);
+    const opts: StartRedisNodesOptions = { count: 3, ipPrefix: IP_PREFIX, rootDir, nodes: 3, clusterNodeTimeoutMs: 3000 };
+    const nodes = await startRedisNodes(opts);
+    all.push(nodes);
+    await drive(createRedisOrchestrator(), { masters: 3, replicasPerMaster: 0 }, nodes, opts);
+    const data = await load(nodes, 20_000);
+    nodes.push(await startRedisNode(opts, 3));
+    const killedWithOpen: number[] = [];
+    for (const [i, masters] of [4, 4, 4].entries()) {
+      const input = { masters, replicasPerMaster: 0, members: nodes.map((n) => n.member()), migrateBatchKeys: 3, migrateConcurrency: 4 };
+      const child = spawn(process.execPath, ['dist/bench-build/bench/reshard-orch.js', JSON.stringify(input)], { stdio: 'ignore' });
+      const exited = new Promise((r) => child.once('exit', r));
+      // Wait until it is moving slots, then kill it without warning.
+      const deadline = Date.now() + 60_000;
+      while (Date.now() < deadline && (await openSlots(nodes)).length === 0) await new Promise((r) => setTimeout(r, 20));
+      await new Promise((r) => setTimeout(r, 200 + i * 300));
+      child.kill('SIGKILL');
+      await exited;
+      killedWithOpen.push((await openSlots(nodes)).length);
+    }
+    expect(killedWithOpen.some((n) => n > 0)).toBe(true);
+    const r = await drive(createRedisOrchestrator(), { masters: 4, replicasPerMaster: 0 }, nodes, opts, { maxRounds: 40 });
+    expect(cond(r, 'SlotsBalanced')?.status).toBe('True');
+    expect(await openSlots(nodes)).toEqual([]);
+    expect(await strayKeys(nodes)).toEqual([]);
+    expect((await verifyKeys(nodes.map((n) => ({ host: n.host, port: n.port })), data)).slice(0, 5)).toEqual([]);
+    console.log(`SIGKILL points left ${killedWithOpen.join(', ')} open slot state(s)`);
   });
 });
