@@ -18,6 +18,13 @@ local cfg = {
   socket_timeout = 1000,
 }
 local producer
+-- Circuit breaker: when a flush fails (Kafka unreachable), stop feeding the producer for a while.
+-- Without it, lua-resty-kafka retries metadata for every buffered record (a connect each), which
+-- burns the worker's CPU exactly when Kafka is down. While open, records are dropped and counted.
+local paused_until = 0
+local backoff = 0.5
+local MAX_BACKOFF = 5
+local last_error = 0
 
 function _M.configure(c)
   for k, v in pairs(c) do
@@ -29,6 +36,14 @@ local function on_error(topic, partition_id, queue, index, err, retryable)
   -- the queue holds key, message pairs
   local n = math.floor((index or 0) / 2)
   metrics.inc("cachetier_accesslog_dropped_total", nil, n)
+  local now = ngx.now()
+  if now - last_error > 30 then
+    backoff = 0.5 -- first failure after a healthy period
+  else
+    backoff = math.min(backoff * 2, MAX_BACKOFF)
+  end
+  last_error = now
+  paused_until = now + backoff
   ngx.log(ngx.INFO, "cachetier: dropped ", n, " access-log records for ", topic, ": ", tostring(err))
 end
 
@@ -71,8 +86,8 @@ function _M.send(key, record)
   if not cfg.enabled then
     return
   end
-  if not producer then
-    metrics.inc("cachetier_accesslog_dropped_total")
+  if not producer or ngx.now() < paused_until then
+    metrics.inc_fast("cachetier_accesslog_dropped_total")
     return
   end
   local ok, sent, err = pcall(function()
