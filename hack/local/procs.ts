@@ -34,9 +34,20 @@ function killGroup(pid: number, signal: NodeJS.Signals): void {
 }
 
 // Last line of defence: if the test process exits without cleaning up, take the servers with it.
-process.once('exit', () => {
+function killAllLive(): void {
   for (const p of live) killGroup(p.pid, 'SIGKILL');
-});
+}
+process.once('exit', killAllLive);
+// A runner killed by SIGTERM/SIGINT/SIGHUP never reaches 'exit' handlers on its own. Act only when
+// nobody else handles the signal (the demo stops everything gracefully itself).
+for (const [sig, code] of [['SIGTERM', 143], ['SIGINT', 130], ['SIGHUP', 129]] as const) {
+  const onSignal = () => {
+    if (process.listenerCount(sig) > 1) return;
+    killAllLive();
+    process.exit(code);
+  };
+  process.on(sig, onSignal);
+}
 
 export function startProcess(
   name: string,
