@@ -197,7 +197,19 @@ export async function installCrds(cp: ControlPlane): Promise<string[]> {
     for (const d of parseYamlDocs(text)) if (d.kind === 'CustomResourceDefinition') names.push(d.metadata.name);
     await cp.k(['apply', '--server-side', '--force-conflicts', '-f', path.join(CRD_DIR, f)]);
   }
-  for (const n of names) await cp.k(['wait', '--for=condition=Established', '--timeout=60s', `crd/${n}`]);
+  // Polled rather than `kubectl wait`, which errors out (instead of waiting) while a just-created
+  // CRD has no status.conditions yet.
+  for (const n of names) {
+    await waitFor(
+      `CRD ${n} Established`,
+      async () => {
+        const r = await cp.kubectl(['get', 'crd', n, '-o', 'jsonpath={.status.conditions[?(@.type=="Established")].status}']);
+        return r.code === 0 && r.stdout.trim() === 'True';
+      },
+      60_000,
+      250,
+    );
+  }
   return names;
 }
 
