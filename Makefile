@@ -15,7 +15,7 @@ all: build
 help: ## list targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | sort
 
-deps: deps-node ## install everything the build, tests, demo and benchmarks need (cached in $CACHETIER_CACHE)
+deps: deps-node ## install what the build, unit/integration tests, demo and benchmarks need (cached in $CACHETIER_CACHE); the Kubernetes build is deps-controlplane
 	bash hack/deps.sh
 
 deps-node: ## npm ci, only when package-lock.json changed since the last install

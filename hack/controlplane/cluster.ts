@@ -76,7 +76,7 @@ export interface ControlPlane {
 export function missingPrerequisites(): string[] {
   const missing: string[] = [];
   for (const b of ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubectl']) {
-    if (!existsSync(path.join(K8S_BIN, b))) missing.push(`${path.join(K8S_BIN, b)} (make deps: hack/deps.d/50-kubernetes.sh)`);
+    if (!existsSync(path.join(K8S_BIN, b))) missing.push(`${path.join(K8S_BIN, b)} (make deps-controlplane: hack/deps-kubernetes.sh)`);
   }
   if (spawnSync('sh', ['-c', 'command -v etcd'], { encoding: 'utf8' }).status !== 0) missing.push('etcd (Debian etcd-server)');
   if (HELM === 'helm' && spawnSync('sh', ['-c', 'command -v helm'], { encoding: 'utf8' }).status !== 0) {

@@ -19,7 +19,7 @@ log() { echo "controlplane: $*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
 for b in kube-apiserver kube-controller-manager kube-scheduler kubectl; do
-  [ -x "$K8S_BIN/$b" ] || die "$K8S_BIN/$b missing: run 'make deps' (hack/deps.d/50-kubernetes.sh builds it)"
+  [ -x "$K8S_BIN/$b" ] || die "$K8S_BIN/$b missing: run 'make deps-controlplane' (hack/deps-kubernetes.sh builds it)"
 done
 ETCD_BIN="${ETCD_BIN:-$(command -v etcd || true)}"
 [ -n "$ETCD_BIN" ] || die "etcd not found: install Debian etcd-server (bash hack/deps-apt.sh)"
