@@ -364,6 +364,13 @@ export class Orchestrator implements RedisOrchestrator {
     const moves = planRebalance(owners, keep);
     if (moves.length > 0) {
       await this.phase('rebalance');
+      const targets = [...new Set(moves.map((m) => m.to))];
+      const notReady = await this.waitTargetsReady(v, targets);
+      if (notReady.length > 0) {
+        // A target that is not yet part of a healthy cluster answers MIGRATE with CLUSTERDOWN.
+        notes.push(`slot moves wait: ${notReady.join(', ')}`);
+        return false;
+      }
       const failed = await this.executeMoves(pool, v, moves, events, d);
       if (failed > 0) {
         // Aborted moves left their owners unchanged; retrying at once would fail the same way.
@@ -587,7 +594,6 @@ export class Orchestrator implements RedisOrchestrator {
     const pairKey = (m: SlotMove) => `${m.from}>${m.to}`;
     const groups = new Map<string, SlotMove[]>();
     for (const m of moves) groups.set(pairKey(m), [...(groups.get(pairKey(m)) ?? []), m]);
-    await this.waitTargetsKnowSlots(v, [...new Set(moves.map((m) => m.to))]);
     let cap: AtomicCapability = 'none';
     if (this.o.atomicMigration) cap = await detectAtomicMigration(v.byId.get(moves[0].to)!.conn);
     const results: MoveResult[] = [];
@@ -655,24 +661,37 @@ export class Orchestrator implements RedisOrchestrator {
     return failed;
   }
 
-  /** Bounded wait until every move target's own view has an owner for every covered slot. */
-  private async waitTargetsKnowSlots(v: View, targets: string[]) {
+  /**
+   * Bounded wait until every move target sees an owner for every covered slot and reports
+   * cluster_state:ok. Returns what is still not ready ("redis-3: cluster_state=fail"), empty when
+   * all are: a target that joined moments ago knows the slot map before it counts as healthy.
+   */
+  private async waitTargetsReady(v: View, targets: string[]): Promise<string[]> {
     const covered = v.owner.filter((x) => x !== undefined).length;
     const deadline = Date.now() + 15_000;
-    while (Date.now() < deadline) {
-      const known = await Promise.all(
+    for (;;) {
+      const states = await Promise.all(
         targets.map(async (id) => {
-          const nodes = parseClusterNodes(String(await v.byId.get(id)!.conn.call('CLUSTER', 'NODES').catch(() => '')));
-          return nodes.filter((n) => isMaster(n)).reduce((a, n) => a + n.slots.length, 0);
+          const o = v.byId.get(id)!;
+          const [nodesRaw, infoRaw] = await Promise.all([
+            o.conn.call('CLUSTER', 'NODES').catch(() => ''),
+            o.conn.call('CLUSTER', 'INFO').catch(() => ''),
+          ]);
+          const known = parseClusterNodes(String(nodesRaw))
+            .filter((n) => isMaster(n))
+            .reduce((a, n) => a + n.slots.length, 0);
+          const state = parseInfo(String(infoRaw))['cluster_state'] ?? 'unknown';
+          if (known < covered) return `${o.member.pod}: knows ${known}/${covered} slot owners`;
+          return state === 'ok' ? '' : `${o.member.pod}: cluster_state=${state}`;
         }),
       );
-      if (known.every((k) => k >= covered)) return;
+      const notReady = states.filter((x) => x !== '');
+      if (notReady.length === 0 || Date.now() >= deadline) return notReady;
       await sleep(100);
     }
   }
 
   private async removeLeaving(v: View, events: OrchestrationEvent[]): Promise<boolean> {
-    const stayingIds = new Set(v.staying.filter((o) => o.ok).map((o) => o.id!));
     let did = false;
     for (const l of v.leaving) {
       if (!l.ok || !l.id) continue;
@@ -688,7 +707,6 @@ export class Orchestrator implements RedisOrchestrator {
       did = true;
       events.push({ type: 'Normal', reason: 'MemberRemoved', message: `${l.member.pod} drained, forgotten by ${known.length} member(s) and reset` });
     }
-    void stayingIds;
     return did;
   }
 
