@@ -7,7 +7,7 @@
 // Throughput phases replay the same BENCH_MESSAGES push messages (full records, explicit version)
 // over BENCH_PRODUCTS products from a fresh consumer group against an emptied Redis; a phase ends
 // when the group's committed offsets reach the end of the topic. Last line: updates_per_s_locked=<n>.
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Cluster, Redis } from 'ioredis';
 import { Kafka, logLevel } from 'kafkajs';
 import { resolve } from '../operator/src/api/defaults.js';
@@ -26,6 +26,8 @@ const PRODUCTS = Number(process.env.BENCH_PRODUCTS ?? 10_000);
 const LATENCY_RATE = 1000;
 const LATENCY_SECONDS = Number(process.env.BENCH_LATENCY_SECONDS ?? 15);
 const TOPIC = `bench-cache-message-${Date.now()}`;
+// Which phases to run (a smaller variant for quick before/after checks); default all.
+const PHASES = new Set((process.env.BENCH_PHASES ?? 'locked,cas,ref,latency-locked,latency-cas').split(','));
 
 function rssMb(pid: number): { rss: number; hwm: number } {
   const s = readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -131,39 +133,43 @@ async function main(): Promise<void> {
     };
 
     console.log('bench-producer: phase 1/4: producer with ZooKeeper locks');
-    const locked = await runProducerPhase('locked', baseEnv);
+    const skipped = { rate: NaN, seconds: NaN, rss: { rss: 0, hwm: 0 } };
+    const locked = PHASES.has('locked') ? await runProducerPhase('locked', baseEnv) : skipped;
     console.log('bench-producer: phase 2/4: producer with CAS only');
-    const casOnly = await runProducerPhase('cas', { ...baseEnv, LOCK_ENABLED: 'false' });
+    const casOnly = PHASES.has('cas') ? await runProducerPhase('cas', { ...baseEnv, LOCK_ENABLED: 'false' }) : skipped;
 
-    console.log('bench-producer: phase 3/4: reference kafkajs eachBatch + Redis SET');
-    await flushRedis();
-    const refGroup = `bench-ref-${Date.now()}`;
-    const consumer = kc.consumer({ groupId: refGroup, maxBytesPerPartition: 1024 * 1024 });
-    let refStart: number | undefined;
-    let refCount = 0;
-    await consumer.connect();
-    await consumer.subscribe({ topic: TOPIC, fromBeginning: true });
-    await consumer.run({
-      partitionsConsumedConcurrently: 6,
-      eachBatch: async ({ batch }) => {
-        refStart ??= Date.now();
-        await Promise.all(
-          batch.messages.map((m) => {
-            const rec = JSON.parse(String(m.value)) as Record<string, unknown>;
-            return rc.set(`product_info_${String(rec.id)}`, JSON.stringify({ _v: rec.version, ...rec }));
-          }),
-        );
-        refCount += batch.messages.length;
-      },
-    });
-    const refDeadline = Date.now() + 600_000;
-    while (refCount < MESSAGES || (await committed(refGroup)) < endTotal) {
-      if (Date.now() > refDeadline) throw new Error('reference: not done after 10 min');
-      await sleep(50);
-    }
-    const refSeconds = (Date.now() - (refStart ?? Date.now())) / 1000;
-    await consumer.disconnect();
-    const refRate = Math.round(MESSAGES / refSeconds);
+    const runReference = async () => {
+      console.log('bench-producer: phase 3/4: reference kafkajs eachBatch + Redis SET');
+      await flushRedis();
+      const refGroup = `bench-ref-${Date.now()}`;
+      const consumer = kc.consumer({ groupId: refGroup, maxBytesPerPartition: 1024 * 1024 });
+      let refStart: number | undefined;
+      let refCount = 0;
+      await consumer.connect();
+      await consumer.subscribe({ topic: TOPIC, fromBeginning: true });
+      await consumer.run({
+        partitionsConsumedConcurrently: 6,
+        eachBatch: async ({ batch }) => {
+          refStart ??= Date.now();
+          await Promise.all(
+            batch.messages.map((m) => {
+              const rec = JSON.parse(String(m.value)) as Record<string, unknown>;
+              return rc.set(`product_info_${String(rec.id)}`, JSON.stringify({ _v: rec.version, ...rec }));
+            }),
+          );
+          refCount += batch.messages.length;
+        },
+      });
+      const refDeadline = Date.now() + 600_000;
+      while (refCount < MESSAGES || (await committed(refGroup)) < endTotal) {
+        if (Date.now() > refDeadline) throw new Error('reference: not done after 10 min');
+        await sleep(50);
+      }
+      const seconds = (Date.now() - (refStart ?? Date.now())) / 1000;
+      await consumer.disconnect();
+      return { refRate: Math.round(MESSAGES / seconds), refSeconds: seconds };
+    };
+    const { refRate, refSeconds } = PHASES.has('ref') ? await runReference() : { refRate: NaN, refSeconds: NaN };
 
     /** Paced run: LATENCY_RATE updates/s to distinct products; latency = send -> PUBLISH seen. */
     const latencyRun = async (name: string, env: Record<string, string>) => {
@@ -176,6 +182,7 @@ async function main(): Promise<void> {
       const sub = new Redis({ host: redis.seeds[0].split(':')[0], port: Number(redis.seeds[0].split(':')[1]) });
       const sentAt = new Map<string, number>();
       const lat: number[] = [];
+      const ackMs: number[] = [];
       await sub.subscribe(INVALIDATION_CHANNEL);
       sub.on('message', (_c, key: string) => {
         const t = sentAt.get(key);
@@ -188,31 +195,57 @@ async function main(): Promise<void> {
       const total = LATENCY_RATE * LATENCY_SECONDS;
       const idBase = name === 'locked' ? 1_000_000 : 2_000_000;
       try {
+        // Updates are generated on a 10 ms clock and handed to ONE in-flight produce request at a
+        // time (whatever accumulated meanwhile goes in the next one, like a Kafka producer's
+        // linger/batching). Firing a separate acks=all request every 10 ms instead queues them
+        // behind each other on the bench's own broker connections (a broker handles one request
+        // per connection at a time), so the bench measured its own send backlog. The clock of
+        // each update still starts when it was generated, so any send wait is counted.
+        const pending: { key: string; value: string }[] = [];
+        let sending: Promise<void> | undefined;
+        const flush = (): void => {
+          if (sending || pending.length === 0) return;
+          const msgs = pending.splice(0, pending.length);
+          const t = Date.now();
+          sending = kp
+            .send({ topic: TOPIC, acks: -1, messages: msgs })
+            .then(() => {
+              ackMs.push(Date.now() - t);
+            })
+            .catch((e) => console.warn(`bench-producer: latency send failed: ${String(e)}`))
+            .finally(() => {
+              sending = undefined;
+              flush();
+            });
+        };
         const startT = Date.now();
         let sent = 0;
         while (sent < total) {
           const due = Math.min(total, Math.floor(((Date.now() - startT) / 1000) * LATENCY_RATE));
-          const msgs = [];
           for (; sent < due; sent++) {
             const id = idBase + sent; // one update per product: its PUBLISH is this message's
             sentAt.set(`product_info_${id}`, Date.now());
-            msgs.push({ key: String(id), value: JSON.stringify({ serviceId: 'productInfoService', id, name: `l${id}`, price: 1, version: Date.now() }) });
+            pending.push({ key: String(id), value: JSON.stringify({ serviceId: 'productInfoService', id, name: `l${id}`, price: 1, version: Date.now() }) });
           }
-          if (msgs.length) void kp.send({ topic: TOPIC, acks: -1, messages: msgs });
+          flush();
           await sleep(10);
         }
         const until = Date.now() + 30_000;
         while (lat.length < total && Date.now() < until) await sleep(100);
         rss = rssMb(lp.proc.pid);
+        // The producer's own view (consume lag histogram etc.), kept with the logs for diagnosis.
+        const m = await fetch(`${lp.url}/metrics`).then((r) => r.text()).catch(() => '');
+        writeFileSync(`${rootDir}/metrics-latency-${name}.txt`, m);
       } finally {
         sub.disconnect();
         await lp.stop();
       }
-      return { p50: pct(lat, 50), p99: pct(lat, 99), n: lat.length, missing: total - lat.length, rss };
+      return { p50: pct(lat, 50), p99: pct(lat, 99), n: lat.length, missing: total - lat.length, rss, ackP50: pct(ackMs, 50), ackP99: pct(ackMs, 99) };
     };
     console.log(`bench-producer: phase 4/4: change-to-Redis latency at ${LATENCY_RATE} updates/s for ${LATENCY_SECONDS} s (locks on, then CAS only)`);
-    const latL = await latencyRun('locked', baseEnv);
-    const latC = await latencyRun('cas', { ...baseEnv, LOCK_ENABLED: 'false' });
+    const noLat = { p50: NaN, p99: NaN, n: 0, missing: 0, rss: { rss: 0, hwm: 0 }, ackP50: NaN, ackP99: NaN };
+    const latL = PHASES.has('latency-locked') ? await latencyRun('locked', baseEnv) : noLat;
+    const latC = PHASES.has('latency-cas') ? await latencyRun('cas', { ...baseEnv, LOCK_ENABLED: 'false' }) : noLat;
     const { p50, p99 } = latL;
     const rssLat = latL.rss;
 
@@ -225,8 +258,8 @@ async function main(): Promise<void> {
     console.log(`updates/s over ${MESSAGES} change messages, ${PRODUCTS} products, 6 partitions, RF 3 (same run, same machine)`);
     for (const [a, b, c] of rows) console.log(`  ${a.padEnd(38)} ${b.padStart(8)} /s   ${c}`);
     console.log(`change-to-Redis latency at ${LATENCY_RATE}/s (send -> PUBLISH seen, ${LATENCY_SECONDS} s, distinct products):`);
-    console.log(`  ZooKeeper locks + CAS: p50=${latL.p50} ms p99=${latL.p99} ms (${latL.n} samples, ${latL.missing} not written within 30 s after the last send)`);
-    console.log(`  CAS only:              p50=${latC.p50} ms p99=${latC.p99} ms (${latC.n} samples, ${latC.missing} not written within 30 s after the last send)`);
+    console.log(`  ZooKeeper locks + CAS: p50=${latL.p50} ms p99=${latL.p99} ms (${latL.n} samples, ${latL.missing} not written within 30 s after the last send; Kafka produce acks p50=${latL.ackP50} p99=${latL.ackP99} ms)`);
+    console.log(`  CAS only:              p50=${latC.p50} ms p99=${latC.p99} ms (${latC.n} samples, ${latC.missing} not written within 30 s after the last send; Kafka produce acks p50=${latC.ackP50} p99=${latC.ackP99} ms)`);
     console.log(`producer RSS during the latency runs: ${rssLat.rss} MB (peak ${rssLat.hwm} MB) locked, ${latC.rss.rss} MB (peak ${latC.rss.hwm} MB) CAS only`);
     console.log(`updates_per_s_cas_only=${casOnly.rate}`);
     console.log(`updates_per_s_reference=${refRate}`);
