@@ -1,5 +1,6 @@
 // The whole tier on kind: run by `make e2e` (hack/kind/e2e.sh) after the chart and the example
 // CacheTier are installed. Needs Docker/podman + kind; there is no fallback that passes without them.
+import { jest } from '@jest/globals';
 import { condition, eventually, getJson, kubectl, NS, portForward, tier, TIER, waitConditions, type PortForward } from './kube.js';
 
 jest.setTimeout(30 * 60_000);

@@ -1,5 +1,6 @@
 // `make demo` run non-interactively: the whole tier comes up from examples/cachetier.yaml, every
 // flow passes, and everything it started is gone afterwards.
+import { jest } from '@jest/globals';
 import { spawnSync, execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
