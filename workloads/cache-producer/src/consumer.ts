@@ -113,6 +113,9 @@ export class ChangeConsumer {
 
   private async onBatch({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale }: EachBatchPayload): Promise<void> {
     if (batch.messages.length === 0) return;
+    const batchStart = Date.now();
+    const newestTs = Number(batch.messages[batch.messages.length - 1].timestamp);
+    if (Number.isFinite(newestTs)) this.metrics.batchDelivery.observe(Math.max(0, batchStart - newestTs) / 1000);
     const good: { msg: ChangeMessage; timestamp: number; m: KafkaMessage }[] = [];
     const stopped = () => this.stopping || !isRunning() || isStale();
     const bad: { m: KafkaMessage; partition: number; reason: string; detail: string }[] = [];
@@ -147,6 +150,7 @@ export class ChangeConsumer {
     const last = batch.messages[batch.messages.length - 1].offset;
     resolveOffset(last);
     await commitOffsetsIfNecessary();
+    this.metrics.batchProcessing.observe((Date.now() - batchStart) / 1000);
   }
 
   private async retrying(fn: () => Promise<void>, stopped: () => boolean): Promise<void> {

@@ -13,6 +13,8 @@ export function createMetrics() {
     deadLettered: new Counter({ name: `${p}dead_lettered_total`, help: 'messages sent to the dead-letter topic', labelNames: ['reason'] as const, registers: [registry] }),
     lockWait: new Histogram({ name: `${p}lock_wait_seconds`, help: 'time to acquire the ZooKeeper lock', buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers: [registry] }),
     lag: new Histogram({ name: `${p}end_to_end_lag_seconds`, help: 'now - message timestamp when its write completed', buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers: [registry] }),
+    batchDelivery: new Histogram({ name: `${p}batch_delivery_seconds`, help: 'now - newest message timestamp when a cache-message batch reaches the producer (Kafka side of the lag)', buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers: [registry] }),
+    batchProcessing: new Histogram({ name: `${p}batch_processing_seconds`, help: 'time to process one cache-message batch (jobs + offset resolve/commit)', buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers: [registry] }),
     hits: new Counter({ name: `${p}http_hits_total`, help: 'HTTP reads by the level that answered', labelNames: ['level'] as const, registers: [registry] }),
     sourceCalls: new Counter({ name: `${p}source_calls_total`, help: 'HTTP calls to source services', registers: [registry] }),
     jobErrors: new Counter({ name: `${p}job_errors_total`, help: 'failed attempts at a job (retried)', labelNames: ['error'] as const, registers: [registry] }),
