@@ -239,6 +239,7 @@ export class ZkLocks {
     const tag = `lock-${randomUUID()}-`;
     const gen0 = this.generation;
     let ours: string | undefined;
+    let firstKids: string[] | undefined;
     const held: Held = { lost: false };
     try {
       // 1. our sequential ephemeral node (the per-entity dir is a CONTAINER: the server deletes
@@ -246,8 +247,23 @@ export class ZkLocks {
       for (let i = 0; ours === undefined; i++) {
         if (!this.dirs.has(dir)) await this.ensureDir(dir, C.ZOO_CONTAINER, deadline);
         try {
-          const created = await this.client().create(`${dir}/${tag}`, '', C.ZOO_EPHEMERAL_SEQUENTIAL);
+          // The children list is requested right behind the create, without waiting for it: a
+          // session's requests are applied in order, so the list already contains our node and
+          // the uncontended case costs one round trip instead of two. If the create fails the
+          // list is ignored.
+          const zk = this.client();
+          const creating = zk.create(`${dir}/${tag}`, '', C.ZOO_EPHEMERAL_SEQUENTIAL);
+          const listing = zk.get_children(dir, false).then(
+            (k) => k,
+            () => undefined,
+          );
+          const created = await creating.catch(async (e: unknown) => {
+            await listing;
+            throw e;
+          });
           ours = created.slice(created.lastIndexOf('/') + 1);
+          const kids = await listing;
+          if (kids?.includes(ours)) firstKids = kids;
         } catch (e) {
           const code = zkCode(e);
           if (code === -101 /* NONODE: the container was reaped */) {
@@ -269,7 +285,8 @@ export class ZkLocks {
       // 2. wait until ours is the lowest, watching only the predecessor.
       for (;;) {
         if (this.generation !== gen0) throw new LockSessionError(`while waiting for ${name}`);
-        const kids = await this.op(deadline, (zk) => zk.get_children(dir, false));
+        const kids = firstKids ?? (await this.op(deadline, (zk) => zk.get_children(dir, false)));
+        firstKids = undefined;
         const pred = predecessorOf(kids, ours);
         if (pred === undefined) break;
         let woke!: () => void;
@@ -360,3 +377,4 @@ export class ZkLocks {
     }
   }
 }
+
