@@ -10,7 +10,7 @@
 import * as k8s from '@kubernetes/client-node';
 import { createLogger, type Logger } from './log.js';
 import { enableDefaultMetrics, leaderGauge, queueDepth, reconcileDuration, reconcileErrors, reconcileTotal, registry } from './metrics.js';
-import { RealKubeClient, describeError } from './kube/client.js';
+import { KeepAliveKubeConfig, RealKubeClient, describeError } from './kube/client.js';
 import { WorkQueue } from './controller/queue.js';
 import { Reconciler } from './controller/reconcile.js';
 import { EventRecorder } from './controller/events.js';
@@ -50,7 +50,8 @@ async function main(): Promise<void> {
   enableDefaultMetrics();
   log.info({ config: cfg }, 'starting cachetier-operator');
 
-  const kc = new k8s.KubeConfig();
+  // Shared keep-alive agents: client-node would open a new TLS connection per request.
+  const kc = new KeepAliveKubeConfig();
   try {
     kc.loadFromDefault();
   } catch (err) {

@@ -3,6 +3,8 @@
 // drive them with an in-memory fake; RealKubeClient is that interface on
 // @kubernetes/client-node 1.4 (ESM, one object parameter per call, bodies returned directly,
 // ApiException with .code).
+import http from 'node:http';
+import https from 'node:https';
 import * as k8s from '@kubernetes/client-node';
 import type { CacheTier, CacheTierStatus } from '../api/types.js';
 import { GROUP, PLURAL, VERSION } from '../api/types.js';
@@ -229,6 +231,48 @@ function leaseToApi(namespace: string, name: string, rec: LeaseRecord): k8s.V1Le
       leaseTransitions: rec.leaseTransitions,
     },
   };
+}
+
+/**
+ * A KubeConfig whose API clients share keep-alive agents. client-node 1.4 builds a new
+ * https.Agent for every request (applySecurityAuthentication -> createAgent), so every request
+ * opens a new TCP connection and TLS session: ~20 ms of client CPU per request and RSS that
+ * grows with the request count. Here the per-request agent's options (CA, client cert/key,
+ * rejectUnauthorized, servername: everything that identifies the connection) pick one cached
+ * keep-alive agent, so requests reuse connections. Proxy agents (proxyUrl) are left as they are.
+ * Watches (applyToFetchOptions) keep their own agent: they hold a connection for minutes.
+ */
+export class KeepAliveKubeConfig extends k8s.KubeConfig {
+  private readonly agents = new Map<string, http.Agent>();
+
+  override async applySecurityAuthentication(context: k8s.RequestContext): Promise<void> {
+    await super.applySecurityAuthentication(context);
+    const agent = context.getAgent();
+    if (!agent || (agent.constructor !== https.Agent && agent.constructor !== http.Agent)) return;
+    context.setAgent(this.shared(agent as http.Agent));
+  }
+
+  private shared(perRequest: http.Agent): http.Agent {
+    const o = (perRequest as http.Agent & { options: https.AgentOptions }).options;
+    const str = (v: unknown): string => (v === undefined ? '' : Buffer.isBuffer(v) ? v.toString('base64') : Array.isArray(v) ? v.map(str).join(',') : String(v));
+    const isHttps = perRequest.constructor === https.Agent;
+    const key = [isHttps, o.ca, o.cert, o.key, o.pfx, o.passphrase, o.rejectUnauthorized, o.servername].map(str).join('\0');
+    let agent = this.agents.get(key);
+    if (!agent) {
+      // Close idle connections after 30 s, well before kube-apiserver's 90 s idle timeout, so a
+      // request never lands on a connection the server is closing.
+      const opts: https.AgentOptions = { ...o, keepAlive: true, keepAliveMsecs: 30_000, maxSockets: 32, maxFreeSockets: 8, timeout: 30_000 };
+      agent = isHttps ? new https.Agent(opts) : new http.Agent(opts);
+      this.agents.set(key, agent);
+      // Certificates rotate rarely; keep the map from growing without bound if they do.
+      if (this.agents.size > 4) {
+        const [oldest] = this.agents.keys();
+        this.agents.get(oldest)?.destroy();
+        this.agents.delete(oldest);
+      }
+    }
+    return agent;
+  }
 }
 
 export interface RealKubeClientOptions {
