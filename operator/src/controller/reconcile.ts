@@ -72,6 +72,30 @@ interface ChildState {
   readError?: string;
 }
 
+/** Children read/applied at once in one reconcile (a tier has ~30). */
+const APPLY_CONCURRENCY = 8;
+
+interface ChildOutcome {
+  id: string;
+  applied?: boolean;
+  error?: string;
+  event?: { type: 'Normal' | 'Warning'; reason: string; message: string };
+}
+
+/** fn over items, at most `limit` at a time; results in the items' order. */
+export async function mapBounded<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await fn(items[i], i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(Math.max(1, limit), items.length) }, () => worker()));
+  return results;
+}
+
 const STATEFUL: Record<string, Component> = { ZooKeeperReady: 'zookeeper', KafkaReady: 'kafka', RedisReady: 'redis' };
 
 function num(v: unknown): number {
@@ -180,6 +204,30 @@ export class Reconciler {
     if (resolved.spec.paused) return this.reconcilePaused(tier, now);
 
     const log = this.log.child({ tier: key, generation: tier.metadata.generation });
+    // Event writes are not awaited where they happen (the recorder never throws and logs its
+    // own failures); the reconcile settles them once before it returns, so a pass never
+    // overlaps its own events with the next one.
+    const pendingEvents: Promise<void>[] = [];
+    const emit = (type: 'Normal' | 'Warning', reason: string, message: string): void => {
+      pendingEvents.push(this.deps.recorder.event(tier, type, reason, message));
+    };
+    try {
+      return await this.reconcileActive(tier, resolved, now, key, log, emit);
+    } finally {
+      await Promise.allSettled(pendingEvents);
+    }
+  }
+
+  private async reconcileActive(
+    tier: CacheTier,
+    resolved: ResolvedCacheTier,
+    now: string,
+    key: string,
+    log: Logger,
+    emit: (type: 'Normal' | 'Warning', reason: string, message: string) => void,
+  ): Promise<ReconcileOutcome> {
+    const { kube } = this.deps;
+    const { namespace } = tier.metadata;
     const events: OrchestrationEvent[] = [];
     const errors: string[] = [];
     let changed = false;
@@ -259,8 +307,9 @@ export class Reconciler {
       return this.renderFailed(tier, describeError(err), now);
     }
     const children = new Map<string, ChildState>();
-    const applied: string[] = [];
-    for (const obj of objects) {
+    // Children don't depend on each other: read and apply them APPLY_CONCURRENCY at a time.
+    // Results land in render order (applied, errors, events), whatever order the requests finish.
+    const outcomes = await mapBounded(objects, APPLY_CONCURRENCY, async (obj): Promise<ChildOutcome> => {
       const ref = refOf(obj, namespace);
       const id = `${ref.kind}/${ref.name}`;
       const st: ChildState = { rendered: obj };
@@ -269,29 +318,34 @@ export class Reconciler {
       if (isRedisSts && redisStsError) {
         // Without the live replicas we can't tell a grow from a shrink: leave it alone.
         st.readError = redisStsError;
-        errors.push(`${id}: ${redisStsError}`);
-        continue;
+        return { id, error: `${id}: ${redisStsError}` };
       }
       try {
         const live = isRedisSts ? liveRedisSts : await kube.get(ref);
         st.live = live;
         const diff = live ? firstDifference(obj, live) : [];
-        if (!diff) continue;
+        if (!diff) return { id };
         const body = { ...obj, metadata: { ...obj.metadata, namespace: ref.namespace } } as KObject;
         st.live = live ? await kube.apply(body) : await this.createOrApply(body);
-        applied.push(id);
-        changed = true;
         const verb = live ? 'Updated' : 'Created';
         const msg = live ? `updated ${ref.kind} ${ref.name} (${formatPath(diff)} differed)` : `created ${ref.kind} ${ref.name}`;
         log.info({ child: id }, msg);
-        await this.deps.recorder.event(tier, 'Normal', verb, msg);
+        return { id, applied: true, event: { type: 'Normal', reason: verb, message: msg } };
       } catch (err) {
         const msg = describeError(err);
         st.readError = msg;
-        errors.push(`${id}: ${msg}`);
         log.warn({ child: id, err: msg }, 'apply failed');
-        await this.deps.recorder.event(tier, 'Warning', 'ApplyFailed', `${ref.kind} ${ref.name}: ${msg}`);
+        return { id, error: `${id}: ${msg}`, event: { type: 'Warning', reason: 'ApplyFailed', message: `${ref.kind} ${ref.name}: ${msg}` } };
       }
+    });
+    const applied: string[] = [];
+    for (const o of outcomes) {
+      if (o.applied) {
+        applied.push(o.id);
+        changed = true;
+      }
+      if (o.error) errors.push(o.error);
+      if (o.event) emit(o.event.type, o.event.reason, o.event.message);
     }
     const child = (kind: string, component: Component): ChildState =>
       children.get(`${kind}/${childName(resolved, component)}`) ?? {};
@@ -383,17 +437,12 @@ export class Reconciler {
     for (const t of transitions) {
       if (t.from === undefined && t.update.status === 'Unknown') continue;
       const type = t.update.status === 'False' ? 'Warning' : 'Normal';
-      await this.deps.recorder.event(
-        tier,
-        type,
-        `${t.update.type}${t.update.status}`,
-        `${t.update.type} ${t.from ?? 'unset'} -> ${t.update.status} (${t.update.reason}): ${t.update.message}`,
-      );
+      emit(type, `${t.update.type}${t.update.status}`, `${t.update.type} ${t.from ?? 'unset'} -> ${t.update.status} (${t.update.reason}): ${t.update.message}`);
     }
     if (tier.status?.conditions?.some((c) => c.type === PAUSED)) {
-      await this.deps.recorder.event(tier, 'Normal', 'Resumed', 'spec.paused is false: reconciling again');
+      emit('Normal', 'Resumed', 'spec.paused is false: reconciling again');
     }
-    for (const e of events) await this.deps.recorder.event(tier, e.type, e.reason, e.message);
+    for (const e of events) emit(e.type, e.reason, e.message);
 
     if (errors.length > 0) {
       this.backoff.delete(key);

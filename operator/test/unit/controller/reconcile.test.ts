@@ -61,10 +61,15 @@ describe('reconcile: children', () => {
     const t = setup();
     const first = await t.run();
     const creates = t.kube.writes.filter((w) => w.verb === 'create').map((w) => `${w.kind}/${w.name}`);
-    expect(creates).toEqual(testRender(resolve(makeTier()), {}).map((o) => `${o.kind}/${o.metadata.name}`));
-    expect(first.applied).toHaveLength(8);
+    const rendered = testRender(resolve(makeTier()), {}).map((o) => `${o.kind}/${o.metadata.name}`);
+    // Children are created concurrently: the requests may go out in any order, but each child
+    // is created exactly once, and the results and events come back in render order.
+    expect([...creates].sort()).toEqual([...rendered].sort());
+    expect(first.applied).toEqual(rendered);
     expect(t.kube.writes.filter((w) => w.verb === 'patch-status')).toHaveLength(1);
-    expect(t.kube.events.filter((e) => e.reason === 'Created')).toHaveLength(8);
+    expect(t.kube.events.filter((e) => e.reason === 'Created').map((e) => e.message)).toEqual(
+      rendered.map((id) => `created ${id.replace('/', ' ')}`),
+    );
     expect(t.kube.events[0].involvedObject).toMatchObject({ kind: 'CacheTier', name: NAME, namespace: NS, uid: 'tier-uid-1' });
 
     t.kube.writes = [];
