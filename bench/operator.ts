@@ -10,6 +10,7 @@ import * as k8s from '@kubernetes/client-node';
 import { resolve as resolveTier } from '../operator/src/api/defaults.js';
 import type { CacheTier } from '../operator/src/api/types.js';
 import { renderAll } from '../operator/src/render/index.js';
+import { KeepAliveKubeConfig } from '../operator/src/kube/client.js';
 import {
   CP_DIR,
   ROOT,
@@ -140,7 +141,10 @@ async function main() {
       return r.stdout.includes('bench-operator');
     }, 60_000);
 
-    const kc = new k8s.KubeConfig();
+    // Keep-alive connections for the bench's own client too: it polls 5 lists every 25 ms, and
+    // with client-node's new-agent-per-request each poll was 5 TLS handshakes, a CPU-heavy
+    // poller competing with the operator it measures on this 2-core machine.
+    const kc = new KeepAliveKubeConfig();
     kc.loadFromFile(cp.adminKubeconfig);
     const c: Clients = {
       apps: kc.makeApiClient(k8s.AppsV1Api),
