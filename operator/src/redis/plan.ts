@@ -106,10 +106,17 @@ export interface PlacementNode {
  * lowest ordinals first within that. Nothing depends on a particular pod being present.
  */
 export function chooseBootstrapMasters(members: PlacementNode[], count: number): string[] {
-  const sorted = [...members].sort((a, b) => a.ordinal - b.ordinal);
+  return spreadOverNodes([...members].sort((a, b) => a.ordinal - b.ordinal), count);
+}
+
+/**
+ * Takes `count` ids from `preferred` (best first), each time from the node that has the fewest
+ * picks so far; ties go to the earlier entry, so the preference order decides within a node.
+ */
+function spreadOverNodes(preferred: PlacementNode[], count: number): string[] {
+  const left = [...preferred];
   const perNode = new Map<string, number>();
   const chosen: string[] = [];
-  const left = [...sorted];
   while (chosen.length < count && left.length > 0) {
     let best = 0;
     for (let i = 1; i < left.length; i++) {
@@ -130,19 +137,7 @@ export function chooseKeepMasters(
   candidates: Array<PlacementNode & { slots: number }>,
   count: number,
 ): string[] {
-  const left = [...candidates].sort((a, b) => b.slots - a.slots || a.ordinal - b.ordinal);
-  const perNode = new Map<string, number>();
-  const chosen: string[] = [];
-  while (chosen.length < count && left.length > 0) {
-    let best = 0;
-    for (let i = 1; i < left.length; i++) {
-      if ((perNode.get(left[i].node) ?? 0) < (perNode.get(left[best].node) ?? 0)) best = i;
-    }
-    const m = left.splice(best, 1)[0];
-    chosen.push(m.id);
-    perNode.set(m.node, (perNode.get(m.node) ?? 0) + 1);
-  }
-  return chosen;
+  return spreadOverNodes([...candidates].sort((a, b) => b.slots - a.slots || a.ordinal - b.ordinal), count);
 }
 
 export interface ReplicaCandidate extends PlacementNode {
