@@ -100,14 +100,15 @@ async function countLost(seed: RedisNodeHandle): Promise<number> {
   return lost;
 }
 
-async function waitOk(nodes: RedisNodeHandle[], timeoutMs = 60_000) {
+/** Polls every node (a fresh connection each time) until `check` holds on all of them. */
+async function waitEveryNode(nodes: RedisNodeHandle[], failure: string, check: (r: Redis) => Promise<boolean>, timeoutMs = 60_000) {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     const ok = await Promise.all(
       nodes.map(async (n) => {
         const r = new Redis({ host: n.host, port: n.port });
         try {
-          return parseInfo(String(await r.call('CLUSTER', 'INFO'))).cluster_state === 'ok';
+          return await check(r);
         } finally {
           r.disconnect();
         }
@@ -116,28 +117,19 @@ async function waitOk(nodes: RedisNodeHandle[], timeoutMs = 60_000) {
     if (ok.every(Boolean)) return;
     await new Promise((r) => setTimeout(r, 20));
   }
-  throw new Error('cluster_state never became ok');
+  throw new Error(failure);
+}
+
+function waitOk(nodes: RedisNodeHandle[]) {
+  return waitEveryNode(nodes, 'cluster_state never became ok', async (r) => parseInfo(String(await r.call('CLUSTER', 'INFO'))).cluster_state === 'ok');
 }
 
 /** Every replica's link to its master is up (a bootstrap is done when replicas are in sync). */
-async function waitSynced(nodes: RedisNodeHandle[], timeoutMs = 60_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const ok = await Promise.all(
-      nodes.map(async (n) => {
-        const r = new Redis({ host: n.host, port: n.port });
-        try {
-          const info = parseInfo(String(await r.call('INFO', 'replication')));
-          return info.role !== 'slave' || info.master_link_status === 'up';
-        } finally {
-          r.disconnect();
-        }
-      }),
-    );
-    if (ok.every(Boolean)) return;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error('replicas never got in sync');
+function waitSynced(nodes: RedisNodeHandle[]) {
+  return waitEveryNode(nodes, 'replicas never got in sync', async (r) => {
+    const info = parseInfo(String(await r.call('INFO', 'replication')));
+    return info.role !== 'slave' || info.master_link_status === 'up';
+  });
 }
 
 async function fresh(count: number, port: number): Promise<{ nodes: RedisNodeHandle[]; opts: StartRedisNodesOptions }> {
@@ -207,6 +199,13 @@ async function main() {
   const cliReb = await timed(async () => {
     await run('redis-cli', ['--cluster', 'add-node', `${new2.host}:${new2.port}`, seed]);
     await waitOk(r2.nodes);
+    // Every member must know the new one, or MIGRATE from it fails with "I don't know about node".
+    const probe = new Redis({ host: new2.host, port: new2.port });
+    const newId = String(await probe.call('CLUSTER', 'MYID'));
+    probe.disconnect();
+    await waitEveryNode(r2.nodes, 'the added node never became known to every member', async (r) =>
+      String(await r.call('CLUSTER', 'NODES')).includes(newId),
+    );
     // add-node returns before the new node is known everywhere; rebalance refuses until then.
     for (let i = 0; i < 200; i++) {
       const { stdout } = await run('redis-cli', ['--cluster', 'check', seed]).catch((e: { stdout: string }) => ({ stdout: e.stdout }));
