@@ -43,6 +43,17 @@ async function load(nodes: RedisNodeHandle[], count: number): Promise<Map<string
   return data;
 }
 
+/** A fresh 3-master cluster (no replicas) on 3 simulated nodes, formed by the orchestrator, with `keys` keys. */
+async function threeMasters(keys: number) {
+  const rootDir = await makeRootDir('redis-orch');
+  roots.push(rootDir);
+  const opts: StartRedisNodesOptions = { count: 3, ipPrefix: IP_PREFIX, rootDir, nodes: 3, clusterNodeTimeoutMs: 3000 };
+  const nodes = await startRedisNodes(opts);
+  all.push(nodes);
+  await drive(createRedisOrchestrator(), { masters: 3, replicasPerMaster: 0 }, nodes, opts);
+  return { opts, nodes, data: await load(nodes, keys) };
+}
+
 async function ownerMap(n: RedisNodeHandle): Promise<string[]> {
   const map: string[] = new Array(16384).fill('');
   for (const x of await clusterNodes(n)) if (x.flags.has('master')) for (const s of x.slots) map[s] = x.id;
@@ -51,13 +62,7 @@ async function ownerMap(n: RedisNodeHandle): Promise<string[]> {
 
 describe('interrupted and failed migrations', () => {
   test('orchestrator killed at every migration step boundary: the next run finishes, no key lost', async () => {
-    const rootDir = await makeRootDir('redis-orch');
-    roots.push(rootDir);
-    const opts: StartRedisNodesOptions = { count: 3, ipPrefix: IP_PREFIX, rootDir, nodes: 3, clusterNodeTimeoutMs: 3000 };
-    const nodes = await startRedisNodes(opts);
-    all.push(nodes);
-    await drive(createRedisOrchestrator(), { masters: 3, replicasPerMaster: 0 }, nodes, opts);
-    const data = await load(nodes, 20_000);
+    const { opts, nodes, data } = await threeMasters(20_000);
     const points: Array<{ step: MigrationStep; nth: number; masters: number }> = MIGRATION_STEPS.map((step, i) => ({
       step,
       nth: step === 'batch-migrated' ? 30 : 40 + i * 7,
@@ -99,13 +104,7 @@ describe('interrupted and failed migrations', () => {
   });
 
   test('MIGRATE failing (target out of memory) never changes a slot owner; fixed target then converges', async () => {
-    const rootDir = await makeRootDir('redis-orch');
-    roots.push(rootDir);
-    const opts: StartRedisNodesOptions = { count: 3, ipPrefix: IP_PREFIX, rootDir, nodes: 3, clusterNodeTimeoutMs: 3000 };
-    const nodes = await startRedisNodes(opts);
-    all.push(nodes);
-    await drive(createRedisOrchestrator(), { masters: 3, replicasPerMaster: 0 }, nodes, opts);
-    const data = await load(nodes, 5000);
+    const { opts, nodes, data } = await threeMasters(5000);
     const withKeys = new Set([...data.keys()].map(keySlot));
     const before = await ownerMap(nodes[0]);
     const full = await startRedisNode(opts, 3);
@@ -144,13 +143,7 @@ describe('interrupted and failed migrations', () => {
   test('orchestrator process SIGKILLed mid-rebalance (3 times): the next run completes, no key lost', async () => {
     // The orchestrator runs as its own process (bench/reshard-orch.ts, built once), as in a pod.
     execFileSync('npx', ['tsc', '-p', 'bench/tsconfig.json'], { stdio: 'pipe' });
-    const rootDir = await makeRootDir('redis-orch');
-    roots.push(rootDir);
-    const opts: StartRedisNodesOptions = { count: 3, ipPrefix: IP_PREFIX, rootDir, nodes: 3, clusterNodeTimeoutMs: 3000 };
-    const nodes = await startRedisNodes(opts);
-    all.push(nodes);
-    await drive(createRedisOrchestrator(), { masters: 3, replicasPerMaster: 0 }, nodes, opts);
-    const data = await load(nodes, 20_000);
+    const { opts, nodes, data } = await threeMasters(20_000);
     nodes.push(await startRedisNode(opts, 3));
     const killedWithOpen: number[] = [];
     for (const [i, masters] of [4, 4, 4].entries()) {
