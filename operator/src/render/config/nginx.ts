@@ -73,6 +73,16 @@ function parseUrl(u: string): { host: string; port: number; path: string } {
   return { host: url.hostname, port: url.port ? Number(url.port) : 80, path: url.pathname.replace(/\/$/, '') };
 }
 
+/**
+ * The X-App-Member header value in nginx syntax: the configured member name, else `$hostname`
+ * (in a pod that is the pod name, what the Lua side used to read from POD_NAME/HOSTNAME).
+ */
+export function appMemberValue(memberName?: string): string {
+  if (!memberName) return '$hostname';
+  if (!/^[A-Za-z0-9._:-]+$/.test(memberName)) throw new Error(`memberName must match [A-Za-z0-9._:-]+, got ${JSON.stringify(memberName)}`);
+  return `"${memberName}"`;
+}
+
 /** The JSON handed to cachetier.init.init() (Lua reads it with cjson). Exported for unit tests. */
 export function luaConfig(tier: ResolvedCacheTier, input: NginxConfigInput): Record<string, unknown> {
   const o = tier.spec.openresty;
@@ -199,6 +209,7 @@ export function renderNginxConf(tier: ResolvedCacheTier, input: NginxConfigInput
 
   if (input.layer === 'app') {
     const p = parseUrl(input.producerUrl);
+    const memberHeader = `add_header X-App-Member ${appMemberValue(input.memberName)} always;`;
     const l3 = Math.max(100, Math.round(t * 0.7));
     add(
       '  upstream cachetier_producer {',
@@ -210,11 +221,16 @@ export function renderNginxConf(tier: ResolvedCacheTier, input: NginxConfigInput
       `    listen ${listen} backlog=4096 reuseport;`,
       '    location = /healthz { access_log off; ' + luaCall('require("cachetier.init").healthz()') + ' }',
       '    location = /metrics { ' + luaCall('require("cachetier.metrics").handler()') + ' }',
+      // Response parts that don't need Lua stay in nginx (each Lua header write or ngx.var read
+      // is a per-request FFI call): the member header, and Accept: text/html -> the HTML page.
       '    location = /product {',
+      `      ${memberHeader}`,
+      '      if ($http_accept ~ "text/html") { rewrite ^ /product.html last; }',
       '      ' + luaCall('require("cachetier.app").product()'),
       '      log_by_lua_block { require("cachetier.app").log() }',
       '    }',
       '    location = /product.html {',
+      `      ${memberHeader}`,
       '      ' + luaCall('require("cachetier.app").product_html()'),
       '      log_by_lua_block { require("cachetier.app").log() }',
       '    }',

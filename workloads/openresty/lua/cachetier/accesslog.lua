@@ -7,7 +7,14 @@ local metrics = require "cachetier.metrics"
 local cjson = require "cjson.safe"
 
 local ngx = ngx
+local var = ngx.var
+local now = ngx.now
+local start_time = ngx.req.start_time
+local find, floor, pcall = string.find, math.floor, pcall
 local _M = {}
+
+local SENT = metrics.slot("cachetier_accesslog_sent_total")
+local DROPPED = metrics.slot("cachetier_accesslog_dropped_total")
 
 local cfg = {
   enabled = false,
@@ -86,8 +93,8 @@ function _M.send(key, record)
   if not cfg.enabled then
     return
   end
-  if not producer or ngx.now() < paused_until then
-    metrics.inc_fast("cachetier_accesslog_dropped_total")
+  if not producer or now() < paused_until then
+    metrics.add(DROPPED)
     return
   end
   local ok, sent, err = pcall(function()
@@ -95,9 +102,44 @@ function _M.send(key, record)
     return producer:send(cfg.topic, key, msg)
   end)
   if ok and sent then
-    metrics.inc_fast("cachetier_accesslog_sent_total")
+    metrics.add(SENT)
   else
     metrics.inc("cachetier_accesslog_dropped_total")
+    if not ok then
+      ngx.log(ngx.WARN, "cachetier: access-log send raised: ", sent)
+    elseif err then
+      ngx.log(ngx.DEBUG, "cachetier: access-log send: ", err)
+    end
+  end
+end
+
+-- A JSON string literal; the common case (nothing to escape) without a cjson call.
+local function jstr(v)
+  if not find(v, '[%c"\\]') then
+    return '"' .. v .. '"'
+  end
+  return cjson.encode(v)
+end
+_M.jstr = jstr
+
+-- The request path's record (contract: {"productId","shopId","uri","ts","ua","layer"}), built as
+-- one string: pid/sid are validated decimal strings (at most 15 digits, so exact as JSON
+-- numbers), sid nil -> null. Never raises, never yields.
+function _M.send_request(pid, sid)
+  if not cfg.enabled then
+    return
+  end
+  if not producer or now() < paused_until then
+    metrics.add(DROPPED)
+    return
+  end
+  local msg = '{"productId":' .. pid .. ',"shopId":' .. (sid or "null") .. ',"uri":' .. jstr(var.request_uri or "")
+    .. ',"ts":' .. floor(start_time() * 1000) .. ',"ua":' .. jstr(var.http_user_agent or "") .. ',"layer":"app"}'
+  local ok, sent, err = pcall(producer.send, producer, cfg.topic, pid, msg)
+  if ok and sent then
+    metrics.add(SENT)
+  else
+    metrics.add(DROPPED)
     if not ok then
       ngx.log(ngx.WARN, "cachetier: access-log send raised: ", sent)
     elseif err then

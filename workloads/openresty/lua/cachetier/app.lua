@@ -3,13 +3,31 @@
 local cache = require "cachetier.cache"
 local metrics = require "cachetier.metrics"
 local accesslog = require "cachetier.accesslog"
-local config = require "cachetier.config"
 
 local ngx = ngx
+local var = ngx.var
 local find, gsub = string.find, string.gsub
-local tostring, tonumber, type = tostring, tonumber, type
+local tostring, type = tostring, type
 
 local _M = {}
+
+local REQ_2XX = metrics.slot("cachetier_requests_total", 'route="product",code="2xx"')
+local REQ_4XX = metrics.slot("cachetier_requests_total", 'route="product",code="4xx"')
+local HIT_PRODUCT, HIT_SHOP = {}, {}
+for _, level in ipairs({ "L1", "L2", "L3", "stale", "negative", "error" }) do
+  HIT_PRODUCT[level] = metrics.slot("cachetier_cache_hits_total", 'kind="product",level="' .. level .. '"')
+  HIT_SHOP[level] = metrics.slot("cachetier_cache_hits_total", 'kind="shop",level="' .. level .. '"')
+end
+-- Content -> log phase hand-over without ngx.ctx (which builds a table per request): keyed by
+-- the request's address (lua-resty-core's get_request()). The content phase always writes its
+-- request's slot and the log phase (which always runs after it) clears it.
+local ffi = require "ffi"
+local get_request = require("resty.core.base").get_request
+local ffi_cast, tonumber = ffi.cast, tonumber
+local function req_id()
+  return tonumber(ffi_cast("uintptr_t", get_request()))
+end
+local inflight = {}
 
 -- Positive decimal integer without sign or leading zeros, at most 15 digits (< 2^53).
 local function parse_id(v)
@@ -31,11 +49,63 @@ local function arg(args, name)
   return v
 end
 
+-- The query's verdict: pid, sid (sid may be nil: taken from the product) or nil, error message.
+-- Every 400 rule lives here (missing, repeated, non-numeric, negative, huge, >20 args).
+local function parse_query(args)
+  local pid_raw, sid_raw = arg(args, "productId"), arg(args, "shopId")
+  if pid_raw == nil or pid_raw == true then
+    return nil, "productId is required"
+  end
+  local pid = parse_id(pid_raw)
+  if not pid then
+    return nil, "productId must be a positive integer"
+  end
+  local sid
+  if sid_raw ~= nil and sid_raw ~= "" then
+    sid = parse_id(sid_raw)
+    if not sid then
+      return nil, "shopId must be a positive integer"
+    end
+  end
+  return pid, sid
+end
+
+-- Per-worker memo of raw query string -> parse_query's verdict, so the same URL (a hot product)
+-- is parsed once instead of on every request (ngx.req.get_uri_args builds a table per call and
+-- keeps the request out of the JIT). Exact same rules: a miss runs the full parse. Bounded: the
+-- memo is dropped when it reaches MEMO_MAX entries.
+local MEMO_MAX = 4096
+local memo, memo_n = {}, 0
+local NO_ARGS = { false, "productId is required" }
+
+local function query()
+  local raw = var.args
+  if raw == nil then
+    return NO_ARGS
+  end
+  local q = memo[raw]
+  if q == nil then
+    local pid, sid = parse_query(ngx.req.get_uri_args(20))
+    if pid then
+      q = { pid, sid or false }
+    else
+      q = { false, sid }
+    end
+    if memo_n >= MEMO_MAX then
+      memo, memo_n = {}, 0
+    end
+    memo[raw] = q
+    memo_n = memo_n + 1
+  end
+  return q
+end
+_M.query = query
+
 local function bad_request(msg)
   ngx.status = 400
   ngx.header["Content-Type"] = "application/json"
   ngx.print('{"error":"', msg, '"}')
-  metrics.inc("cachetier_requests_total", 'route="product",code="4xx"')
+  metrics.add(REQ_4XX)
   return ngx.exit(400)
 end
 
@@ -87,39 +157,31 @@ local function render_html(product, shop)
   })
 end
 
+-- The rendered config sets `default_type application/json`, so the JSON answer needs no
+-- Content-Type write; the other responses set theirs.
 function _M.product(force_html)
-  local args = ngx.req.get_uri_args(20)
-  local pid_raw, sid_raw = arg(args, "productId"), arg(args, "shopId")
-  if pid_raw == nil or pid_raw == true then
-    return bad_request("productId is required")
-  end
-  local pid = parse_id(pid_raw)
+  local q = query()
+  local r = req_id()
+  local pid, sid = q[1], q[2]
   if not pid then
-    return bad_request("productId must be a positive integer")
+    inflight[r] = false
+    return bad_request(sid)
   end
-  local sid
-  if sid_raw ~= nil and sid_raw ~= "" then
-    sid = parse_id(sid_raw)
-    if not sid then
-      return bad_request("shopId must be a positive integer")
-    end
+  inflight[r] = q
+  if not sid then
+    sid = nil
   end
-  ngx.ctx.pid, ngx.ctx.sid = pid, sid
-  cache.sync() -- invalidations from other workers, once per request
+  cache.sync_if_due() -- invalidations from other workers
 
   local pentry, plevel, perr = cache.get("product", pid)
-  metrics.inc_fast("cachetier_cache_hits_total", 'kind="product",level="' .. plevel .. '"')
+  metrics.add(HIT_PRODUCT[plevel])
   local h = ngx.header
-  h["X-Cache-Level"] = plevel
-  local member = config.get().memberName
-  if member then
-    h["X-App-Member"] = member
-  end
+  h["X-Cache-Level"] = plevel -- X-App-Member: add_header in the rendered config
   if plevel == "negative" then
     ngx.status = 404
     h["Content-Type"] = "application/json"
     ngx.print('{"error":"not found"}')
-    metrics.inc("cachetier_requests_total", 'route="product",code="4xx"')
+    metrics.add(REQ_4XX)
     return ngx.exit(404)
   elseif not pentry then
     metrics.inc("cachetier_cache_misses_total")
@@ -137,27 +199,35 @@ function _M.product(force_html)
     if s ~= nil then
       sid = parse_id(tostring(s))
     end
+    inflight[r] = { pid, sid or false } -- for the access log (the query had no shopId)
   end
   local sentry, slevel
   if sid then
     sentry, slevel = cache.get("shop", sid)
-    metrics.inc_fast("cachetier_cache_hits_total", 'kind="shop",level="' .. slevel .. '"')
+    metrics.add(HIT_SHOP[slevel])
     h["X-Cache-Level-Shop"] = slevel
-    ngx.ctx.sid = sid
   end
   if plevel == "stale" or slevel == "stale" then
     h["X-Cache-Stale"] = "1"
   end
 
-  local accept = ngx.var.http_accept
-  if force_html or (accept and find(accept, "text/html", 1, true)) then
+  -- Accept: text/html on /product is rewritten to /product.html by the rendered config
+  if force_html then
     h["Content-Type"] = "text/html; charset=utf-8"
     ngx.print(render_html(cache.decoded(pentry), sentry and cache.decoded(sentry)))
   else
-    h["Content-Type"] = "application/json"
-    ngx.print('{"product":', pentry.body, ',"shop":', sentry and sentry.body or "null", "}")
+    -- the joined body is kept on the product entry for the shop entry it was built with
+    -- (entries are immutable; a refreshed one is a new table)
+    local body
+    if pentry.joined_with == sentry and pentry.joined then
+      body = pentry.joined
+    else
+      body = '{"product":' .. pentry.body .. ',"shop":' .. (sentry and sentry.body or "null") .. "}"
+      pentry.joined, pentry.joined_with = body, sentry
+    end
+    ngx.print(body)
   end
-  metrics.inc_fast("cachetier_requests_total", 'route="product",code="2xx"')
+  metrics.add(REQ_2XX)
 end
 
 function _M.product_html()
@@ -166,19 +236,15 @@ end
 
 -- log_by_lua: runs after the response went out; cannot slow or fail the request.
 function _M.log()
-  local ctx = ngx.ctx
-  local pid = ctx.pid
-  if not pid then
+  local r = req_id()
+  local q = inflight[r]
+  if q == nil then
     return
   end
-  accesslog.send(pid, {
-    productId = tonumber(pid),
-    shopId = ctx.sid and tonumber(ctx.sid) or ngx.null,
-    uri = ngx.var.request_uri,
-    ts = math.floor(ngx.req.start_time() * 1000),
-    ua = ngx.var.http_user_agent or "",
-    layer = "app",
-  })
+  inflight[r] = nil
+  if q then
+    accesslog.send_request(q[1], q[2] or nil)
+  end
 end
 
 return _M

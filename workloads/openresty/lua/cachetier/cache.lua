@@ -34,8 +34,15 @@ local cfg = {
   timeout = 1.0,
 }
 
-local lru
+-- L1 per worker: one lrucache per kind, keyed by the id string (a hit needs no key building).
+local lrus = {}
 local seen_version = 0
+local next_sync = 0
+-- A request applies other workers' invalidations at most this often (the 100 ms timer in
+-- init.lua runs sync() too); well inside the "served new within 1 s" guarantee.
+local SYNC_EVERY = 0.01
+
+local L2_REQUESTS = metrics.slot("cachetier_l2_requests_total")
 
 local KINDS = {
   product = { prefix = "product_info_", l3 = "/_l3/product/" },
@@ -50,17 +57,39 @@ function _M.configure(c)
 end
 
 function _M.init_worker()
-  local err
-  lru, err = lrucache.new(cfg.lru_size)
-  if not lru then
-    error("lrucache: " .. tostring(err))
+  for kind in pairs(KINDS) do
+    local l, err = lrucache.new(cfg.lru_size)
+    if not l then
+      error("lrucache: " .. tostring(err))
+    end
+    lrus[kind] = l
   end
   local inv = shared.invalidations
   seen_version = inv:get("v") or 0
 end
 
 local function flush_local()
-  lru:flush_all()
+  for _, l in pairs(lrus) do
+    l:flush_all()
+  end
+end
+
+-- "product_info_7" -> the product LRU, "7"
+local function lru_of(key)
+  for kind, k in pairs(KINDS) do
+    local p = k.prefix
+    if sub(key, 1, #p) == p then
+      return lrus[kind], sub(key, #p + 1)
+    end
+  end
+  return nil
+end
+
+local function lru_delete(key)
+  local l, id = lru_of(key)
+  if l then
+    l:delete(id)
+  end
 end
 
 -- Applies invalidations published by any worker to this worker's L1. Cheap when nothing changed.
@@ -79,10 +108,19 @@ function _M.sync()
         flush_local()
         break
       end
-      lru:delete(k)
+      lru_delete(k)
     end
   end
   seen_version = v
+end
+
+-- Request path: sync() at most every SYNC_EVERY seconds per worker.
+function _M.sync_if_due()
+  local t = now()
+  if t >= next_sync then
+    next_sync = t + SYNC_EVERY
+    _M.sync()
+  end
 end
 
 -- Called once per invalidation message (by the subscriber worker).
@@ -103,7 +141,7 @@ function _M.invalidate(key)
   local v = inv:incr("v", 1, 0)
   inv:set("k:" .. v, key, 120)
   metrics.inc("cachetier_invalidations_total")
-  lru:delete(key)
+  lru_delete(key)
 end
 
 -- Missed messages (subscriber reconnect): every worker drops its whole L1 (a version jump
@@ -146,7 +184,8 @@ end
 
 local function promote(key, body, fresh_until, t)
   local entry = { body = body, fresh_until = fresh_until }
-  lru:set(key, entry, fresh_until - t)
+  local l, id = lru_of(key)
+  l:set(id, entry, fresh_until - t)
   return entry
 end
 
@@ -165,17 +204,19 @@ local function store(key, body, pttl_ms, v0)
   if not ok then
     ngx.log(ngx.WARN, "cachetier: cache dict set failed: ", err)
   end
-  shared.cache_neg:delete(key)
+  -- (no cache_neg delete: store runs only in fill, under the key's fill lock, after fill found
+  -- no negative entry; only a fill sets one)
   local entry = { body = body, fresh_until = fresh_until }
   if ttl > 0 then
-    lru:set(key, entry, ttl)
+    local l, id = lru_of(key)
+    l:set(id, entry, ttl)
   end
   return entry, forcible
 end
 
 local function store_negative(key)
   shared.cache_neg:set(key, true, cfg.neg_ttl)
-  lru:delete(key)
+  lru_delete(key)
 end
 
 local function is_tombstone(body)
@@ -220,26 +261,32 @@ local function fill(kind, id, key)
   end
   local v0 = shared.invalidations:get("v") or 0
 
-  -- L2
-  metrics.inc("cachetier_l2_requests_total")
-  local res, err = rcluster.run(key, { { "get", key }, { "pttl", key } })
-  if res then
-    local body, pttl = res[1], res[2]
-    if type(body) == "table" then -- error reply
-      err = tostring(body[2])
-      res = nil
-    elseif type(body) == "string" then
-      if is_tombstone(body) then
-        store_negative(key)
-        return nil, "negative"
-      end
-      if type(pttl) ~= "number" then
-        pttl = nil
-      end
-      return store(key, body, pttl, v0), "L2"
+  -- L2: GET + PTTL, pipelined with other requests' reads (rcluster.get_pttl); a redirect or a
+  -- failed batch is retried by this request alone through rcluster.run (MOVED/ASK handling)
+  metrics.add(L2_REQUESTS)
+  local body, pttl, err = rcluster.get_pttl(key)
+  if body == nil or type(body) == "table" or type(pttl) == "table" then
+    local res, rerr = rcluster.run(key, { { "get", key }, { "pttl", key } })
+    if res then
+      body, pttl, err = res[1], res[2], nil
+    else
+      body, err = nil, rerr
     end
   end
-  if not res then
+  if type(body) == "table" then -- error reply
+    err = tostring(body[2])
+    body = nil
+  elseif type(body) == "string" then
+    if is_tombstone(body) then
+      store_negative(key)
+      return nil, "negative"
+    end
+    if type(pttl) ~= "number" then
+      pttl = nil
+    end
+    return store(key, body, pttl, v0), "L2"
+  end
+  if body == nil then
     metrics.inc("cachetier_upstream_errors_total", 'upstream="redis"')
     ngx.log(ngx.WARN, "cachetier: L2 read of ", key, " failed: ", err)
   end
@@ -270,11 +317,11 @@ end
 -- Returns entry ({ body = json string, fresh_until, data? }) or nil, and the level:
 -- "L1" | "L2" | "L3" | "stale" | "negative" | "error" (then a third value, the reason).
 function _M.get(kind, id)
-  local key = KINDS[kind].prefix .. id
-  local e = lru:get(key)
+  local e = lrus[kind]:get(id)
   if e then
     return e, "L1"
   end
+  local key = KINDS[kind].prefix .. id
   if shared.cache_neg:get(key) then
     return nil, "negative"
   end

@@ -9,7 +9,8 @@ local HELP = {
   cachetier_upstream_errors_total = { "counter", "Failed calls to Redis (L2) or the cache-producer (L3)." },
   cachetier_l3_requests_total = { "counter", "HTTP calls to the cache-producer." },
   cachetier_redis_redirects_total = { "counter", "Redis Cluster redirects followed (ask, moved)." },
-  cachetier_l2_requests_total = { "counter", "Redis Cluster round trips for cache reads." },
+  cachetier_l2_requests_total = { "counter", "Cache reads from Redis Cluster (L2)." },
+  cachetier_l2_batches_total = { "counter", "Pipelined round trips carrying those reads (several requests' reads share one)." },
   cachetier_singleflight_waits_total = { "counter", "Requests that waited for another request's fill." },
   cachetier_invalidations_total = { "counter", "Invalidation messages applied." },
   cachetier_accesslog_sent_total = { "counter", "Access-log records handed to the Kafka producer." },
@@ -33,29 +34,44 @@ function _M.inc(name, labels, n)
 end
 
 -- Hot-path counters: added up per worker and written to the shared dict by a 250 ms timer (and
--- before /metrics renders), so a request pays a table update instead of a locked dict incr.
-local pending = {}
-local npending = 0
+-- before /metrics renders), so a request pays an array add instead of a locked dict incr.
+-- A counter is registered once (slot(): its full key built once, at module load); the request
+-- path then only does counts[slot] = counts[slot] + n: no per-request string building.
+local slot_key = {} -- slot -> "name{labels}"
+local slot_of = {} -- "name{labels}" -> slot
+local counts = {} -- slot -> pending count in this worker
+
+function _M.slot(name, labels)
+  local key = labels and (name .. "{" .. labels .. "}") or name
+  local s = slot_of[key]
+  if not s then
+    s = #slot_key + 1
+    slot_key[s] = key
+    slot_of[key] = s
+    counts[s] = 0
+  end
+  return s
+end
+
+function _M.add(s, n)
+  counts[s] = counts[s] + (n or 1)
+end
 
 function _M.inc_fast(name, labels, n)
-  local key = labels and (name .. "{" .. labels .. "}") or name
-  local v = pending[key]
-  if not v then
-    npending = npending + 1
-  end
-  pending[key] = (v or 0) + (n or 1)
+  local s = _M.slot(name, labels)
+  counts[s] = counts[s] + (n or 1)
 end
 
 function _M.flush()
-  if npending == 0 then
+  local d = dict()
+  if not d then
     return
   end
-  local d = dict()
-  local p = pending
-  pending, npending = {}, 0
-  if d then
-    for k, v in pairs(p) do
-      d:incr(k, v, 0)
+  for s = 1, #slot_key do
+    local v = counts[s]
+    if v ~= 0 then
+      counts[s] = 0
+      d:incr(slot_key[s], v, 0)
     end
   end
 end

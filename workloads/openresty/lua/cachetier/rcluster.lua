@@ -283,6 +283,183 @@ function _M.run(key, cmds)
   return nil, "too many redirects (" .. tostring(lasterr) .. ")"
 end
 
+-- Cross-request pipelining for the read path (like ioredis' auto-pipelining): per worker and
+-- node, at most one GET+PTTL batch is on the wire. A request that finds the node idle sends its
+-- own commands at once; requests arriving while a batch is in flight queue up and go together,
+-- in one write on one pooled connection, as soon as it returns (one of them is woken to send
+-- them). So under load a round trip and its syscalls are shared by every request that arrived
+-- meanwhile, and Redis sees pipelined commands. A redirect (MOVED/ASK), TRYAGAIN/CLUSTERDOWN or
+-- a failed batch is retried by that request alone through run(), which follows redirects and
+-- refreshes the slot map as before.
+local semaphore = require "ngx.semaphore"
+local byte = string.byte
+local null = ngx.null
+
+local nodes = {} -- addr -> { busy = bool, q = batch being collected or nil }
+local BATCHES = metrics.slot("cachetier_l2_batches_total")
+
+local function read_one(sock)
+  local line, err = sock:receive()
+  if not line then
+    return nil, err
+  end
+  local p = byte(line)
+  if p == 36 then -- $bulk
+    local size = tonumber(sub(line, 2))
+    if size < 0 then
+      return null
+    end
+    local data, derr = sock:receive(size + 2)
+    if not data then
+      return nil, derr
+    end
+    return sub(data, 1, size)
+  elseif p == 58 then -- :integer
+    return tonumber(sub(line, 2))
+  elseif p == 45 then -- -error
+    return { false, sub(line, 2) }
+  elseif p == 43 then -- +status
+    return sub(line, 2)
+  end
+  return nil, "unexpected reply: " .. tostring(line)
+end
+
+local function exec_batch(addr, b)
+  metrics.add(BATCHES)
+  local red, err = connect(addr)
+  if not red then
+    return nil, addr .. ": " .. tostring(err)
+  end
+  local sock = rawget(red, "_sock")
+  local ok, serr = sock:send(b.reqs)
+  if not ok then
+    red:close()
+    return nil, addr .. ": " .. tostring(serr)
+  end
+  local res = b.res
+  for i = 1, 2 * b.n do
+    local v, rerr = read_one(sock)
+    if v == nil then
+      red:close()
+      return nil, addr .. ": " .. tostring(rerr)
+    end
+    res[i] = v
+  end
+  release(red)
+  return res
+end
+
+local function new_batch()
+  return { n = 0, reqs = {}, res = {}, done = false, err = nil, sema = nil, lead = false, waiting = 0 }
+end
+
+local function enqueue(b, key)
+  local n = b.n + 1
+  b.n = n
+  local len = #key
+  local reqs = b.reqs
+  local k = #reqs
+  reqs[k + 1] = "*2\r\n$3\r\nGET\r\n$"
+  reqs[k + 2] = len
+  reqs[k + 3] = "\r\n"
+  reqs[k + 4] = key
+  reqs[k + 5] = "\r\n*2\r\n$4\r\nPTTL\r\n$"
+  reqs[k + 6] = len
+  reqs[k + 7] = "\r\n"
+  reqs[k + 8] = key
+  reqs[k + 9] = "\r\n"
+  return n
+end
+
+-- Sends batch b (the caller is its leader), wakes its waiters, hands the batch that queued up
+-- meanwhile to one of its waiters (or marks the node idle).
+local function lead(st, b, addr)
+  local ok, res, err = pcall(exec_batch, addr, b)
+  if not ok then
+    res, err = nil, tostring(res)
+  end
+  b.done = true
+  if not res then
+    b.err = err or "batch failed"
+  end
+  local nb = st.q
+  st.q = nil
+  if nb and nb.waiting > 0 then
+    nb.lead = true
+    nb.sema:post(1)
+  else
+    st.busy = false
+  end
+  if b.waiting > 0 then
+    b.sema:post(b.waiting)
+  end
+end
+
+local function result(b, i)
+  if b.err then
+    return nil, b.err
+  end
+  local body, pttl = b.res[2 * i - 1], b.res[2 * i]
+  return body, pttl
+end
+
+-- GET key + PTTL key, batched. Returns body (string|ngx.null), pttl (number) or nil, err;
+-- an error reply comes back as { false, msg } in body's place.
+function _M.get_pttl(key)
+  local s = slot.keyslot(key)
+  if not slots[s] and not refreshing then
+    _M.refresh()
+  end
+  local addr = slots[s] or pick_any()
+  if not addr then
+    return nil, "no redis nodes"
+  end
+  local st = nodes[addr]
+  if not st then
+    st = { busy = false, q = nil }
+    nodes[addr] = st
+  end
+  if not st.busy then
+    st.busy = true
+    local b = new_batch()
+    local i = enqueue(b, key)
+    lead(st, b, addr)
+    return result(b, i)
+  end
+  local b = st.q
+  if not b then
+    b = new_batch()
+    b.sema = semaphore.new(0)
+    st.q = b
+  end
+  local i = enqueue(b, key)
+  b.waiting = b.waiting + 1
+  local deadline = now() + (cfg.rw_timeout * 2 + cfg.connect_timeout) / 1000
+  while true do
+    local ok = b.sema:wait(math.max(0.001, deadline - now()))
+    if b.done then
+      -- (a woken waiter leaves; b.waiting only matters before the batch is sent)
+      return result(b, i)
+    end
+    if ok and b.lead then
+      b.lead = false
+      b.waiting = b.waiting - 1
+      lead(st, b, addr)
+      return result(b, i)
+    end
+    if not ok then
+      b.waiting = b.waiting - 1
+      if b.lead then
+        -- handed over but the woken waiter is gone: this one sends it
+        b.lead = false
+        lead(st, b, addr)
+        return result(b, i)
+      end
+      return nil, "timeout waiting for a pipelined read"
+    end
+  end
+end
+
 -- Convenience: one command, returns its reply or nil, err (error replies become err).
 function _M.call(key, name, ...)
   local res, err = _M.run(key, { { name, ... } })

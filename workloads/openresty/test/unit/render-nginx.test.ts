@@ -1,7 +1,7 @@
 // Key properties of the rendered nginx.conf (the integration tests start nginx with the same
 // renderer; these pin what the shipped config must contain).
 import { localTier } from '../../../../hack/local/nginx.js';
-import { luaConfig, renderNginxConf, sizeToKb, type NginxConfigInput } from '../../../../operator/src/render/config/nginx.js';
+import { appMemberValue, luaConfig, renderNginxConf, sizeToKb, type NginxConfigInput } from '../../../../operator/src/render/config/nginx.js';
 import { HOT_SET_KEY, INVALIDATION_CHANNEL } from '../../../../operator/src/render/config/producer.js';
 
 const base: NginxConfigInput = {
@@ -61,12 +61,23 @@ describe('renderNginxConf (app layer)', () => {
   });
 
   test('routes: /product, /product.html with the access-log hook, /metrics, /healthz; no test endpoints by default', () => {
-    expect(conf).toMatch(/location = \/product \{\s+content_by_lua_block \{ require\("cachetier.app"\).product\(\) \}\s+log_by_lua_block/);
+    expect(conf).toMatch(/location = \/product \{[\s\S]*?\n\s+content_by_lua_block \{ require\("cachetier.app"\).product\(\) \}\s+log_by_lua_block/);
     expect(conf).toContain('location = /product.html {');
     expect(conf).toContain('location = /metrics');
     expect(conf).toContain('location = /healthz');
     expect(conf).not.toContain('/_cachetier/');
     expect(renderNginxConf(tier, { ...base, testEndpoints: true })).toContain('location = /_cachetier/keyslot');
+  });
+
+  test('X-App-Member and the Accept: text/html switch are done by nginx, not Lua', () => {
+    // no memberName: $hostname (the pod name in Kubernetes)
+    expect(conf).toMatch(/location = \/product \{\s+add_header X-App-Member \$hostname always;\s+if \(\$http_accept ~ "text\/html"\) \{ rewrite \^ \/product\.html last; \}/);
+    expect(conf).toMatch(/location = \/product\.html \{\s+add_header X-App-Member \$hostname always;/);
+    const named = renderNginxConf(tier, { ...base, memberName: 'app-0.cachetier:8080' });
+    expect(named).toContain('add_header X-App-Member "app-0.cachetier:8080" always;');
+    expect(appMemberValue(undefined)).toBe('$hostname');
+    expect(() => appMemberValue('bad"name')).toThrow(/memberName/);
+    expect(() => appMemberValue('a;b')).toThrow(/memberName/);
   });
 
   test('the embedded Lua config carries the spec and the data contracts', () => {
