@@ -74,13 +74,14 @@ local function flush_local()
   end
 end
 
--- "product_info_7" -> the product LRU, "7"
+-- "product_info_7" -> the product LRU, "7" (no loop: pairs() keeps the fill path out of the JIT)
+local P_PREFIX, S_PREFIX = KINDS.product.prefix, KINDS.shop.prefix
+local P_LEN, S_LEN = #P_PREFIX, #S_PREFIX
 local function lru_of(key)
-  for kind, k in pairs(KINDS) do
-    local p = k.prefix
-    if sub(key, 1, #p) == p then
-      return lrus[kind], sub(key, #p + 1)
-    end
+  if sub(key, 1, P_LEN) == P_PREFIX then
+    return lrus.product, sub(key, P_LEN + 1)
+  elseif sub(key, 1, S_LEN) == S_PREFIX then
+    return lrus.shop, sub(key, S_LEN + 1)
   end
   return nil
 end

@@ -44,12 +44,19 @@ function _M.configure(opts)
   end
 end
 
+local addr_parts = {} -- "host:port" -> { host, port, connect options }
+
 local function connect(addr)
   local red = redis:new()
   local sock = rawget(red, "_sock")
   sock:settimeouts(cfg.connect_timeout, cfg.rw_timeout, cfg.rw_timeout)
-  local host, port = split_addr(addr)
-  local ok, err = red:connect(host, port, { pool_size = cfg.pool_size })
+  local a = addr_parts[addr]
+  if not a then
+    local host, port = split_addr(addr)
+    a = { host, port, { pool_size = cfg.pool_size } }
+    addr_parts[addr] = a
+  end
+  local ok, err = red:connect(a[1], a[2], a[3])
   if not ok then
     return nil, err
   end
