@@ -1,15 +1,24 @@
 // OpenResty benchmark (make bench-openresty; not a test). One run, one machine, 127.0.5.x:
-//   L1-hit path (access log on)  vs  plain nginx `return 200` of the same body
-//   L2 path (every request a new id, found in Redis)  vs  redis-benchmark GET, same concurrency
+//   L1-hit path, access log on (a real Kafka broker; and the breaker's drop path) and off
+//     vs  plain nginx `return 200` of the same body
+//   L2 path (every request a new id, found in Redis)  vs  redis-benchmark GET, same concurrency,
+//     same threads, no pipelining, values of the same size
 //   L3 path (every request a new id, not in Redis: L2 miss + HTTP to a producer stand-in)
 //   distribution -> app (two hops, L1 hit at the app)
-// Prints a side-by-side table; the LAST line is `l1_ratio=<L1 rps / plain nginx rps>`.
-// Env: BENCH_SECONDS (10), BENCH_CONNECTIONS (50), BENCH_THREADS (2), BENCH_WORKERS (2).
+// Prints a side-by-side table; the LAST line is `l1_ratio=<L1 (real Kafka) rps / plain nginx rps>`.
+// Env: BENCH_SECONDS (8), BENCH_CONNECTIONS (50), BENCH_THREADS (2), BENCH_WORKERS (2).
+// Addresses: Redis 127.0.5.x:7600 (allocated by hack/local/redis.ts), producer stand-in .80,
+// app .81 (Kafka) .84 (log off) .85 (Kafka unreachable), distribution .82, plain nginx .83,
+// ZooKeeper .151, Kafka .152 (the producer bench uses .131-.133/.141-.143).
 import { execFile } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { Cluster } from 'ioredis';
+import { Kafka, logLevel } from 'kafkajs';
+import { kafkaJarsPresent, startKafkaCluster, type KafkaCluster } from '../hack/local/kafka.js';
+import { startZooKeeperEnsemble, type ZooKeeperEnsemble } from '../hack/local/zookeeper.js';
 import { startOpenResty, type OpenRestyHandle } from '../hack/local/nginx.js';
 import { makeRootDir, startProcess, waitForPort, type ManagedProcess } from '../hack/local/procs.js';
 import { startRedisCluster, type LocalRedisCluster } from '../hack/local/redis.js';
@@ -72,18 +81,24 @@ async function wrk(url: string, script?: string): Promise<WrkResult> {
   return { rps, p50, p99, non2xx, errors };
 }
 
-/** wrk script: every request a new productId, unique across threads, starting at `start`. */
-function uniqueIdScript(dir: string, name: string, start: number): string {
+/**
+ * wrk script: every request a new productId, unique across threads, starting at `start`. The
+ * requests are pre-generated in init() (wrk's docs: building requests in request() is costly, and
+ * wrk shares the 2 CPUs with what it measures); past `perThread` they are formatted on the fly.
+ */
+function uniqueIdScript(dir: string, name: string, start: number, perThread: number): string {
   const file = path.join(dir, `${name}.lua`);
+  const req = (n: string) => `"GET /product?productId=" .. (${start} + ${n} * ${THREADS} + tid) .. "&shopId=1 HTTP/1.1\\r\\nHost: bench\\r\\n\\r\\n"`;
   writeFileSync(
     file,
     [
       'local nthreads = 0',
       'function setup(thread) thread:set("tid", nthreads); nthreads = nthreads + 1 end',
-      'local n = 0',
+      'local reqs, n = {}, 0',
+      `function init(args) for i = 1, ${perThread} do reqs[i] = ${req('i')} end end`,
       'function request()',
       '  n = n + 1',
-      `  return wrk.format("GET", "/product?productId=" .. (${start} + n * ${THREADS} + tid) .. "&shopId=1")`,
+      `  return reqs[n] or ${req('n')}`,
       'end',
       '',
     ].join('\n'),
@@ -91,20 +106,30 @@ function uniqueIdScript(dir: string, name: string, start: number): string {
   return file;
 }
 
-async function redisBenchmark(seed: string, key: string): Promise<number> {
+/** CPU seconds (user + system) used so far by a process. */
+function cpuSeconds(pid: number): number {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * redis-benchmark GET against the same cluster, same concurrency and threads as wrk, no
+ * pipelining (-P 1, like one request per wrk connection at a time), 100k random keys first SET
+ * with values of the L2 row's size (so GET returns a value of the same size, not nil).
+ */
+async function redisBenchmark(seed: string, valueBytes: number): Promise<{ rps: number; cmd: string }> {
   const [h, p] = seed.split(':');
-  const n = Math.max(50_000, CONNS * 2000);
-  const { stdout } = await run(
-    'redis-benchmark',
-    ['--cluster', '-h', h, '-p', p, '-c', String(CONNS), '-n', String(n), '-t', 'get', '--threads', String(THREADS), '-q', '-r', '100000'],
-    { timeout: 300_000 },
-  ).catch(async () =>
-    // older redis-benchmark builds: single node, the key's owner
-    run('redis-benchmark', ['-h', h, '-p', p, '-c', String(CONNS), '-n', String(n), '-t', 'get', '-q'], { timeout: 300_000 }),
-  );
-  void key;
+  const n = Math.max(100_000, SECONDS * 50_000);
+  const common = ['--cluster', '-h', h, '-p', p, '-c', String(CONNS), '--threads', String(THREADS), '-P', '1', '-r', '100000', '-q'];
+  await run('redis-benchmark', [...common, '-n', '200000', '-t', 'set', '-d', String(valueBytes)], { timeout: 300_000 });
+  const args = [...common, '-n', String(n), '-t', 'get'];
+  const { stdout } = await run('redis-benchmark', args, { timeout: 300_000 });
   const m = /GET:\s+([\d.]+)\s+requests per second/.exec(stdout);
-  return Number(m?.[1] ?? 0);
+  return { rps: Number(m?.[1] ?? 0), cmd: `redis-benchmark ${args.join(' ')} (after SET -d ${valueBytes})` };
 }
 
 async function plainNginx(root: string, host: string, port: number, body: string): Promise<ManagedProcess> {
@@ -133,13 +158,25 @@ async function plainNginx(root: string, host: string, port: number, body: string
 }
 
 async function main(): Promise<void> {
+  if (!kafkaJarsPresent()) throw new Error('bench-openresty needs the Kafka jars for the access-log broker: run `make deps` (hack/deps.d/30-kafka.sh)');
   const root = await makeRootDir('bench-openresty');
   let cluster: LocalRedisCluster | undefined;
   let producer: http.Server | undefined;
   let plain: ManagedProcess | undefined;
+  let zk: ZooKeeperEnsemble | undefined;
+  let kafka: KafkaCluster | undefined;
   const nginxes: OpenRestyHandle[] = [];
   const results: [string, string, string, string][] = [];
   try {
+    // the access log's broker: one real Kafka 3.9 (ZooKeeper mode), topic with 3 partitions
+    zk = await startZooKeeperEnsemble({ ipPrefix: IP, rootDir: path.join(root, 'zk'), count: 1, firstHost: 151 });
+    kafka = await startKafkaCluster({ ipPrefix: IP, rootDir: path.join(root, 'kafka'), zookeeperConnect: zk.connectString, count: 1, firstHost: 152 });
+    const kafkaClient = new Kafka({ clientId: 'bench-openresty', brokers: kafka.brokers, logLevel: logLevel.NOTHING });
+    const admin = kafkaClient.admin();
+    await admin.connect();
+    await admin.createTopics({ topics: [{ topic: 'access-log', numPartitions: 3, replicationFactor: 1 }], waitForLeaders: true });
+    const brokerPid = kafka.nodes[0].proc?.pid ?? 0;
+
     cluster = await startRedisCluster({ masters: 3, replicasPerMaster: 0, ipPrefix: IP, rootDir: path.join(root, 'redis'), port: 7600, nodes: 3 });
     producer = await startProducerStandIn(`${IP}.80`, 8080);
     const redisClient = new Cluster(
@@ -147,7 +184,7 @@ async function main(): Promise<void> {
       { enableAutoPipelining: true },
     );
     // L2 data: enough distinct ids that the L2 run never repeats one
-    const l2Ids = Math.max(200_000, SECONDS * 30_000);
+    const l2Ids = Math.max(200_000, SECONDS * 40_000);
     await redisClient.set('shop_info_1', SHOP);
     await redisClient.set('product_info_1', productJson(1));
     for (let i = 0; i < l2Ids; i += 5000) {
@@ -158,32 +195,21 @@ async function main(): Promise<void> {
     redisClient.disconnect();
 
     const spec = { openresty: { upstreamTimeoutMs: 3000, l1: { ttlSeconds: 600, staleTtlSeconds: 60, lruSize: 10_000, sharedDictSize: '256m' } } };
-    const app = await startOpenResty({
-      layer: 'app',
-      host: `${IP}.81`,
-      port: 8080,
-      rootDir: root,
-      spec,
-      input: {
-        workerProcesses: WORKERS,
-        redisSeeds: cluster.seeds,
-        producerUrl: `http://${IP}.80:8080`,
-        // access log ON; BENCH_KAFKA="host:port" for a real broker, otherwise an unreachable one
-        // (same Lua path per request: encode + buffer; the flush timer's sends fail and count drops)
-        kafkaBrokers: [process.env.BENCH_KAFKA ?? `${IP}.89:9092`],
-        testEndpoints: false,
-      },
-    });
-    nginxes.push(app);
-    const appNoLog = await startOpenResty({
-      layer: 'app',
-      host: `${IP}.84`,
-      port: 8080,
-      rootDir: root,
-      spec,
-      input: { workerProcesses: WORKERS, redisSeeds: cluster.seeds, producerUrl: `http://${IP}.80:8080`, kafkaBrokers: [], testEndpoints: false },
-    });
-    nginxes.push(appNoLog);
+    const appAt = async (last: number, kafkaBrokers: string[]) => {
+      const h = await startOpenResty({
+        layer: 'app',
+        host: `${IP}.${last}`,
+        port: 8080,
+        rootDir: root,
+        spec,
+        input: { workerProcesses: WORKERS, redisSeeds: cluster!.seeds, producerUrl: `http://${IP}.80:8080`, kafkaBrokers, testEndpoints: false },
+      });
+      nginxes.push(h);
+      return h;
+    };
+    const app = await appAt(81, kafka.brokers); // access log -> the real broker
+    const appNoLog = await appAt(84, []); // access log off
+    const appDrop = await appAt(85, [`${IP}.159:9092`]); // access log on, nothing listens: breaker drop path
     const dist = await startOpenResty({
       layer: 'distribution',
       host: `${IP}.82`,
@@ -194,59 +220,96 @@ async function main(): Promise<void> {
     });
     nginxes.push(dist);
 
-    const l1url = `${app.url}/product?productId=1&shopId=1`;
-    const warm = await fetch(l1url);
+    const q = '/product?productId=1&shopId=1';
+    const warm = await fetch(`${app.url}${q}`);
     const body = await warm.text();
     if (warm.status !== 200) throw new Error(`warm-up failed: ${warm.status} ${body}`);
+    for (const a of [appNoLog, appDrop]) await (await fetch(`${a.url}${q}`)).text();
     plain = await plainNginx(root, `${IP}.83`, 8080, body);
+    // let the app's producer see the topic's partition leaders before measuring
+    await new Promise((r) => setTimeout(r, 2000));
 
     const fmt = (r: WrkResult) => `${r.rps.toFixed(0).padStart(8)} req/s  p50 ${r.p50.padStart(8)}  p99 ${r.p99.padStart(8)}${r.non2xx ? `  non2xx ${r.non2xx}` : ''}${r.errors !== 'none' ? `  errors ${r.errors}` : ''}`;
+    const loadBefore = os.loadavg();
 
     // The machine is shared: alternate the runs being compared and keep the median of 3 each, so
     // a burst of someone else's load doesn't land on one side only.
-    await fetch(`${appNoLog.url}/product?productId=1&shopId=1`);
-    const plainRuns: WrkResult[] = [];
-    const l1Runs: WrkResult[] = [];
-    const noLogRuns: WrkResult[] = [];
+    const rows = { plain: [] as WrkResult[], kafka: [] as WrkResult[], drop: [] as WrkResult[], nolog: [] as WrkResult[] };
+    let brokerCpu = 0;
+    let kafkaSeconds = 0;
     for (let i = 0; i < 3; i++) {
-      plainRuns.push(await wrk(`http://${IP}.83:8080/product?productId=1&shopId=1`));
-      l1Runs.push(await wrk(l1url));
-      noLogRuns.push(await wrk(`${appNoLog.url}/product?productId=1&shopId=1`));
+      rows.plain.push(await wrk(`http://${IP}.83:8080${q}`));
+      const c0 = cpuSeconds(brokerPid);
+      const t0 = Date.now();
+      rows.kafka.push(await wrk(`${app.url}${q}`));
+      brokerCpu += cpuSeconds(brokerPid) - c0;
+      kafkaSeconds += (Date.now() - t0) / 1000;
+      rows.drop.push(await wrk(`${appDrop.url}${q}`));
+      rows.nolog.push(await wrk(`${appNoLog.url}${q}`));
     }
     const median = (rs: WrkResult[]) => [...rs].sort((x, y) => x.rps - y.rps)[1];
-    const plainR = median(plainRuns);
-    const l1 = median(l1Runs);
-    const l1NoLog = median(noLogRuns);
-    console.log(`runs (req/s): plain ${plainRuns.map((r) => r.rps.toFixed(0)).join(' ')} | L1 ${l1Runs.map((r) => r.rps.toFixed(0)).join(' ')} | L1 no log ${noLogRuns.map((r) => r.rps.toFixed(0)).join(' ')}`);
-    results.push(['L1 hit (access log on)', fmt(l1), 'plain nginx return 200', fmt(plainR)]);
+    const plainR = median(rows.plain);
+    const l1 = median(rows.kafka);
+    const l1Drop = median(rows.drop);
+    const l1NoLog = median(rows.nolog);
+    const runs = (rs: WrkResult[]) => rs.map((r) => r.rps.toFixed(0)).join(' ');
+    console.log(`runs (req/s): plain ${runs(rows.plain)} | L1 Kafka ${runs(rows.kafka)} | L1 drop ${runs(rows.drop)} | L1 no log ${runs(rows.nolog)}`);
+    results.push(['L1 hit (access log -> real Kafka)', fmt(l1), 'plain nginx return 200', fmt(plainR)]);
+    results.push(['L1 hit (log on, Kafka unreachable)', fmt(l1Drop), 'plain nginx return 200', fmt(plainR)]);
     results.push(['L1 hit (access log off)', fmt(l1NoLog), 'plain nginx return 200', fmt(plainR)]);
 
-    const l2 = await wrk(`${app.url}/`, uniqueIdScript(root, 'l2', 1_000_000));
-    const rb = await redisBenchmark(cluster.seeds[0], 'product_info_1');
-    results.push(['L2 path (new id each request)', fmt(l2), 'redis-benchmark GET', `${rb.toFixed(0).padStart(8)} req/s`]);
+    const perThread = Math.ceil((SECONDS * 40_000) / THREADS);
+    const l2 = await wrk(`${app.url}/`, uniqueIdScript(root, 'l2', 1_000_000, Math.min(perThread, Math.floor(l2Ids / THREADS))));
+    const rb = await redisBenchmark(cluster.seeds[0], productJson(1_000_000).length);
+    results.push(['L2 path (new id each request)', fmt(l2), 'redis-benchmark GET', `${rb.rps.toFixed(0).padStart(8)} req/s`]);
 
-    const l3 = await wrk(`${app.url}/`, uniqueIdScript(root, 'l3', 50_000_000));
+    const l3 = await wrk(`${app.url}/`, uniqueIdScript(root, 'l3', 50_000_000, Math.ceil((SECONDS * 15_000) / THREADS)));
     results.push(['L3 path (L2 miss + producer HTTP)', fmt(l3), '', '']);
 
-    const two = await wrk(`${dist.url}/product?productId=1&shopId=1`);
-    results.push(['distribution -> app (L1 hit)', fmt(two), 'app alone (L1 hit)', fmt(l1)]);
+    const two = await wrk(`${dist.url}${q}`);
+    results.push(['distribution -> app (L1 hit)', fmt(two), 'app alone (L1 hit, Kafka)', fmt(l1)]);
+    const loadAfter = os.loadavg();
 
     const w = Math.max(...results.map((r) => r[0].length));
-    console.log(`OpenResty benchmark: wrk -t${THREADS} -c${CONNS} -d${SECONDS}s, nginx workers ${WORKERS}, ${new Date().toISOString()}`);
-    for (const [a, ar, b, br] of results) console.log(`${a.padEnd(w)}  ${ar}   |  ${b.padEnd(24)} ${br}`);
-    const metrics = await (await fetch(`${app.url}/metrics`)).text();
-    const pick = (re: RegExp) => re.exec(metrics)?.[1] ?? '0';
+    console.log(`OpenResty benchmark: wrk -t${THREADS} -c${CONNS} -d${SECONDS}s, nginx workers ${WORKERS}, ${os.cpus().length} CPUs, ${new Date().toISOString()}`);
+    console.log(`load average before ${loadBefore.map((x) => x.toFixed(2)).join(' ')}, after ${loadAfter.map((x) => x.toFixed(2)).join(' ')}`);
+    for (const [a, ar, b, br] of results) console.log(`${a.padEnd(w)}  ${ar}   |  ${b.padEnd(25)} ${br}`);
+    console.log(`redis-benchmark: ${rb.cmd}`);
+    const stats = async (h: OpenRestyHandle) => {
+      const m = await (await fetch(`${h.url}/metrics`)).text();
+      const pick = (re: RegExp) => Number(re.exec(m)?.[1] ?? 0);
+      return {
+        l1: pick(/kind="product",level="L1"\} (\d+)/),
+        l2: pick(/kind="product",level="L2"\} (\d+)/),
+        l3: pick(/kind="product",level="L3"\} (\d+)/),
+        reads: pick(/cachetier_l2_requests_total (\d+)/),
+        batches: pick(/cachetier_l2_batches_total (\d+)/),
+        sent: pick(/cachetier_accesslog_sent_total (\d+)/),
+        dropped: pick(/cachetier_accesslog_dropped_total (\d+)/),
+      };
+    };
+    await new Promise((r) => setTimeout(r, 1500)); // the producer's last flush and the 250 ms counter flush
+    const a = await stats(app);
+    const d = await stats(appDrop);
+    const offsets = await admin.fetchTopicOffsets('access-log');
+    const onTopic = offsets.reduce((sum, o) => sum + Number(o.high), 0);
+    await admin.disconnect();
     console.log(
-      `app metrics: L1 ${pick(/level="L1"\} (\d+)/)}  L2 ${pick(/kind="product",level="L2"\} (\d+)/)}  L3 ${pick(/kind="product",level="L3"\} (\d+)/)}  ` +
-        `log sent ${pick(/cachetier_accesslog_sent_total (\d+)/)}  log dropped ${pick(/cachetier_accesslog_dropped_total (\d+)/)}`,
+      `app (Kafka): product L1 ${a.l1}  L2 ${a.l2}  L3 ${a.l3}  Redis reads ${a.reads} in ${a.batches} pipelined round trips | ` +
+        `access log sent ${a.sent}  dropped ${a.dropped}  records on the topic ${onTopic}`,
     );
-    console.log(`l2_ratio=${(l2.rps / Math.max(1, rb)).toFixed(3)}`);
+    console.log(`app (Kafka unreachable): access log sent ${d.sent}  dropped ${d.dropped}`);
+    console.log(`Kafka broker CPU during the L1 (Kafka) runs: ${((100 * brokerCpu) / Math.max(1, kafkaSeconds)).toFixed(0)}% of one core (of ${os.cpus().length})`);
+    console.log(`l2_ratio=${(l2.rps / Math.max(1, rb.rps)).toFixed(3)}`);
+    console.log(`l1_ratio_kafka_unreachable=${(l1Drop.rps / Math.max(1, plainR.rps)).toFixed(3)}`);
     console.log(`l1_ratio=${(l1.rps / Math.max(1, plainR.rps)).toFixed(3)}`);
   } finally {
     await Promise.all(nginxes.map((n) => n.stop().catch(() => undefined)));
     await plain?.kill('SIGQUIT', 5000).catch(() => undefined);
     await new Promise<void>((r) => (producer ? producer.close(() => r()) : r()));
     await cluster?.stop();
+    await kafka?.stop().catch(() => undefined);
+    await zk?.stop().catch(() => undefined);
     rmSync(root, { recursive: true, force: true });
   }
 }
