@@ -32,6 +32,34 @@ local paused_until = 0
 local backoff = 0.5
 local MAX_BACKOFF = 5
 local last_error = 0
+-- Half-open: when a pause ends, only PROBE records go to the producer until they have had time to
+-- be flushed (and fail, reopening the breaker) — not a pause's worth of traffic, each record of
+-- which would cost a metadata connect attempt in lua-resty-kafka while Kafka is still down.
+local PROBE = 50
+local probe_left -- nil: closed (healthy)
+local probe_ok_at = 0
+
+local function admit(t)
+  if t < paused_until then
+    return false
+  end
+  if probe_left == nil then
+    return true
+  end
+  if probe_left > 0 then
+    probe_left = probe_left - 1
+    if probe_left == 0 then
+      -- a failed flush reports within flush_ms + (max_retry + 1) socket timeouts
+      probe_ok_at = t + cfg.flush_ms / 1000 + 3 * cfg.socket_timeout / 1000 + 0.5
+    end
+    return true
+  end
+  if t >= probe_ok_at then
+    probe_left = nil
+    return true
+  end
+  return false
+end
 
 function _M.configure(c)
   for k, v in pairs(c) do
@@ -51,6 +79,7 @@ local function on_error(topic, partition_id, queue, index, err, retryable)
   end
   last_error = now
   paused_until = now + backoff
+  probe_left = PROBE
   ngx.log(ngx.INFO, "cachetier: dropped ", n, " access-log records for ", topic, ": ", tostring(err))
 end
 
@@ -93,7 +122,7 @@ function _M.send(key, record)
   if not cfg.enabled then
     return
   end
-  if not producer or now() < paused_until then
+  if not producer or not admit(now()) then
     metrics.add(DROPPED)
     return
   end
@@ -129,7 +158,7 @@ function _M.send_request(pid, sid)
   if not cfg.enabled then
     return
   end
-  if not producer or now() < paused_until then
+  if not producer or not admit(now()) then
     metrics.add(DROPPED)
     return
   end
