@@ -151,10 +151,31 @@ local function jstr(v)
 end
 _M.jstr = jstr
 
--- The request path's record (contract: {"productId","shopId","uri","ts","ua","layer"}), built as
--- one string: pid/sid are validated decimal strings (at most 15 digits, so exact as JSON
--- numbers), sid nil -> null. Never raises, never yields.
-function _M.send_request(pid, sid)
+-- The request path's record (contract: {"productId","shopId","uri","ts","ua","layer"}) as one
+-- string. The part fixed by the URL is built once per distinct URL (app.lua keeps it with the
+-- parsed query): pid/sid are validated decimal strings (at most 15 digits, so exact as JSON
+-- numbers), sid nil -> null.
+function _M.record_head(pid, sid, uri)
+  return '{"productId":' .. pid .. ',"shopId":' .. (sid or "null") .. ',"uri":' .. jstr(uri or "") .. ',"ts":'
+end
+
+-- User-Agent -> JSON string, memoized per worker (a handful of distinct values in practice).
+local ua_json, ua_n = {}, 0
+local function ua_str(ua)
+  local j = ua_json[ua]
+  if not j then
+    j = jstr(ua)
+    if ua_n >= 1024 then
+      ua_json, ua_n = {}, 0
+    end
+    ua_json[ua] = j
+    ua_n = ua_n + 1
+  end
+  return j
+end
+
+-- Never raises, never yields.
+function _M.send_request(pid, head)
   if not cfg.enabled then
     return
   end
@@ -162,8 +183,7 @@ function _M.send_request(pid, sid)
     metrics.add(DROPPED)
     return
   end
-  local msg = '{"productId":' .. pid .. ',"shopId":' .. (sid or "null") .. ',"uri":' .. jstr(var.request_uri or "")
-    .. ',"ts":' .. floor(start_time() * 1000) .. ',"ua":' .. jstr(var.http_user_agent or "") .. ',"layer":"app"}'
+  local msg = head .. floor(start_time() * 1000) .. ',"ua":' .. ua_str(var.http_user_agent or "") .. ',"layer":"app"}'
   local ok, sent, err = pcall(producer.send, producer, cfg.topic, pid, msg)
   if ok and sent then
     metrics.add(SENT)

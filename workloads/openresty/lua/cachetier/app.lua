@@ -70,24 +70,21 @@ local function parse_query(args)
   return pid, sid
 end
 
--- Per-worker memo of raw query string -> parse_query's verdict, so the same URL (a hot product)
--- is parsed once instead of on every request (ngx.req.get_uri_args builds a table per call and
--- keeps the request out of the JIT). Exact same rules: a miss runs the full parse. Bounded: the
--- memo is dropped when it reaches MEMO_MAX entries.
+-- Per-worker memo of the request URI -> parse_query's verdict (and the access-log record's
+-- fixed part), so the same URL (a hot product) is parsed once instead of on every request
+-- (ngx.req.get_uri_args builds a table per call and keeps the request out of the JIT). Exact
+-- same rules: a miss runs the full parse (the URI determines the query string). Bounded: the memo
+-- is dropped when it reaches MEMO_MAX entries.
 local MEMO_MAX = 4096
 local memo, memo_n = {}, 0
-local NO_ARGS = { false, "productId is required" }
 
 local function query()
-  local raw = var.args
-  if raw == nil then
-    return NO_ARGS
-  end
+  local raw = var.request_uri
   local q = memo[raw]
   if q == nil then
     local pid, sid = parse_query(ngx.req.get_uri_args(20))
     if pid then
-      q = { pid, sid or false }
+      q = { pid, sid or false, accesslog.record_head(pid, sid, raw) }
     else
       q = { false, sid }
     end
@@ -199,7 +196,8 @@ function _M.product(force_html)
     if s ~= nil then
       sid = parse_id(tostring(s))
     end
-    inflight[r] = { pid, sid or false } -- for the access log (the query had no shopId)
+    -- for the access log: the query had no shopId
+    inflight[r] = { pid, sid or false, accesslog.record_head(pid, sid, var.request_uri) }
   end
   local sentry, slevel
   if sid then
@@ -243,7 +241,7 @@ function _M.log()
   end
   inflight[r] = nil
   if q then
-    accesslog.send_request(q[1], q[2] or nil)
+    accesslog.send_request(q[1], q[3])
   end
 end
 
