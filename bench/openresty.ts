@@ -68,11 +68,11 @@ async function startProducerStandIn(host: string, port: number): Promise<http.Se
   return server;
 }
 
-async function wrk(url: string, script?: string): Promise<WrkResult> {
-  const args = [`-t${THREADS}`, `-c${CONNS}`, `-d${SECONDS}s`, '--latency', '--timeout', '5s'];
+async function wrk(url: string, script?: string, seconds = SECONDS): Promise<WrkResult> {
+  const args = [`-t${THREADS}`, `-c${CONNS}`, `-d${seconds}s`, '--latency', '--timeout', '5s'];
   if (script) args.push('-s', script);
   args.push(url);
-  const { stdout } = await run('wrk', args, { timeout: (SECONDS + 30) * 1000, maxBuffer: 1 << 20 });
+  const { stdout } = await run('wrk', args, { timeout: (seconds + 30) * 1000, maxBuffer: 1 << 20 });
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(stdout)?.[1] ?? 0);
   const p50 = /\s50%\s+(\S+)/.exec(stdout)?.[1] ?? '?';
   const p99 = /\s99%\s+(\S+)/.exec(stdout)?.[1] ?? '?';
@@ -230,6 +230,8 @@ async function main(): Promise<void> {
     await new Promise((r) => setTimeout(r, 2000));
 
     const fmt = (r: WrkResult) => `${r.rps.toFixed(0).padStart(8)} req/s  p50 ${r.p50.padStart(8)}  p99 ${r.p99.padStart(8)}${r.non2xx ? `  non2xx ${r.non2xx}` : ''}${r.errors !== 'none' ? `  errors ${r.errors}` : ''}`;
+    // warm-up, not counted: LuaJIT traces, the broker's JVM, connection pools
+    for (const u of [`http://${IP}.83:8080${q}`, `${app.url}${q}`, `${appDrop.url}${q}`, `${appNoLog.url}${q}`, `${dist.url}${q}`]) await wrk(u, undefined, 3);
     const loadBefore = os.loadavg();
 
     // The machine is shared: alternate the runs being compared and keep the median of 3 each, so

@@ -161,6 +161,7 @@ export function renderNginxConf(tier: ResolvedCacheTier, input: NginxConfigInput
     `load_module ${mods}/ndk_http_module.so;`,
     `load_module ${mods}/ngx_http_lua_module.so;`,
     `worker_processes ${input.workerProcesses};`,
+    'pcre_jit on; # the app layer matches Accept per request; the distribution layer its location regex',
     `pid ${run}/nginx.pid;`,
     `error_log ${input.errorLog ?? 'stderr'} ${input.errorLogLevel ?? 'warn'};`,
     'env POD_NAME;',
