@@ -8,8 +8,9 @@ test-integration-openresty: kafka-deps ## nginx+Lua: slots/ASK/MOVED, single-fli
 	@test -d node_modules/kafkajs || { echo "test-integration-openresty: node_modules missing; run 'make deps-node'" >&2; exit 1; }
 	$(JEST) --selectProjects integration --runInBand workloads/openresty/test/integration/
 
-bench-openresty: ## wrk: L1 hit vs plain nginx, L2 vs redis-benchmark GET, L3, two hops (last line l1_ratio=)
+bench-openresty: kafka-deps ## wrk: L1 hit (access log to a real Kafka broker) vs plain nginx, L2 vs redis-benchmark GET, L3, two hops (last line l1_ratio=)
 	@command -v wrk >/dev/null || { echo "bench-openresty: wrk missing (hack/deps-apt.sh)" >&2; exit 1; }
+	@command -v redis-benchmark >/dev/null || { echo "bench-openresty: redis-benchmark missing (redis-tools, hack/deps-apt.sh)" >&2; exit 1; }
 	npx tsc -p tsconfig.build.json || test -f dist/bench/openresty.js
 	node dist/bench/openresty.js
 
