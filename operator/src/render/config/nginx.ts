@@ -79,7 +79,8 @@ function parseUrl(u: string): { host: string; port: number; path: string } {
  */
 export function appMemberValue(memberName?: string): string {
   if (!memberName) return '$hostname';
-  if (!/^[A-Za-z0-9._:-]+$/.test(memberName)) throw new Error(`memberName must match [A-Za-z0-9._:-]+, got ${JSON.stringify(memberName)}`);
+  // It goes inside a double-quoted nginx string: no quote, backslash, '$' (variable) or space.
+  if (!/^[A-Za-z0-9._:@/-]+$/.test(memberName)) throw new Error(`memberName must match [A-Za-z0-9._:@/-]+, got ${JSON.stringify(memberName)}`);
   return `"${memberName}"`;
 }
 

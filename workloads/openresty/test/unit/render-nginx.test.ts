@@ -76,8 +76,11 @@ describe('renderNginxConf (app layer)', () => {
     const named = renderNginxConf(tier, { ...base, memberName: 'app-0.cachetier:8080' });
     expect(named).toContain('add_header X-App-Member "app-0.cachetier:8080" always;');
     expect(appMemberValue(undefined)).toBe('$hostname');
+    expect(appMemberValue('app@127.0.4.71')).toBe('"app@127.0.4.71"'); // the demo's member names
     expect(() => appMemberValue('bad"name')).toThrow(/memberName/);
     expect(() => appMemberValue('a;b')).toThrow(/memberName/);
+    expect(() => appMemberValue('$host')).toThrow(/memberName/);
+    expect(() => appMemberValue('a b')).toThrow(/memberName/);
   });
 
   test('the embedded Lua config carries the spec and the data contracts', () => {
