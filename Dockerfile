@@ -5,7 +5,7 @@
 ARG NODE_VERSION=20.19.5
 
 FROM node:${NODE_VERSION}-bookworm AS build
-# The full image has python3/make/g++ for the `zookeeper` native addon; runtime images do not.
+# No native addons (the ZooKeeper client is pure JS), so the slim runtime needs no toolchain.
 WORKDIR /src
 COPY package.json package-lock.json .npmrc ./
 RUN npm ci --no-audit --no-fund
