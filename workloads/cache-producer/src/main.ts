@@ -44,6 +44,7 @@ async function main(): Promise<void> {
   if (cfg.lock.enabled) {
     locks = new ZkLocks(cfg.zookeeperConnect, cfg.lock.sessionTimeoutMs, cfg.lock.root, log.child({ part: 'zk' }));
     locks.onWait = (s) => metrics.lockWait.observe(s);
+    locks.onBatch = (op, n) => metrics.zkBatchOps.observe({ op }, n);
     await locks.start();
   }
   const producer = new Producer(cfg, store, locks, metrics, log);
@@ -92,15 +93,24 @@ async function main(): Promise<void> {
       process.exit(1);
     }, 25_000);
     force.unref();
-    await changes.stop();
-    await hot.stop();
-    const closed = new Promise<void>((r) => server.close(() => r()));
-    server.closeAllConnections();
-    await closed;
-    await locks?.close();
+    // Each step is timed in the last log line: a slow shutdown should say where it waited.
+    const took: Record<string, number> = {};
+    const step = async (name: string, fn: () => Promise<unknown>) => {
+      const t = Date.now();
+      await fn();
+      took[name] = Date.now() - t;
+    };
+    await step('changes', () => changes.stop());
+    await step('accessLog', () => hot.stop());
+    await step('http', () => {
+      const closed = new Promise<void>((r) => server.close(() => r()));
+      server.closeAllConnections();
+      return closed;
+    });
+    await step('zookeeper', async () => locks?.close());
     sub.disconnect();
-    await redis.quit().catch(() => redis.disconnect());
-    log.info('bye');
+    await step('redis', () => redis.quit().catch(() => redis.disconnect()));
+    log.info({ ms: took }, 'bye');
     process.exit(0);
   };
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
