@@ -162,6 +162,8 @@ export interface StartRedisClusterOptions {
   orchestrator?: RedisOrchestratorOptions;
   /** Bound on reconcile passes until converged (default 20). */
   maxPasses?: number;
+  /** Keep reconciling past maxPasses until this long has passed (90 s). */
+  convergeTimeoutMs?: number;
 }
 
 export interface LocalRedisCluster {
@@ -192,7 +194,10 @@ export async function startRedisCluster(opts: StartRedisClusterOptions): Promise
     const orch = createRedisOrchestrator(opts.orchestrator ?? {});
     const desired = { masters: opts.masters, replicasPerMaster: opts.replicasPerMaster, password: opts.password };
     let last = '';
-    for (let pass = 0; pass < (opts.maxPasses ?? 20); pass++) {
+    // Bounded by passes AND time: a replica's first sync can take seconds on a loaded machine, and
+    // a pass count alone turned that into a flaky start.
+    const deadline = Date.now() + (opts.convergeTimeoutMs ?? 90_000);
+    for (let pass = 0; pass < (opts.maxPasses ?? 20) || Date.now() < deadline; pass++) {
       const r = await orch.reconcile(desired, members(), count);
       if (r.converged) {
         return { nodes, seeds: nodes.map((n) => `${n.host}:${n.port}`), members, stop };
