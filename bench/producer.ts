@@ -19,6 +19,8 @@ import { makeRootDir, sleep } from '../hack/local/procs.js';
 import { ensureBuilt, startProducer, type ProducerHandle } from '../hack/local/producer.js';
 import { startRedisCluster } from '../hack/local/redis.js';
 import { startZooKeeperEnsemble } from '../hack/local/zookeeper.js';
+import { ZkLocks } from '../workloads/cache-producer/src/zklock.js';
+import pino from 'pino';
 
 const IP = process.env.BENCH_IP_PREFIX ?? '127.0.5';
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 30_000);
@@ -26,6 +28,9 @@ const PRODUCTS = Number(process.env.BENCH_PRODUCTS ?? 10_000);
 const LATENCY_RATE = 1000;
 const LATENCY_SECONDS = Number(process.env.BENCH_LATENCY_SECONDS ?? 15);
 const TOPIC = `bench-cache-message-${Date.now()}`;
+// ZooKeeper lock/unlock cycles run before phase 1: a freshly started JVM ensemble is several times
+// slower until its JIT has compiled the request path, and a long-running ensemble is what we model.
+const ZK_WARMUP = Number(process.env.BENCH_ZK_WARMUP ?? 20_000);
 // Which phases to run (a smaller variant for quick before/after checks); default all.
 const PHASES = new Set((process.env.BENCH_PHASES ?? 'locked,cas,ref,latency-locked,latency-cas').split(','));
 
@@ -63,7 +68,7 @@ async function main(): Promise<void> {
     tier.spec.producer.sources = { productInfoService: `http://${IP}.160:1`, shopInfoService: `http://${IP}.160:1` };
     const tr = await createTopicManager().reconcile(kafka.brokers, Object.values(tier.spec.kafka.topics));
     if (tr.topics.some((t) => !t.ready)) throw new Error(`topics not ready: ${JSON.stringify(tr.topics)}`);
-    const baseEnv = producerEnv(tier, { kafkaBrokers: kafka.brokers, zookeeperConnect: zk.connectString, redisSeeds: redis.seeds });
+    const baseEnv: Record<string, string> = { ...producerEnv(tier, { kafkaBrokers: kafka.brokers, zookeeperConnect: zk.connectString, redisSeeds: redis.seeds }), ...(process.env.BENCH_PRODUCER_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_PRODUCER_NODE_OPTIONS } : {}) };
 
     const kc = new Kafka({ clientId: 'bench', brokers: kafka.brokers, logLevel: logLevel.NOTHING });
     const kp = kc.producer({ allowAutoTopicCreation: false });
@@ -104,6 +109,7 @@ async function main(): Promise<void> {
       const t0 = Date.now();
       const p = await startProducer({ env: { ...env, KAFKA_GROUP_ID: groupId }, host: `${IP}.161`, port: 18181, rootDir, name: `producer-${name}`, waitReady: false });
       let startAt: number | undefined;
+      let endAt: number | undefined;
       let rss = { rss: 0, hwm: 0 };
       try {
         // The clock starts at the first message consumed (excludes process start and group join).
@@ -115,14 +121,20 @@ async function main(): Promise<void> {
             const consumed = Number(/^cachetier_producer_messages_consumed_total (\d+)/m.exec(m)?.[1] ?? 0);
             if (consumed > 0) startAt = Date.now();
           }
-          if (startAt !== undefined && (await committed(groupId)) >= endTotal) break;
+          if (startAt !== undefined && (await committed(groupId)) >= endTotal) {
+            endAt = Date.now();
+            break;
+          }
           await sleep(startAt === undefined ? 20 : 100);
         }
         rss = rssMb(p.proc.pid);
+        // Kept with the run dir (KEEP_BENCH_DIR=1) for looking into where the time went.
+        writeFileSync(`${rootDir}/metrics-${name}.txt`, await fetch(`${p.url}/metrics`).then((r) => r.text()).catch((e) => String(e)));
       } finally {
         await p.stop();
       }
-      const seconds = (Date.now() - (startAt ?? t0)) / 1000;
+      // Until the commits reached the end: the producer's shutdown afterwards is not part of it.
+      const seconds = ((endAt ?? Date.now()) - (startAt ?? t0)) / 1000;
       // Sanity: Redis holds the newest version of a few products.
       for (const id of [1, Math.ceil(PRODUCTS / 2), PRODUCTS]) {
         const lastK = Math.floor((MESSAGES - id) / PRODUCTS) * PRODUCTS + id - 1;
@@ -132,6 +144,19 @@ async function main(): Promise<void> {
       return { rate: Math.round(MESSAGES / seconds), seconds, rss };
     };
 
+    if (ZK_WARMUP > 0) {
+      const warm = new ZkLocks(zk.connectString, 10_000, '/cachetier-bench-warmup', pino({ level: 'silent' }));
+      await warm.start();
+      const t = Date.now();
+      let i = 0;
+      await Promise.all(
+        Array.from({ length: 1000 }, async () => {
+          while (i < ZK_WARMUP) await (await warm.acquire(`warmup_${i++}`, 60_000)).release();
+        }),
+      );
+      await warm.close();
+      console.log(`bench-producer: ZooKeeper warm-up: ${ZK_WARMUP} lock/unlock cycles in ${((Date.now() - t) / 1000).toFixed(1)} s`);
+    }
     console.log('bench-producer: phase 1/4: producer with ZooKeeper locks');
     const skipped = { rate: NaN, seconds: NaN, rss: { rss: 0, hwm: 0 } };
     const locked = PHASES.has('locked') ? await runProducerPhase('locked', baseEnv) : skipped;
