@@ -12,6 +12,7 @@ import YAML from 'yaml';
 import { resolve } from '../operator/src/api/defaults.js';
 import type { CacheTier, ResolvedCacheTier } from '../operator/src/api/types.js';
 import { createTopicManager } from '../operator/src/kafka/index.js';
+import { nodeHeapOptions } from '../operator/src/render/builders.js';
 import { HOT_SET_KEY, producerEnv } from '../operator/src/render/config/producer.js';
 import { startKafkaCluster } from './local/kafka.js';
 import { startOpenResty } from './local/nginx.js';
@@ -154,6 +155,7 @@ async function main(): Promise<number> {
   );
   cleanups.push({ what: 'source', fn: () => source.stop() });
 
+  const nodeOptions = nodeHeapOptions(s.producer.resources); // the Deployment sets it too
   const env = {
     ...producerEnv(
       {
@@ -163,6 +165,7 @@ async function main(): Promise<number> {
       { kafkaBrokers: kafka.brokers, zookeeperConnect: zk.connectString, redisSeeds: redis.seeds },
     ),
     REDIS_PASSWORD: password,
+    ...(nodeOptions ? { NODE_OPTIONS: nodeOptions } : {}),
   };
   const producer = await step(6, TOTAL, 'cache-producer (env rendered by the operator)', () =>
     startProducer({ env, host: `${IP}.62`, port: 8080, rootDir }),

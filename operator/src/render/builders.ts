@@ -134,6 +134,17 @@ export function jvmHeapMiB(r: ResourceRequirements): number | undefined {
   return Math.max(64, Math.floor(bytes / 2 / 2 ** 20));
 }
 
+/**
+ * NODE_OPTIONS for a Node.js container: V8's old space capped like a JVM heap (half the memory
+ * limit, else request). Without a cap V8 grows its heap lazily toward what the host has, so a busy
+ * producer reached ~290 MB RSS holding ~40 MB live and would be OOM-killed at the default 256Mi
+ * limit instead of collecting. undefined = no memory set, leave V8's default.
+ */
+export function nodeHeapOptions(r: ResourceRequirements): string | undefined {
+  const mib = jvmHeapMiB(r);
+  return mib === undefined ? undefined : `--max-old-space-size=${mib}`;
+}
+
 /** Cores in a Kubernetes CPU quantity ("100m", "2", "1.5"); undefined if unparseable. */
 export function parseCpuQuantity(q: string | undefined): number | undefined {
   if (q === undefined) return undefined;

@@ -10,6 +10,7 @@ import {
   containerPorts,
   deployment,
   emptyDirVolume,
+  nodeHeapOptions,
   resources,
   secretEnv,
   service,
@@ -43,6 +44,9 @@ export function renderProducer(tier: ResolvedCacheTier, _ctx: RenderContext): Ku
   const p = tier.spec.producer;
   const data = producerConfigFiles(tier);
   const env: Record<string, unknown>[] = [];
+  // Not in the ConfigMap: it is the runtime's setting, not the producer's configuration contract.
+  const nodeOptions = nodeHeapOptions(p.resources);
+  if (nodeOptions) env.push({ name: 'NODE_OPTIONS', value: nodeOptions });
   if (tier.spec.redis.auth) env.push(secretEnv(PRODUCER_PASSWORD_ENV, tier.spec.redis.auth.passwordSecretRef));
   const container: Record<string, unknown> = {
     name: 'cache-producer',

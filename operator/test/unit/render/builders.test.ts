@@ -1,4 +1,4 @@
-import { jvmHeapMiB, parseCpuQuantity, parseMemoryQuantity, workerCount } from '../../../src/render/builders.js';
+import { jvmHeapMiB, nodeHeapOptions, parseCpuQuantity, parseMemoryQuantity, workerCount } from '../../../src/render/builders.js';
 import { renderEndpoints, renderContext } from '../../../src/render/index.js';
 import { nginxConfigInput } from '../../../src/render/openresty.js';
 import { makeTier, NS } from './helpers.js';
@@ -22,11 +22,13 @@ describe('quantities', () => {
     ['two', undefined],
   ])('cpu %s -> %s cores', (q, want) => expect(parseCpuQuantity(q)).toBe(want));
 
-  test('JVM heap: half the limit, else half the request, else the image default', () => {
+  test('JVM heap and Node old space: half the limit, else half the request, else the runtime default', () => {
     expect(jvmHeapMiB({ limits: { memory: '2Gi' }, requests: { memory: '1Gi' } })).toBe(1024);
     expect(jvmHeapMiB({ requests: { memory: '1Gi' } })).toBe(512);
     expect(jvmHeapMiB({})).toBeUndefined();
     expect(jvmHeapMiB({ limits: { memory: '64Mi' } })).toBe(64);
+    expect(nodeHeapOptions({ limits: { memory: '256Mi' } })).toBe('--max-old-space-size=128');
+    expect(nodeHeapOptions({})).toBeUndefined();
   });
 
   test('nginx workers follow the CPU limit (else request), 1..8, never "auto"', () => {

@@ -41,12 +41,19 @@ describe('cache-producer renderer', () => {
   test('auth: REDIS_PASSWORD from the Secret key, never in the ConfigMap', () => {
     const objs = render({ redis: { auth: AUTH } });
     const c = deploy(objs).spec.template.spec.containers[0];
-    expect(c.env).toEqual([{ name: 'REDIS_PASSWORD', valueFrom: { secretKeyRef: { name: 'redis-auth', key: 'password' } } }]);
+    expect(c.env).toContainEqual({ name: 'REDIS_PASSWORD', valueFrom: { secretKeyRef: { name: 'redis-auth', key: 'password' } } });
     expect(Object.keys(cm(objs).data)).not.toContain('REDIS_PASSWORD');
   });
 
   test('no auth: no password env at all', () => {
-    expect(deploy(render()).spec.template.spec.containers[0].env).toBeUndefined();
+    const env = deploy(render()).spec.template.spec.containers[0].env as J[];
+    expect(env.map((e) => e.name)).not.toContain('REDIS_PASSWORD');
+  });
+
+  test('V8 old space capped at half the memory limit (the default limit 256Mi -> 128 MB)', () => {
+    const envOf = (objs: J[]) => (deploy(objs).spec.template.spec.containers[0].env ?? []) as J[];
+    expect(envOf(render())).toEqual([{ name: 'NODE_OPTIONS', value: '--max-old-space-size=128' }]);
+    expect(envOf(render({ producer: { resources: { limits: { memory: '1Gi' } } } }))).toContainEqual({ name: 'NODE_OPTIONS', value: '--max-old-space-size=512' });
   });
 
   test('Deployment: this repo’s image, uid 10001, HTTP 8080, probes on /healthz and /readyz', () => {
