@@ -13,6 +13,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import { resolve } from '../operator/src/api/defaults.js';
 import type { CacheTier } from '../operator/src/api/types.js';
 import { createTopicManager } from '../operator/src/kafka/index.js';
+import { nodeHeapOptions } from '../operator/src/render/builders.js';
 import { INVALIDATION_CHANNEL, producerEnv } from '../operator/src/render/config/producer.js';
 import { startKafkaCluster } from '../hack/local/kafka.js';
 import { makeRootDir, sleep } from '../hack/local/procs.js';
@@ -23,14 +24,16 @@ import { ZkLocks } from '../workloads/cache-producer/src/zklock.js';
 import pino from 'pino';
 
 const IP = process.env.BENCH_IP_PREFIX ?? '127.0.5';
-const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 30_000);
-const PRODUCTS = Number(process.env.BENCH_PRODUCTS ?? 10_000);
+const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 90_000);
+const PRODUCTS = Number(process.env.BENCH_PRODUCTS ?? 30_000);
 const LATENCY_RATE = 1000;
 const LATENCY_SECONDS = Number(process.env.BENCH_LATENCY_SECONDS ?? 15);
 const TOPIC = `bench-cache-message-${Date.now()}`;
 // ZooKeeper lock/unlock cycles run before phase 1: a freshly started JVM ensemble is several times
 // slower until its JIT has compiled the request path, and a long-running ensemble is what we model.
 const ZK_WARMUP = Number(process.env.BENCH_ZK_WARMUP ?? 20_000);
+// Then one uncounted producer pass over the workload (BENCH_WARMUP_PASS=0 skips it).
+const WARMUP_PASS = process.env.BENCH_WARMUP_PASS !== '0';
 // Which phases to run (a smaller variant for quick before/after checks); default all.
 const PHASES = new Set((process.env.BENCH_PHASES ?? 'locked,cas,ref,latency-locked,latency-cas').split(','));
 
@@ -68,7 +71,12 @@ async function main(): Promise<void> {
     tier.spec.producer.sources = { productInfoService: `http://${IP}.160:1`, shopInfoService: `http://${IP}.160:1` };
     const tr = await createTopicManager().reconcile(kafka.brokers, Object.values(tier.spec.kafka.topics));
     if (tr.topics.some((t) => !t.ready)) throw new Error(`topics not ready: ${JSON.stringify(tr.topics)}`);
-    const baseEnv: Record<string, string> = { ...producerEnv(tier, { kafkaBrokers: kafka.brokers, zookeeperConnect: zk.connectString, redisSeeds: redis.seeds }), ...(process.env.BENCH_PRODUCER_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_PRODUCER_NODE_OPTIONS } : {}) };
+    // NODE_OPTIONS as the Deployment sets it (V8 heap cap from the memory limit), plus any extra.
+    const nodeOptions = [nodeHeapOptions(tier.spec.producer.resources), process.env.BENCH_PRODUCER_NODE_OPTIONS].filter(Boolean).join(' ');
+    const baseEnv: Record<string, string> = {
+      ...producerEnv(tier, { kafkaBrokers: kafka.brokers, zookeeperConnect: zk.connectString, redisSeeds: redis.seeds }),
+      ...(nodeOptions ? { NODE_OPTIONS: nodeOptions } : {}),
+    };
 
     const kc = new Kafka({ clientId: 'bench', brokers: kafka.brokers, logLevel: logLevel.NOTHING });
     const kp = kc.producer({ allowAutoTopicCreation: false });
@@ -156,6 +164,13 @@ async function main(): Promise<void> {
       );
       await warm.close();
       console.log(`bench-producer: ZooKeeper warm-up: ${ZK_WARMUP} lock/unlock cycles in ${((Date.now() - t) / 1000).toFixed(1)} s`);
+    }
+    if (WARMUP_PASS) {
+      // One full pass with locks whose number is thrown away: Kafka's brokers spend their first
+      // minute or so of real load compiling (C2 threads were most of their CPU), which otherwise
+      // lands on phase 1 only and flatters every later phase.
+      const w = await runProducerPhase('warmup', baseEnv);
+      console.log(`bench-producer: warm-up pass (locks on, not counted): ${w.rate}/s`);
     }
     console.log('bench-producer: phase 1/4: producer with ZooKeeper locks');
     const skipped = { rate: NaN, seconds: NaN, rss: { rss: 0, hwm: 0 } };
