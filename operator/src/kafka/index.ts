@@ -47,6 +47,38 @@ function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   return Promise.race([p, timeout]).finally(() => clearTimeout(t));
 }
 
+// Metadata reaches every broker a moment after a create/grow (in ZooKeeper mode through the
+// controller's asynchronous UpdateMetadata, the controller's own cache included): until then
+// DescribeConfigs/Metadata can answer UNKNOWN_TOPIC_OR_PARTITION for a topic listTopics already
+// shows. kafkajs's describeConfigs bails on it instead of retrying, so we retry these ourselves.
+const STALE_METADATA = new Set(['UNKNOWN_TOPIC_OR_PARTITION', 'LEADER_NOT_AVAILABLE', 'NOT_LEADER_FOR_PARTITION', 'NOT_CONTROLLER']);
+
+export function isStaleMetadataError(e: unknown): boolean {
+  if (!e || typeof e !== 'object') return false;
+  const type = (e as { type?: unknown }).type;
+  if (typeof type === 'string' && STALE_METADATA.has(type)) return true;
+  // kafkajs's retrier wraps the last error as KafkaJSNumberOfRetriesExceeded { cause }.
+  const cause = (e as { cause?: unknown }).cause;
+  return cause !== undefined && cause !== e && isStaleMetadataError(cause);
+}
+
+/** observeTopics, retried while brokers still report stale metadata, until `deadline` (epoch ms). */
+export async function observeTopicsSettled(
+  admin: Admin,
+  names: string[],
+  deadline: number,
+  sleepMs = 300,
+): Promise<Map<string, ObservedTopic>> {
+  for (;;) {
+    try {
+      return await observeTopics(admin, names);
+    } catch (e) {
+      if (!isStaleMetadataError(e) || Date.now() + sleepMs > deadline) throw e;
+      await new Promise((r) => setTimeout(r, sleepMs));
+    }
+  }
+}
+
 /** Reads partitions, replication, ISR health and config of existing topics. */
 export async function observeTopics(admin: Admin, names: string[]): Promise<Map<string, ObservedTopic>> {
   const out = new Map<string, ObservedTopic>();
@@ -179,7 +211,9 @@ export function createTopicManager(opts: TopicManagerOptions = {}): TopicManager
         await admin.connect();
         const cluster = await admin.describeCluster();
         const names = topics.map((t) => t.name);
-        const before = await observeTopics(admin, names);
+        // A concurrent creator (another operator replica, a user's kafka-topics.sh) can leave a
+        // topic listed but not yet described everywhere: the same bounded retry as after our own acts.
+        const before = await observeTopicsSettled(admin, names, Date.now() + Math.min(10_000, requestTimeoutMs));
         const plans = planTopics(topics, before, cluster.brokers.map((b) => b.nodeId));
         const outcomes: TopicOutcome[] = [];
         for (const plan of plans) {
@@ -198,11 +232,11 @@ export function createTopicManager(opts: TopicManagerOptions = {}): TopicManager
         const changed = outcomes.some((o) => o.done.length);
         let after = before;
         if (changed) {
-          // Metadata reaches every broker a moment after a create/grow: re-observe until what we did
-          // shows (bounded), so status reports the result rather than a stale view.
+          // Re-observe until what we did shows (bounded), so status reports the result rather than a
+          // stale view (see STALE_METADATA).
           const settleBy = Date.now() + Math.min(10_000, requestTimeoutMs);
           for (;;) {
-            after = await observeTopics(admin, names);
+            after = await observeTopicsSettled(admin, names, settleBy);
             if (Date.now() > settleBy || outcomes.every((o) => settled(o, after.get(o.plan.topic)))) break;
             await new Promise((r) => setTimeout(r, 500));
           }
