@@ -71,9 +71,12 @@ rm -f go.sum
 echo "kubernetes: ${#staging[@]} staging modules replaced with $staging_ver"
 
 pkgs=()
-for c in "${CMDS[@]}"; do pkgs+=("k8s.io/kubernetes/cmd/$c"); done
+# Pinned per package: a bare `go get <pkg>` means @upgrade and moved k8s.io/kubernetes to the newest
+# release (v1.37.x) as soon as one was published, whose imports the v0.36 staging modules lack.
+for c in "${CMDS[@]}"; do pkgs+=("k8s.io/kubernetes/cmd/$c@$K8S_VERSION"); done
 # Resolves the whole graph and writes go.sum (main packages cannot be imported, so no tidy).
 nice -n 10 go get "${pkgs[@]}"
+grep -q "k8s.io/kubernetes $K8S_VERSION\$" go.mod || { echo "kubernetes: go get moved k8s.io/kubernetes off $K8S_VERSION:" >&2; grep 'k8s.io/kubernetes ' go.mod >&2; exit 1; }
 
 ldflags="-s -w"
 for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
