@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import type { ProducerConfig } from './config.js';
 import { coalesce, parseChangeMessage, type ChangeMessage, type Job, entityName } from './messages.js';
 import type { Metrics } from './metrics.js';
+import { OffsetCommitter } from './offsets.js';
 import type { Producer } from './service.js';
 import { SourceError } from './sourceclient.js';
 
@@ -14,6 +15,10 @@ import { SourceError } from './sourceclient.js';
 // heap cap (thousands of pending EVALSHAs and their promises), 256 -> ~9,000/s, 64 -> ~12,700/s.
 // Six partitions run at once, so up to 384 locks still share each ZooKeeper multi.
 const JOB_CONCURRENCY = 64;
+/** Resolved offsets are committed this often (and on shutdown / rebalance); see offsets.ts. */
+export const COMMIT_INTERVAL_MS = 1000;
+/** How long a graceful stop lets in-flight batches retry (main's hard limit is 25 s). */
+const DRAIN_TIMEOUT_MS = 15_000;
 
 export function createKafka(cfg: ProducerConfig, log: Logger, clientId: string): Kafka {
   return new Kafka({
@@ -47,6 +52,7 @@ export class ChangeConsumer {
   readonly dlq: KafkaProducer;
   joined = false;
   private stopping = false;
+  private readonly committer: OffsetCommitter;
 
   constructor(
     kafka: Kafka,
@@ -64,12 +70,18 @@ export class ChangeConsumer {
       retry: { retries: 10 },
     });
     this.dlq = kafka.producer({ allowAutoTopicCreation: false, retry: { retries: 8 } });
+    this.committer = new OffsetCommitter(COMMIT_INTERVAL_MS, log);
     const ev = this.consumer.events;
     this.consumer.on(ev.GROUP_JOIN, (e) => {
       this.joined = true;
       this.log.info({ assignment: e.payload.memberAssignment }, 'joined cache-message group');
     });
-    this.consumer.on(ev.REBALANCING, () => (this.joined = false));
+    this.consumer.on(ev.REBALANCING, () => {
+      this.joined = false;
+      // The group still takes commits of the current generation while it prepares the rebalance:
+      // what was done so far is not redone by the partitions' next owners.
+      void this.committer.commit();
+    });
     this.consumer.on(ev.STOP, () => (this.joined = false));
     this.consumer.on(ev.CRASH, (e) => {
       this.joined = false;
@@ -82,14 +94,14 @@ export class ChangeConsumer {
     await this.consumer.connect();
     await this.consumer.subscribe({ topics: [this.cfg.kafka.topicCacheMessage], fromBeginning: true });
     await this.consumer.run({
-      // Offsets are resolved only after a batch's writes succeeded; kafkajs commits resolved
-      // offsets (at most every second, and on stop/rebalance), never anything unprocessed.
-      autoCommit: true,
-      autoCommitInterval: 1000,
+      // Offsets are resolved only after a batch's writes succeeded and committed by this.committer
+      // (every COMMIT_INTERVAL_MS, on rebalance and on shutdown), never anything unprocessed.
+      autoCommit: false,
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: 6,
-      eachBatch: (p) => this.onBatch(p),
+      eachBatch: this.committer.handler((p) => this.onBatch(p)),
     });
+    this.committer.start();
   }
 
   private async deadLetter(items: { m: KafkaMessage; partition: number; reason: string; detail: string }[]): Promise<void> {
@@ -114,7 +126,7 @@ export class ChangeConsumer {
     for (const it of items) this.metrics.deadLettered.inc({ reason: it.reason });
   }
 
-  private async onBatch({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale }: EachBatchPayload): Promise<void> {
+  private async onBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
     if (batch.messages.length === 0) return;
     const batchStart = Date.now();
     const newestTs = Number(batch.messages[batch.messages.length - 1].timestamp);
@@ -150,9 +162,7 @@ export class ChangeConsumer {
       }
     });
     if (isStale()) return; // partition moved away: the new owner redoes the batch
-    const last = batch.messages[batch.messages.length - 1].offset;
-    resolveOffset(last);
-    await commitOffsetsIfNecessary();
+    resolveOffset(batch.messages[batch.messages.length - 1].offset);
     this.metrics.batchProcessing.observe((Date.now() - batchStart) / 1000);
   }
 
@@ -168,11 +178,15 @@ export class ChangeConsumer {
     }
   }
 
-  /** Stop fetching; kafkajs waits for the in-flight batches (which commit) before resolving. */
+  /**
+   * Graceful stop: no new batches, the in-flight ones finish normally (their jobs keep retrying
+   * until DRAIN_TIMEOUT_MS, so a dead Redis can't hold the shutdown until the process is killed),
+   * everything resolved is committed, then the group is left.
+   */
   async stop(): Promise<void> {
-    this.stopping = false; // let in-flight work finish normally
-    await this.consumer.stop().catch(() => undefined);
+    await this.committer.drain(this.consumer, this.cfg.kafka.topicCacheMessage, DRAIN_TIMEOUT_MS, () => (this.stopping = true));
     this.stopping = true;
+    await this.consumer.stop().catch(() => undefined);
     await this.consumer.disconnect().catch(() => undefined);
     await this.dlq.disconnect().catch(() => undefined);
   }

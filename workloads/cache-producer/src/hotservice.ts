@@ -4,7 +4,9 @@ import type { Consumer, Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { ProducerConfig } from './config.js';
 import { HotTracker, parseAccessLog } from './hot.js';
+import { COMMIT_INTERVAL_MS } from './consumer.js';
 import type { Metrics } from './metrics.js';
+import { OffsetCommitter } from './offsets.js';
 import type { Producer } from './service.js';
 
 const BUCKETS = 10;
@@ -16,6 +18,7 @@ export class HotService {
   private timer: NodeJS.Timeout | undefined;
   private ticking = false;
   private readonly warming = new Set<number>();
+  private readonly committer: OffsetCommitter;
 
   constructor(
     kafka: Kafka,
@@ -27,6 +30,7 @@ export class HotService {
     this.tracker = new HotTracker(cfg.hot.windowSeconds * 1000, cfg.hot.topN, Date.now(), undefined, BUCKETS);
     // Its own group: access-log partitions (keyed by productId) are shared among the replicas.
     this.consumer = kafka.consumer({ groupId: `${cfg.kafka.groupId}-hot`, sessionTimeout: 30_000, heartbeatInterval: 3000 });
+    this.committer = new OffsetCommitter(COMMIT_INTERVAL_MS, log);
     this.consumer.on(this.consumer.events.GROUP_JOIN, () => (this.joined = true));
     this.consumer.on(this.consumer.events.REBALANCING, () => (this.joined = false));
     this.consumer.on(this.consumer.events.STOP, () => (this.joined = false));
@@ -37,8 +41,10 @@ export class HotService {
     await this.consumer.subscribe({ topics: [this.cfg.kafka.topicAccessLog], fromBeginning: false });
     const windowMs = this.cfg.hot.windowSeconds * 1000;
     await this.consumer.run({
-      autoCommit: true,
-      eachBatch: async ({ batch }) => {
+      // Resolved once counted, committed by this.committer (see offsets.ts).
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      eachBatch: this.committer.handler(async ({ batch, resolveOffset }) => {
         const now = Date.now();
         for (const m of batch.messages) {
           const r = parseAccessLog(m.value);
@@ -53,8 +59,11 @@ export class HotService {
           this.tracker.record(r.productId, now);
           this.metrics.accessLogs.inc({ result: 'counted' });
         }
-      },
+        const last = batch.messages.at(-1);
+        if (last) resolveOffset(last.offset);
+      }),
     });
+    this.committer.start();
     this.timer = setInterval(() => void this.tick(), Math.max(100, windowMs / BUCKETS));
     this.timer.unref();
   }
@@ -95,6 +104,7 @@ export class HotService {
 
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
+    await this.committer.drain(this.consumer, this.cfg.kafka.topicAccessLog, 5000, () => undefined);
     await this.consumer.stop().catch(() => undefined);
     await this.consumer.disconnect().catch(() => undefined);
   }

@@ -15,7 +15,7 @@ export function createMetrics() {
     zkBatchOps: new Histogram({ name: `${p}zookeeper_multi_ops`, help: 'lock-node creates or deletes per ZooKeeper multi transaction', labelNames: ['op'] as const, buckets: [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000], registers: [registry] }),
     lag: new Histogram({ name: `${p}end_to_end_lag_seconds`, help: 'now - message timestamp when its write completed', buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers: [registry] }),
     batchDelivery: new Histogram({ name: `${p}batch_delivery_seconds`, help: 'now - newest message timestamp when a cache-message batch reaches the producer (Kafka side of the lag)', buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers: [registry] }),
-    batchProcessing: new Histogram({ name: `${p}batch_processing_seconds`, help: 'time to process one cache-message batch (jobs + offset resolve/commit)', buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers: [registry] }),
+    batchProcessing: new Histogram({ name: `${p}batch_processing_seconds`, help: 'time to process one cache-message batch (its jobs and the offset resolve; commits run separately)', buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers: [registry] }),
     hits: new Counter({ name: `${p}http_hits_total`, help: 'HTTP reads by the level that answered', labelNames: ['level'] as const, registers: [registry] }),
     sourceCalls: new Counter({ name: `${p}source_calls_total`, help: 'HTTP calls to source services', registers: [registry] }),
     jobErrors: new Counter({ name: `${p}job_errors_total`, help: 'failed attempts at a job (retried)', labelNames: ['error'] as const, registers: [registry] }),

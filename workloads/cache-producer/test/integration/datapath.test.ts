@@ -4,7 +4,7 @@
 import { jest } from '@jest/globals';
 import { Redis } from 'ioredis';
 import { HOT_SET_KEY, INVALIDATION_CHANNEL } from '../../../../operator/src/render/config/producer.js';
-import { getJson, metricSum, pool, startStack, waitFor, waitRedisMatchesSource, type SourceRecord, type Stack } from './env.js';
+import { getJson, groupLag, metricSum, pool, startStack, waitFor, waitRedisMatchesSource, type SourceRecord, type Stack } from './env.js';
 
 jest.setTimeout(600_000);
 
@@ -324,9 +324,13 @@ describe('failures mid-stream', () => {
     expect(res.filter((r) => r.status !== 200)).toHaveLength(0);
     await s.startProducerN(0);
     await waitRedisMatchesSource(s, ids, 180_000);
-    // Graceful stop: exits 0.
+    // Offsets are committed off the batch path (every second): once the work is done, the group's
+    // committed offsets reach the end of the topic without another message to carry them.
+    await waitFor('committed offsets at the end of cache-message', async () => (await groupLag(s)) === 0, 15_000, 250);
+    // Graceful stop: exits 0, and leaves nothing uncommitted behind.
     await s.producers[2]!.stop();
     expect(await s.producers[2]!.proc.exited).toBe(0);
+    expect(await groupLag(s)).toBe(0);
     await s.startProducerN(2);
   });
 

@@ -158,6 +158,20 @@ export async function metricSum(url: string, name: string): Promise<number> {
   return sum;
 }
 
+/** Messages on cache-message not yet covered by the producer group's committed offsets. */
+export async function groupLag(stack: Stack): Promise<number> {
+  const admin = stack.kafkaClient.admin();
+  await admin.connect();
+  try {
+    const topic = stack.tier.spec.kafka.topics.cacheMessage.name;
+    const [ends, [committed]] = await Promise.all([admin.fetchTopicOffsets(topic), admin.fetchOffsets({ groupId: stack.env.KAFKA_GROUP_ID, topics: [topic] })]);
+    const at = new Map(committed.partitions.map((p) => [p.partition, Number(p.offset)]));
+    return ends.reduce((lag, e) => lag + Number(e.high) - Math.max(0, at.get(e.partition) ?? 0), 0);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
 export interface SourceRecord {
   id: number;
   version: number;
