@@ -81,7 +81,15 @@ export class Producer {
     }
   }
 
-  /** Runs fn under the lock; returns true if the lock was lost meanwhile. Always releases. */
+  /**
+   * Runs fn under the lock; returns true if the lock was lost meanwhile. Always releases, without
+   * waiting for it: the critical section ends here (the work is done and CAS-fenced), and the
+   * node's delete is one more quorum write that would otherwise hold up the Kafka batch and its
+   * next fetch. A contender is woken when the delete lands; a later acquire on this session is
+   * applied after it (a session's requests are ordered); release() never rejects (a delete that
+   * fails is logged and left to the session's expiry); close() ends the session, which drops
+   * every node still there.
+   */
   private async withLock(name: string, fn: () => Promise<void>): Promise<boolean> {
     if (!this.locks || !this.cfg.lock.enabled) {
       await fn();
@@ -92,7 +100,7 @@ export class Producer {
       await fn();
       return lock.lost;
     } finally {
-      await lock.release();
+      void lock.release();
     }
   }
 

@@ -322,8 +322,10 @@ export class ZkLocks {
       for (const q of [...creates, ...deletes]) q.reject(e);
       return;
     }
-    for (let i = 0; i < creates.length; i += MAX_BATCH) this.commitCreates(zk, creates.slice(i, i + MAX_BATCH));
+    // Releases first: a create queued in the same turn for an entity just released then lists
+    // the shard without the old node and holds the lock at once instead of watching it go.
     for (let i = 0; i < deletes.length; i += MAX_BATCH) this.commitDeletes(zk, deletes.slice(i, i + MAX_BATCH));
+    for (let i = 0; i < creates.length; i += MAX_BATCH) this.commitCreates(zk, creates.slice(i, i + MAX_BATCH));
   }
 
   private commitCreates(zk: Client, batch: QueuedOp<Created>[]): void {
