@@ -34,6 +34,10 @@ const TOPIC = `bench-cache-message-${Date.now()}`;
 const ZK_WARMUP = Number(process.env.BENCH_ZK_WARMUP ?? 20_000);
 // Then one uncounted producer pass over the workload (BENCH_WARMUP_PASS=0 skips it).
 const WARMUP_PASS = process.env.BENCH_WARMUP_PASS !== '0';
+// Seconds of the paced latency workload (locks on) before the counted latency runs: the brokers'
+// JIT compiles the small-acks=all-produce path separately from the bulk-fetch path the warm-up pass
+// exercised; measured alone, broker CPU at 1,000 msgs/s fell from 1.3 to 0.3 cores over ~50 s.
+const LATENCY_WARMUP_SECONDS = Number(process.env.BENCH_LATENCY_WARMUP_SECONDS ?? 60);
 // Which phases to run (a smaller variant for quick before/after checks); default all.
 const PHASES = new Set((process.env.BENCH_PHASES ?? 'locked,cas,ref,latency-locked,latency-cas').split(','));
 
@@ -212,7 +216,7 @@ async function main(): Promise<void> {
     const { refRate, refSeconds } = PHASES.has('ref') ? await runReference() : { refRate: NaN, refSeconds: NaN };
 
     /** Paced run: LATENCY_RATE updates/s to distinct products; latency = send -> PUBLISH seen. */
-    const latencyRun = async (name: string, env: Record<string, string>) => {
+    const latencyRun = async (name: string, env: Record<string, string>, seconds = LATENCY_SECONDS) => {
       await flushRedis();
       const latGroup = `bench-lat-${name}-${Date.now()}`;
       const endsNow = await admin.fetchTopicOffsets(TOPIC);
@@ -232,8 +236,8 @@ async function main(): Promise<void> {
         }
       });
       let rss = { rss: 0, hwm: 0 };
-      const total = LATENCY_RATE * LATENCY_SECONDS;
-      const idBase = name === 'locked' ? 1_000_000 : 2_000_000;
+      const total = LATENCY_RATE * seconds;
+      const idBase = { locked: 1_000_000, cas: 2_000_000 }[name] ?? 3_000_000;
       try {
         // Updates are generated on a 10 ms clock and handed to ONE in-flight produce request at a
         // time (whatever accumulated meanwhile goes in the next one, like a Kafka producer's
@@ -284,6 +288,10 @@ async function main(): Promise<void> {
     };
     console.log(`bench-producer: phase 4/4: change-to-Redis latency at ${LATENCY_RATE} updates/s for ${LATENCY_SECONDS} s (locks on, then CAS only)`);
     const noLat = { p50: NaN, p99: NaN, n: 0, missing: 0, rss: { rss: 0, hwm: 0 }, ackP50: NaN, ackP99: NaN };
+    if (LATENCY_WARMUP_SECONDS > 0 && (PHASES.has('latency-locked') || PHASES.has('latency-cas'))) {
+      const w = await latencyRun('warmup', baseEnv, LATENCY_WARMUP_SECONDS);
+      console.log(`bench-producer: latency warm-up, ${LATENCY_WARMUP_SECONDS} s paced with locks (not counted): p50=${w.p50} ms p99=${w.p99} ms`);
+    }
     const latL = PHASES.has('latency-locked') ? await latencyRun('locked', baseEnv) : noLat;
     const latC = PHASES.has('latency-cas') ? await latencyRun('cas', { ...baseEnv, LOCK_ENABLED: 'false' }) : noLat;
     const { p50, p99 } = latL;
