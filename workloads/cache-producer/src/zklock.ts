@@ -8,10 +8,12 @@
 // majority). A 3-node ensemble sharing two cores with Kafka does ~1,500 single writes/s, and a lock
 // costs two, so one write per request caps a producer far below its Kafka rate. Two things fix that
 // without changing the recipe:
-//  - Lock and unlock writes issued in the same event-loop turn go to ZooKeeper as ONE `multi`
-//    transaction (one quorum write for up to MAX_BATCH nodes). A consumer batch starts its jobs
-//    together, so their locks share transactions. If one op of a multi fails, ZooKeeper applies
-//    none of them: the failing one is reported to its caller and the others are sent again.
+//  - Lock creates issued in the same event-loop turn go to ZooKeeper as ONE `multi` transaction
+//    (one quorum write for up to MAX_BATCH nodes), with the releases queued since the last one
+//    (a release waits up to DELETE_LINGER_MS for a create to ride along with). A consumer batch
+//    starts its jobs together, so their locks share transactions. If one op of a multi fails,
+//    ZooKeeper applies none of them: the failing one is reported to its caller and the others are
+//    sent again.
 //  - Lock nodes live in SHARDS fixed directories (`<root>/s<NN>`, by a hash of the entity name)
 //    instead of a directory per entity, so a new product costs no directory create (and no later
 //    reaping). Sequence numbers are per directory, which is all the recipe needs: the contenders for
@@ -25,8 +27,10 @@ import type { Logger } from 'pino';
 
 /** Lock directories; each entity hashes to one. */
 export const SHARDS = 16;
-/** Most create (or delete) ops in one multi transaction; well under ZooKeeper's 1 MB request limit. */
+/** Most ops in one multi transaction; well under ZooKeeper's 1 MB request limit. */
 const MAX_BATCH = 1000;
+/** Longest a release waits for a create's transaction to ride along with (see queueDelete). */
+const DELETE_LINGER_MS = 5;
 
 const E = zookeeper.Exception;
 const RETRYABLE = new Set<number>([E.CONNECTION_LOSS, E.OPERATION_TIMEOUT]);
@@ -112,6 +116,7 @@ interface QueuedOp<T> {
   resolve: (v: T) => void;
   reject: (e: unknown) => void;
 }
+type Queued = { kind: 'create'; q: QueuedOp<Created> } | { kind: 'delete'; q: QueuedOp<void> };
 interface Created {
   /** Name of our node (no directory). */
   name: string;
@@ -145,6 +150,7 @@ export class ZkLocks {
   private creates: QueuedOp<Created>[] = [];
   private deletes: QueuedOp<void>[] = [];
   private flushQueued = false;
+  private deleteTimer: NodeJS.Timeout | undefined;
   /** Recent held intervals (bounded), for tests and debugging. */
   readonly intervals: LockInterval[] = [];
   private readonly maxIntervals = 50_000;
@@ -287,7 +293,8 @@ export class ZkLocks {
     this.dirs.add(path);
   }
 
-  // ---- batching: every create/delete queued in one event-loop turn goes out as one multi ----
+  // ---- batching: every create queued in one event-loop turn goes out as one multi, together with
+  // ---- the deletes queued since the last one
 
   private queueCreate(path: string): Promise<Created> {
     return new Promise((resolve, reject) => {
@@ -296,10 +303,15 @@ export class ZkLocks {
     });
   }
 
+  /**
+   * Releases wait up to DELETE_LINGER_MS for a create to ride with: nobody waits on a release but
+   * a contender for the same entity, and every multi is a quorum write (the ensemble's CPU per
+   * lock is mostly per-transaction cost), so a lock usually costs one transaction, not two.
+   */
   private queueDelete(path: string): Promise<void> {
     return new Promise((resolve, reject) => {
       this.deletes.push({ path, resolve, reject });
-      this.scheduleFlush();
+      if (!this.flushQueued) this.deleteTimer ??= setTimeout(() => this.flush(), DELETE_LINGER_MS);
     });
   }
 
@@ -311,61 +323,55 @@ export class ZkLocks {
 
   private flush(): void {
     this.flushQueued = false;
-    const creates = this.creates;
-    const deletes = this.deletes;
+    if (this.deleteTimer) clearTimeout(this.deleteTimer);
+    this.deleteTimer = undefined;
+    // Releases first: a create for an entity released in the same multi then lists the shard
+    // without the old node and holds the lock at once instead of watching it go.
+    const ops: Queued[] = [...this.deletes.map((q) => ({ kind: 'delete' as const, q })), ...this.creates.map((q) => ({ kind: 'create' as const, q }))];
     this.creates = [];
     this.deletes = [];
+    if (ops.length === 0) return;
     let zk: Client;
     try {
       zk = this.client();
     } catch (e) {
-      for (const q of [...creates, ...deletes]) q.reject(e);
+      for (const o of ops) o.q.reject(e);
       return;
     }
-    // Releases first: a create queued in the same turn for an entity just released then lists
-    // the shard without the old node and holds the lock at once instead of watching it go.
-    for (let i = 0; i < deletes.length; i += MAX_BATCH) this.commitDeletes(zk, deletes.slice(i, i + MAX_BATCH));
-    for (let i = 0; i < creates.length; i += MAX_BATCH) this.commitCreates(zk, creates.slice(i, i + MAX_BATCH));
+    for (let i = 0; i < ops.length; i += MAX_BATCH) this.commit(zk, ops.slice(i, i + MAX_BATCH));
   }
 
-  private commitCreates(zk: Client, batch: QueuedOp<Created>[]): void {
-    this.onBatch?.('create', batch.length);
+  private commit(zk: Client, batch: Queued[]): void {
+    const creates = batch.filter((o): o is Extract<Queued, { kind: 'create' }> => o.kind === 'create');
+    if (creates.length) this.onBatch?.('create', creates.length);
+    if (creates.length < batch.length) this.onBatch?.('delete', batch.length - creates.length);
     const tx = zk.transaction();
-    for (const q of batch) tx.create(q.path, zookeeper.CreateMode.EPHEMERAL_SEQUENTIAL);
+    for (const o of batch) {
+      if (o.kind === 'create') tx.create(o.q.path, zookeeper.CreateMode.EPHEMERAL_SEQUENTIAL);
+      else tx.remove(o.q.path, -1);
+    }
     const done = new Promise<{ err: unknown; results: OpResult[] | undefined }>((resolve) =>
       tx.commit((err, results: OpResult[] | undefined) => resolve({ err, results })),
     );
     // Sent right behind the transaction on the same session, so they see its nodes.
     const listings = new Map<string, Promise<string[] | undefined>>();
-    for (const q of batch) {
+    for (const { q } of creates) {
       const dir = q.path.slice(0, q.path.lastIndexOf('/'));
       if (!listings.has(dir)) {
         listings.set(dir, new Promise<string[] | undefined>((res) => zk.getChildren(dir, (e, kids) => res(e ? undefined : kids))));
       }
     }
     void done.then(async ({ err, results }) => {
-      if (!err && results) {
-        for (let i = 0; i < batch.length; i++) {
-          const q = batch[i];
-          const created = results[i]?.path ?? '';
-          q.resolve({ name: created.slice(created.lastIndexOf('/') + 1), children: await listings.get(q.path.slice(0, q.path.lastIndexOf('/'))) });
+      if (err || !results) return this.splitFailed(batch, err, results);
+      for (let i = 0; i < batch.length; i++) {
+        const o = batch[i];
+        if (o.kind === 'delete') {
+          o.q.resolve();
+          continue;
         }
-        return;
+        const created = results[i]?.path ?? '';
+        o.q.resolve({ name: created.slice(created.lastIndexOf('/') + 1), children: await listings.get(o.q.path.slice(0, o.q.path.lastIndexOf('/'))) });
       }
-      this.splitFailed(batch, err, results, (rest) => this.creates.push(...rest));
-    });
-  }
-
-  private commitDeletes(zk: Client, batch: QueuedOp<void>[]): void {
-    this.onBatch?.('delete', batch.length);
-    const tx = zk.transaction();
-    for (const q of batch) tx.remove(q.path, -1);
-    tx.commit((err, results: OpResult[] | undefined) => {
-      if (!err) {
-        for (const q of batch) q.resolve();
-        return;
-      }
-      this.splitFailed(batch, err, results, (rest) => this.deletes.push(...rest));
     });
   }
 
@@ -374,18 +380,20 @@ export class ZkLocks {
    * and the rest are queued again; otherwise (connection loss: outcome unknown) all callers get
    * the error and recover on their own (creates find their node by its unique tag).
    */
-  private splitFailed<T>(batch: QueuedOp<T>[], err: unknown, results: OpResult[] | undefined, requeue: (rest: QueuedOp<T>[]) => void): void {
+  private splitFailed(batch: Queued[], err: unknown, results: OpResult[] | undefined): void {
     const failed = results?.length === batch.length ? results.findIndex((r) => r.err !== undefined && r.err !== 0 && r.err !== E.RUNTIME_INCONSISTENCY) : -1;
     if (failed < 0) {
-      for (const q of batch) q.reject(err);
+      for (const o of batch) o.q.reject(err);
       return;
     }
-    batch[failed].reject(err);
+    batch[failed].q.reject(err);
     const rest = batch.filter((_, i) => i !== failed);
-    if (rest.length > 0) {
-      requeue(rest);
-      this.scheduleFlush();
+    if (rest.length === 0) return;
+    for (const o of rest) {
+      if (o.kind === 'create') this.creates.push(o.q);
+      else this.deletes.push(o.q);
     }
+    this.scheduleFlush();
   }
 
   /**
@@ -516,6 +524,7 @@ export class ZkLocks {
     const zk = this.zk;
     this.zk = undefined;
     this.connected = false;
+    if (this.deleteTimer) clearTimeout(this.deleteTimer);
     for (const q of [...this.creates, ...this.deletes]) q.reject(new LockSessionError('(client closed)'));
     this.creates = [];
     this.deletes = [];
