@@ -1,5 +1,5 @@
 -- App-layer request handlers: GET /product?productId=&shopId= (JSON, or HTML with
--- Accept: text/html), GET /product.html, and the access-log hook for the log phase.
+-- Accept: text/html) and GET /product.html, each handing its access-log record to the Kafka producer.
 local cache = require "cachetier.cache"
 local metrics = require "cachetier.metrics"
 local accesslog = require "cachetier.accesslog"
@@ -18,17 +18,6 @@ for _, level in ipairs({ "L1", "L2", "L3", "stale", "negative", "error" }) do
   HIT_PRODUCT[level] = metrics.slot("cachetier_cache_hits_total", 'kind="product",level="' .. level .. '"')
   HIT_SHOP[level] = metrics.slot("cachetier_cache_hits_total", 'kind="shop",level="' .. level .. '"')
 end
--- Content -> log phase hand-over without ngx.ctx (which builds a table per request): keyed by
--- the request's address (lua-resty-core's get_request()). The content phase always writes its
--- request's slot and the log phase (which always runs after it) clears it.
-local ffi = require "ffi"
-local get_request = require("resty.core.base").get_request
-local ffi_cast, tonumber = ffi.cast, tonumber
-local function req_id()
-  return tonumber(ffi_cast("uintptr_t", get_request()))
-end
-local inflight = {}
-
 -- Positive decimal integer without sign or leading zeros, at most 15 digits (< 2^53).
 local function parse_id(v)
   if type(v) ~= "string" or #v == 0 or #v > 15 then
@@ -156,15 +145,18 @@ end
 
 -- The rendered config sets `default_type application/json`, so the JSON answer needs no
 -- Content-Type write; the other responses set theirs.
+--
+-- The access-log record is handed to the Kafka producer's buffer as the handler's last step (after
+-- ngx.print, before the response's final write): a non-yielding append that never fails the
+-- request (accesslog.lua). A log_by_lua phase for it cost ~0.5 us of nginx CPU per L1 hit (6.9-7.1
+-- vs 7.45-7.6 us: a second Lua entry per request and a hand-over table keyed by the request).
 function _M.product(force_html)
   local q = query()
-  local r = req_id()
   local pid, sid = q[1], q[2]
   if not pid then
-    inflight[r] = false
     return bad_request(sid)
   end
-  inflight[r] = q
+  local logq = q -- the record's URL-fixed part; rebuilt below when the shop comes from the product
   if not sid then
     sid = nil
   end
@@ -179,6 +171,7 @@ function _M.product(force_html)
     h["Content-Type"] = "application/json"
     ngx.print('{"error":"not found"}')
     metrics.add(REQ_4XX)
+    accesslog.send_request(pid, q[3])
     return ngx.exit(404)
   elseif not pentry then
     metrics.inc("cachetier_cache_misses_total")
@@ -187,6 +180,7 @@ function _M.product(force_html)
     h["Retry-After"] = "1"
     ngx.print('{"error":"unavailable","reason":"', esc(perr), '"}')
     metrics.inc("cachetier_requests_total", 'route="product",code="5xx"')
+    accesslog.send_request(pid, q[3])
     return ngx.exit(503)
   end
 
@@ -197,7 +191,7 @@ function _M.product(force_html)
       sid = parse_id(tostring(s))
     end
     -- for the access log: the query had no shopId
-    inflight[r] = { pid, sid or false, accesslog.record_head(pid, sid, var.request_uri) }
+    logq = { pid, sid or false, accesslog.record_head(pid, sid, var.request_uri) }
   end
   local sentry, slevel
   if sid then
@@ -226,23 +220,11 @@ function _M.product(force_html)
     ngx.print(body)
   end
   metrics.add(REQ_2XX)
+  accesslog.send_request(pid, logq[3])
 end
 
 function _M.product_html()
   return _M.product(true)
-end
-
--- log_by_lua: runs after the response went out; cannot slow or fail the request.
-function _M.log()
-  local r = req_id()
-  local q = inflight[r]
-  if q == nil then
-    return
-  end
-  inflight[r] = nil
-  if q then
-    accesslog.send_request(q[1], q[3])
-  end
 end
 
 return _M

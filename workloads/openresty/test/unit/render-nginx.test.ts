@@ -60,8 +60,10 @@ describe('renderNginxConf (app layer)', () => {
     expect(l3).toContain('proxy_next_upstream off;');
   });
 
-  test('routes: /product, /product.html with the access-log hook, /metrics, /healthz; no test endpoints by default', () => {
-    expect(conf).toMatch(/location = \/product \{[\s\S]*?\n\s+content_by_lua_block \{ require\("cachetier.app"\).product\(\) \}\s+log_by_lua_block/);
+  test('routes: /product, /product.html, /metrics, /healthz; no test endpoints by default', () => {
+    expect(conf).toMatch(/location = \/product \{[\s\S]*?\n\s+content_by_lua_block \{ require\("cachetier.app"\).product\(\) \}\n\s+\}/);
+    // the access log is handed over at the end of the content handler: no second Lua entry per request
+    expect(conf).not.toContain('log_by_lua');
     expect(conf).toContain('location = /product.html {');
     expect(conf).toContain('location = /metrics');
     expect(conf).toContain('location = /healthz');
