@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import type { ProducerConfig } from './config.js';
 import { coalesce, parseChangeMessage, type ChangeMessage, type Job, entityName } from './messages.js';
 import type { Metrics } from './metrics.js';
-import { OffsetCommitter } from './offsets.js';
+import { COMMIT_INTERVAL_MS, OffsetCommitter } from './offsets.js';
 import type { Producer } from './service.js';
 import { SourceError } from './sourceclient.js';
 
@@ -19,8 +19,6 @@ const JOB_CONCURRENCY = 64;
 // 6 partitions): 1 MB per partition peaked at 199-202 MB RSS, 256 KB at 152-162 MB, with the same
 // throughput within the run-to-run noise (CAS only 22.2-22.5k/s vs 22.6-23.3k/s).
 const MAX_BYTES_PER_PARTITION = 256 * 1024;
-/** Resolved offsets are committed this often (and on shutdown / rebalance); see offsets.ts. */
-export const COMMIT_INTERVAL_MS = 1000;
 /** How long a graceful stop lets in-flight batches retry (main's hard limit is 25 s). */
 const DRAIN_TIMEOUT_MS = 15_000;
 

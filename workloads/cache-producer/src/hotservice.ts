@@ -4,9 +4,8 @@ import type { Consumer, Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { ProducerConfig } from './config.js';
 import { HotTracker, parseAccessLog } from './hot.js';
-import { COMMIT_INTERVAL_MS } from './consumer.js';
 import type { Metrics } from './metrics.js';
-import { OffsetCommitter } from './offsets.js';
+import { COMMIT_INTERVAL_MS, OffsetCommitter } from './offsets.js';
 import type { Producer } from './service.js';
 
 const BUCKETS = 10;

@@ -9,6 +9,9 @@
 import type { Consumer, EachBatchPayload } from 'kafkajs';
 import type { Logger } from 'pino';
 
+/** Resolved offsets are committed this often (and on rebalance / shutdown). */
+export const COMMIT_INTERVAL_MS = 1000;
+
 export class OffsetCommitter {
   private commitResolved: (() => Promise<void>) | undefined;
   private running: Promise<void> | undefined;
