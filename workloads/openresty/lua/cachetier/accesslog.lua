@@ -1,7 +1,7 @@
 -- Access log to Kafka: each app-layer request's record goes to the async producer's in-memory
 -- ring buffer at the end of the content handler (a non-yielding append; app.lua) and is flushed
--- by the producer's own timers. A full buffer, an unreachable Kafka or any error only increments a drop counter:
--- the request never waits for, or fails because of, Kafka.
+-- by the producer's own timers. A full buffer, an unreachable Kafka or any error only increments a
+-- drop counter: the request never waits for, or fails because of, Kafka.
 local compat = require "cachetier.compat"
 local metrics = require "cachetier.metrics"
 local cjson = require "cjson.safe"

@@ -156,7 +156,7 @@ function _M.product(force_html)
   if not pid then
     return bad_request(sid)
   end
-  local logq = q -- the record's URL-fixed part; rebuilt below when the shop comes from the product
+  local log_head = q[3] -- the record's URL-fixed part; rebuilt below when the shop comes from the product
   if not sid then
     sid = nil
   end
@@ -171,7 +171,7 @@ function _M.product(force_html)
     h["Content-Type"] = "application/json"
     ngx.print('{"error":"not found"}')
     metrics.add(REQ_4XX)
-    accesslog.send_request(pid, q[3])
+    accesslog.send_request(pid, log_head)
     return ngx.exit(404)
   elseif not pentry then
     metrics.inc("cachetier_cache_misses_total")
@@ -180,7 +180,7 @@ function _M.product(force_html)
     h["Retry-After"] = "1"
     ngx.print('{"error":"unavailable","reason":"', esc(perr), '"}')
     metrics.inc("cachetier_requests_total", 'route="product",code="5xx"')
-    accesslog.send_request(pid, q[3])
+    accesslog.send_request(pid, log_head)
     return ngx.exit(503)
   end
 
@@ -191,7 +191,7 @@ function _M.product(force_html)
       sid = parse_id(tostring(s))
     end
     -- for the access log: the query had no shopId
-    logq = { pid, sid or false, accesslog.record_head(pid, sid, var.request_uri) }
+    log_head = accesslog.record_head(pid, sid, var.request_uri)
   end
   local sentry, slevel
   if sid then
@@ -220,7 +220,7 @@ function _M.product(force_html)
     ngx.print(body)
   end
   metrics.add(REQ_2XX)
-  accesslog.send_request(pid, logq[3])
+  accesslog.send_request(pid, log_head)
 end
 
 function _M.product_html()
