@@ -187,6 +187,8 @@ export function createTopicManager(opts: TopicManagerOptions = {}): TopicManager
   const clientId = opts.clientId ?? 'cachetier-operator';
   const timeoutMs = opts.timeoutMs ?? 60_000;
   const requestTimeoutMs = opts.requestTimeoutMs ?? 15_000;
+  // How long observation waits for brokers' metadata to catch up (before and after our acts).
+  const settleMs = Math.min(10_000, requestTimeoutMs);
   const creator: logCreator | undefined = opts.onLog
     ? () =>
         ({ namespace, level, log }) => {
@@ -213,7 +215,7 @@ export function createTopicManager(opts: TopicManagerOptions = {}): TopicManager
         const names = topics.map((t) => t.name);
         // A concurrent creator (another operator replica, a user's kafka-topics.sh) can leave a
         // topic listed but not yet described everywhere: the same bounded retry as after our own acts.
-        const before = await observeTopicsSettled(admin, names, Date.now() + Math.min(10_000, requestTimeoutMs));
+        const before = await observeTopicsSettled(admin, names, Date.now() + settleMs);
         const plans = planTopics(topics, before, cluster.brokers.map((b) => b.nodeId));
         const outcomes: TopicOutcome[] = [];
         for (const plan of plans) {
@@ -234,7 +236,7 @@ export function createTopicManager(opts: TopicManagerOptions = {}): TopicManager
         if (changed) {
           // Re-observe until what we did shows (bounded), so status reports the result rather than a
           // stale view (see STALE_METADATA).
-          const settleBy = Date.now() + Math.min(10_000, requestTimeoutMs);
+          const settleBy = Date.now() + settleMs;
           for (;;) {
             after = await observeTopicsSettled(admin, names, settleBy);
             if (Date.now() > settleBy || outcomes.every((o) => settled(o, after.get(o.plan.topic)))) break;
