@@ -31,6 +31,7 @@ import {
   planReplicas,
   type SlotMove,
 } from './plan.js';
+import { attachReplica } from './replica.js';
 
 export interface RedisOrchestratorOptions {
   /** Per-command and connect timeout (default 15000 ms). */
@@ -392,9 +393,11 @@ export class Orchestrator implements RedisOrchestrator {
       if (!isMaster(o.self!) && o.self!.masterId === mid) continue;
       await this.phase('replicate');
       if (isMaster(o.self!) && (v.owned.get(cid)?.length ?? 0) > 0) continue; // still draining
-      if (isMaster(o.self!) && o.dbsize > 0) await o.conn.call('FLUSHALL'); // owns no slot: nothing a client can see
-      await o.conn.call('CLUSTER', 'REPLICATE', mid);
-      replicated = true;
+      replicated = true; // either way the next pass observes again
+      if ((await attachReplica(o.conn, mid, { master: isMaster(o.self!), keys: o.dbsize })) === 'changed') {
+        this.o.log?.('replica attach: member turned replica on its own; observing again', { pod: o.member.pod });
+        continue;
+      }
       events.push({ type: 'Normal', reason: 'ReplicaAssigned', message: `${o.member.pod} (${o.member.node}) now replicates ${v.byId.get(mid)!.member.pod} (${v.byId.get(mid)!.member.node})` });
     }
     if (replicated) {
