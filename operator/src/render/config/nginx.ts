@@ -285,6 +285,8 @@ export function renderNginxConf(tier: ResolvedCacheTier, input: NginxConfigInput
     );
     if (input.layer === 'distribution') {
       add('    location = /_cachetier/route { ' + luaCall('require("cachetier.testapi").route()') + ' }');
+    } else {
+      add('    location = /_cachetier/kafka-encode { ' + luaCall('require("cachetier.testapi").kafka_encode()') + ' }');
     }
   }
   add('    location / { return 404 \'{"error":"not found"}\'; }', '  }', '}', '');

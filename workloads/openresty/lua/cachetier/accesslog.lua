@@ -21,10 +21,12 @@ local cfg = {
   brokers = {},
   topic = "access-log",
   flush_ms = 200,
-  max_buffering = 20000,
+  max_buffering = 50000, -- records per worker (~7 MB): a slow flush at ~70k records/s no longer drops
   socket_timeout = 1000,
 }
 local producer
+-- ProduceRequest v0: message format v0 (the broker stamps no CreateTime; the record carries "ts")
+local API_VERSION = 0
 -- Circuit breaker: when a flush fails (Kafka unreachable), stop feeding the producer for a while.
 -- Without it, lua-resty-kafka retries metadata for every buffered record (a connect each), which
 -- burns the worker's CPU exactly when Kafka is down. While open, records are dropped and counted.
@@ -87,10 +89,14 @@ function _M.init_worker()
   if not cfg.enabled or #cfg.brokers == 0 then
     return
   end
-  local ok, mod = pcall(compat.kafka_producer)
+  local ok, mod, name = pcall(compat.kafka_producer)
   if not ok then
     ngx.log(ngx.ERR, "cachetier: kafka producer module unavailable: ", mod)
     return
+  end
+  local rok, request = pcall(require, (name:gsub("producer$", "request")))
+  if rok then
+    require("cachetier.kafka_encode").install(request, mod._VERSION, API_VERSION)
   end
   local list = {}
   for _, b in ipairs(cfg.brokers) do
@@ -101,13 +107,20 @@ function _M.init_worker()
     producer_type = "async",
     flush_time = cfg.flush_ms,
     max_buffering = cfg.max_buffering,
-    batch_num = 1000, -- records per produce request (fewer, larger requests: less CPU per record on both ends)
+    -- Per topic-partition and produce request: up to 4,000 records or 768 KB, whichever first.
+    -- The broker's cost is ~160 us per request plus a per-record part (measured: 1,000-record
+    -- requests cost it ~1 us/record, 4,000 ~0.55). The byte cap stays under the broker's
+    -- message.max.bytes (1 MB default): it converts each partition's v0 message set into ONE v2
+    -- batch and rejects the whole set (MessageSizeTooLarge, counted as drops) above that.
+    batch_size = 786432,
+    batch_num = 4000,
     socket_timeout = cfg.socket_timeout,
     request_timeout = cfg.socket_timeout,
     max_retry = 2,
     retry_backoff = 100,
     refresh_interval = 10000,
     required_acks = 1,
+    api_version = API_VERSION,
     error_handle = on_error,
   })
   if not pok then

@@ -52,6 +52,52 @@ function _M.route()
   reply(out)
 end
 
+-- POST [[key or null, value], ...] -> whether cachetier.kafka_encode is installed over the Kafka
+-- library's encoder, and whether it encodes these records to exactly the library's own bytes.
+function _M.kafka_encode()
+  local compat = require "cachetier.compat"
+  local enc = require "cachetier.kafka_encode"
+  local recs = body_json()
+  if type(recs) ~= "table" then
+    return ngx.exit(400)
+  end
+  local mod, name = compat.kafka_producer()
+  local request = require((name:gsub("producer$", "request")))
+  local library = request._cachetier_original_message_set or request.message_set
+  local messages, n = {}, 0
+  for _, r in ipairs(recs) do
+    messages[n + 1] = r[1] ~= cjson.null and r[1] or nil
+    messages[n + 2] = r[2]
+    n = n + 2
+  end
+  local function encode(fn)
+    local req = request:new(request.ProduceRequest, 1, "cmp", 0)
+    req:string("topic")
+    fn(req, messages, n)
+    req:int32(7) -- a field after the set: offsets must line up too
+    return table.concat(req._req, "", 2), req.len -- (req.offset is a slot index: parts differ)
+  end
+  local a, alen = encode(library)
+  local b, blen = encode(enc.message_set_v0)
+  local diff = cjson.null
+  if a ~= b then
+    for i = 1, math.max(#a, #b) do
+      if a:byte(i) ~= b:byte(i) then
+        diff = i
+        break
+      end
+    end
+  end
+  reply({
+    library = name,
+    version = mod._VERSION,
+    installed = request._cachetier_original_message_set ~= nil and request.message_set ~= library,
+    equal = a == b and alen == blen, -- the bytes, and the size the request header will carry
+    bytes = #a,
+    first_diff = diff,
+  })
+end
+
 -- GET: a few internals (slot-map refreshes, subscriber state)
 function _M.state()
   local rcluster = require "cachetier.rcluster"

@@ -208,6 +208,26 @@ test('every request is logged to Kafka access-log, keyed by productId, in the co
   expect(m['cachetier_accesslog_dropped_total'] ?? 0).toBe(0);
 });
 
+test('the access log\'s fast MessageSet encoder is installed and writes the Kafka library\'s exact bytes', async () => {
+  // The end-to-end check is the test above (the real broker accepts and CRC-checks every record);
+  // this one compares bytes with the library's own encoder on awkward input.
+  const rnd = (n: number) => Math.floor(Math.random() * n);
+  const str = (len: number, alphabet: string) => Array.from({ length: len }, () => alphabet[rnd(alphabet.length)]).join('');
+  const recs: Array<[string | null, string]> = [
+    [null, '{"productId":1}'],
+    ['', ''],
+    ['7', 'x'],
+    ['42', 'é€𝄞 "quoted" \\ back\nslash\u0001\t'],
+    ['big', 'v'.repeat(70_000)], // a length past the memoized prefixes (and past 2^16)
+  ];
+  for (let i = 0; i < 500; i++) recs.push([rnd(5) === 0 ? null : String(1 + rnd(1e9)), str(rnd(400), 'abcxyz{}":,0123456789 ')]);
+  const r = await fetch(`${app.url}/_cachetier/kafka-encode`, { method: 'POST', body: JSON.stringify(recs) });
+  expect(r.status).toBe(200);
+  const out = (await r.json()) as { installed: boolean; equal: boolean; bytes: number; first_diff: number | null; version: string };
+  expect(out).toMatchObject({ installed: true, equal: true, first_diff: null, version: '0.07' });
+  expect(out.bytes).toBeGreaterThan(70_000 + 500 * 26);
+});
+
 test('Kafka down: pages still 200 and fast, drops counted; sending resumes when Kafka is back', async () => {
   // controlled shutdown: a SIGKILLed broker's registration lingers in ZooKeeper for the session
   // timeout (18 s) and a restart within it exits with NodeExists
