@@ -117,7 +117,13 @@ test('an L1 entry never outlives its L2 copy (PTTL bounds the L1 TTL)', async ()
   const r1 = await get(`${a.url}/product?productId=3000`);
   expect(r1.status).toBe(200);
   expect(r1.headers['x-cache-level']).toBe('L2');
-  expect((await get(`${a.url}/product?productId=3000`)).headers['x-cache-level']).toBe('L1');
+  const r2 = await get(`${a.url}/product?productId=3000`);
+  expect(r2.headers['x-cache-level']).toBe('L1');
+  // framed with Content-Length on every level, not chunked
+  for (const r of [r1, r2]) {
+    expect(r.headers['transfer-encoding']).toBeUndefined();
+    expect(Number(r.headers['content-length'])).toBe(Buffer.byteLength(r.body));
+  }
   await sleep(1800);
   // gone from Redis, unknown to the producer: not served from L1 any more
   const r3 = await get(`${a.url}/product?productId=3000`);
