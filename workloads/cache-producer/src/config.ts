@@ -1,6 +1,6 @@
 // The producer's configuration: exactly the environment variables the operator renders
-// (operator/src/render/config/producer.ts producerEnv()) plus REDIS_PASSWORD and HTTP_HOST.
-// Nothing else is read, so what the operator ships is what runs.
+// (operator/src/render/config/producer.ts producerEnv()) plus REDIS_PASSWORD, HTTP_HOST and the
+// test harness's DEBUG_LOCK_HISTORY. Nothing else is read, so what the operator ships is what runs.
 import { PRODUCER_PASSWORD_ENV } from '../../../operator/src/render/config/producer.js';
 
 export interface ProducerConfig {
@@ -19,6 +19,8 @@ export interface ProducerConfig {
   hot: { windowSeconds: number; topN: number; ttlSeconds: number; setKey: string };
   invalidationChannel: string;
   http: { host: string; port: number };
+  /** Keep recent lock-held intervals and serve them at /debug/locks (tests; never rendered). */
+  debugLockHistory: boolean;
 }
 
 export class ConfigError extends Error {
@@ -136,6 +138,7 @@ export function parseConfig(env: Env): ProducerConfig {
     },
     invalidationChannel: str('INVALIDATION_CHANNEL'),
     http: { host: str('HTTP_HOST', '0.0.0.0'), port: int('HTTP_PORT', 1, 65535) },
+    debugLockHistory: env.DEBUG_LOCK_HISTORY === undefined || env.DEBUG_LOCK_HISTORY.trim() === '' ? false : bool('DEBUG_LOCK_HISTORY'),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return cfg;

@@ -48,9 +48,11 @@ export function createApp({ producer, metrics, ready }: HttpDeps): express.Expre
   app.get('/metrics', async (_req, res) => {
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
-  // Lock-held intervals of this replica (bounded), so tests can prove mutual exclusion.
+  // Lock-held intervals of this replica (bounded), so tests can prove mutual exclusion. Off unless
+  // DEBUG_LOCK_HISTORY=true: in production it would be memory and an unauthenticated endpoint.
   app.get('/debug/locks', (_req, res) => {
-    res.json({ intervals: producer.locks?.intervals ?? [] });
+    if (!producer.locks?.keepHistory) return void res.status(404).json({ error: 'lock history is off (DEBUG_LOCK_HISTORY=true turns it on)' });
+    res.json({ intervals: producer.locks.intervals });
   });
   app.use((_req: Request, res: Response) => {
     res.status(404).json({ error: 'not found' });

@@ -45,6 +45,7 @@ async function main(): Promise<void> {
     locks = new ZkLocks(cfg.zookeeperConnect, cfg.lock.sessionTimeoutMs, cfg.lock.root, log.child({ part: 'zk' }));
     locks.onWait = (s) => metrics.lockWait.observe(s);
     locks.onBatch = (op, n) => metrics.zkBatchOps.observe({ op }, n);
+    locks.keepHistory = cfg.debugLockHistory;
     await locks.start();
   }
   const producer = new Producer(cfg, store, locks, metrics, log);

@@ -151,8 +151,9 @@ export class ZkLocks {
   private deletes: QueuedOp<void>[] = [];
   private flushQueued = false;
   private deleteTimer: NodeJS.Timeout | undefined;
-  /** Recent held intervals (bounded), for tests and debugging. */
+  /** Recent held intervals (bounded), for tests and debugging; only kept when keepHistory is set. */
   readonly intervals: LockInterval[] = [];
+  keepHistory = false;
   private readonly maxIntervals = 50_000;
   onWait?: (seconds: number) => void;
   /** Ops per multi transaction sent (for metrics). */
@@ -502,6 +503,7 @@ export class ZkLocks {
   }
 
   private record(i: LockInterval): void {
+    if (!this.keepHistory) return;
     this.intervals.push(i);
     // Trimmed in chunks: a splice per release would move 50,000 entries thousands of times a second.
     if (this.intervals.length > this.maxIntervals + 5_000) this.intervals.splice(0, this.intervals.length - this.maxIntervals);

@@ -86,7 +86,8 @@ export async function startStack(opts: { producers: number; seedProducts?: numbe
 
     const producers: (ProducerHandle | undefined)[] = [];
     const startProducerN = async (i: number) => {
-      const p = await startProducer({ env, host: `${IP}.${62 + i}`, port: 18081, rootDir, name: `producer-${i}` });
+      // the lock history is what proves mutual exclusion across replicas
+      const p = await startProducer({ env: { ...env, DEBUG_LOCK_HISTORY: 'true' }, host: `${IP}.${62 + i}`, port: 18081, rootDir, name: `producer-${i}` });
       producers[i] = p;
       return p;
     };

@@ -16,6 +16,7 @@ const open: ZkLocks[] = [];
 
 async function locks(root: string): Promise<ZkLocks> {
   const l = new ZkLocks(zk.connectString, 10_000, root, log);
+  l.keepHistory = true;
   open.push(l);
   await l.start();
   return l;

@@ -62,6 +62,14 @@ describe('parseConfig(producerEnv(...))', () => {
     expect(cfg.http.host).toBe('127.0.2.61');
   });
 
+  it('keeps no lock history unless DEBUG_LOCK_HISTORY=true (the operator never renders it)', () => {
+    const env = producerEnv(resolve(tier), endpoints);
+    expect('DEBUG_LOCK_HISTORY' in env).toBe(false);
+    expect(parseConfig(env).debugLockHistory).toBe(false);
+    expect(parseConfig({ ...env, DEBUG_LOCK_HISTORY: 'true' }).debugLockHistory).toBe(true);
+    expect(() => parseConfig({ ...env, DEBUG_LOCK_HISTORY: 'on' })).toThrow(/DEBUG_LOCK_HISTORY must be "true" or "false"/);
+  });
+
   it('reports every bad value at once with clear messages', () => {
     const env = {
       ...producerEnv(resolve(tier), endpoints),

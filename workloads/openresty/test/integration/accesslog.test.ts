@@ -133,6 +133,8 @@ test('real producer as L3: cold product from the source via the producer, then L
   expect(body.product.id).toBe(5);
   expect(body.shop.id).toBe(body.product.shopId); // shop looked up by the product's shopId
   expect(typeof body.product._v).toBe('number');
+  // started with exactly the operator's env: no lock history kept or served
+  expect((await get(`${realProducer.url}/debug/locks`)).status).toBe(404);
   // the producer wrote it back to Redis: another nginx instance finds it in L2
   await waitFor('product_info_5 in Redis', async () => (await get(`${app.url}/product?productId=5`)).headers['x-cache-level'] !== 'L3', 10_000);
   const r2 = await get(`${app.url}/product?productId=6`);
