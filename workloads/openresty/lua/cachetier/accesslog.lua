@@ -89,15 +89,12 @@ function _M.init_worker()
   if not cfg.enabled or #cfg.brokers == 0 then
     return
   end
-  local ok, mod, name = pcall(compat.kafka_producer)
+  local ok, mod, request = pcall(compat.kafka_request)
   if not ok then
     ngx.log(ngx.ERR, "cachetier: kafka producer module unavailable: ", mod)
     return
   end
-  local rok, request = pcall(require, (name:gsub("producer$", "request")))
-  if rok then
-    require("cachetier.kafka_encode").install(request, mod._VERSION, API_VERSION)
-  end
+  require("cachetier.kafka_encode").install(request, mod._VERSION, API_VERSION)
   local list = {}
   for _, b in ipairs(cfg.brokers) do
     local host, port = b:match("^(.*):(%d+)$")
@@ -128,31 +125,6 @@ function _M.init_worker()
     return
   end
   producer = p
-end
-
--- Never raises, never yields.
-function _M.send(key, record)
-  if not cfg.enabled then
-    return
-  end
-  if not producer or not admit(now()) then
-    metrics.add(DROPPED)
-    return
-  end
-  local ok, sent, err = pcall(function()
-    local msg = cjson.encode(record)
-    return producer:send(cfg.topic, key, msg)
-  end)
-  if ok and sent then
-    metrics.add(SENT)
-  else
-    metrics.inc("cachetier_accesslog_dropped_total")
-    if not ok then
-      ngx.log(ngx.WARN, "cachetier: access-log send raised: ", sent)
-    elseif err then
-      ngx.log(ngx.DEBUG, "cachetier: access-log send: ", err)
-    end
-  end
 end
 
 -- A JSON string literal; the common case (nothing to escape) without a cjson call.

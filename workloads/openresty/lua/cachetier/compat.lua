@@ -22,4 +22,10 @@ function _M.kafka_producer()
   return first({ "resty.kafka.producer", "nginx.kafka.producer" })
 end
 
+-- The request (encoder) module of the same library as kafka_producer(): producer, request.
+function _M.kafka_request()
+  local producer, name = _M.kafka_producer()
+  return producer, require((name:gsub("producer$", "request")))
+end
+
 return _M

@@ -4,9 +4,10 @@
 -- Why: the library builds every record from ~12 short strings (a table, 2 int8s, 4 int32s and an
 -- int64 offset split into 8 bytes, each its own interned string) plus a table concat. This version
 -- makes two strings per record (the CRC'd body and a 16-byte offset/size/CRC head) and memoizes
--- the length prefixes: measured 6.81-6.84 -> 6.61-6.69 us of nginx CPU per logged L1 hit. Installed only over the version it was verified against (install() checks
--- _VERSION and the message version in use); anything else keeps the library's own encoder.
--- testapi.kafka_encode_compare checks byte equality against the library in the integration tier.
+-- the length prefixes: measured 6.81-6.84 -> 6.61-6.69 us of nginx CPU per logged L1 hit.
+-- Installed only over the version it was verified against (install() checks _VERSION and the
+-- message version in use); anything else keeps the library's own encoder. testapi.kafka_encode
+-- checks byte equality against the library in the integration tier.
 local bit = require "bit"
 
 local band, rshift, char = bit.band, bit.rshift, string.char
@@ -20,7 +21,6 @@ local MAGIC0_ATTR0 = "\0\0" -- magic byte 0, attributes 0 (no compression)
 local function be32(n)
   return char(band(rshift(n, 24), 0xff), band(rshift(n, 16), 0xff), band(rshift(n, 8), 0xff), band(n, 0xff))
 end
-_M.be32 = be32
 
 -- int32 length prefixes of keys and values: a few distinct sizes in practice
 local LEN_MAX = 65536
@@ -59,14 +59,24 @@ end
 
 local VERIFIED = { ["0.07"] = true }
 
+-- The library's own message_set, installed over or not.
+function _M.library_encoder(request)
+  return request._cachetier_original_message_set or request.message_set
+end
+
+-- Whether this encoder is what `request` uses now.
+function _M.installed(request)
+  return request._cachetier_original_message_set ~= nil
+end
+
 -- Installs the encoder over `request` (the library's request module) when `producer_version` is
 -- one it was verified against and the producer sends message version 0 (api_version 0 or 1).
--- Returns whether it did, and the library's own message_set (for the comparison endpoint).
+-- Returns whether it did.
 function _M.install(request, producer_version, api_version)
-  local original = request._cachetier_original_message_set or request.message_set
   if not VERIFIED[producer_version] or (api_version or 0) > 1 then
-    return false, original
+    return false
   end
+  local original = _M.library_encoder(request)
   request._cachetier_original_message_set = original
   local v0 = _M.message_set_v0
   request.message_set = function(self, messages, index)
@@ -75,7 +85,7 @@ function _M.install(request, producer_version, api_version)
     end
     return original(self, messages, index)
   end
-  return true, original
+  return true
 end
 
 return _M

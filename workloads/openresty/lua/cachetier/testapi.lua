@@ -61,9 +61,8 @@ function _M.kafka_encode()
   if type(recs) ~= "table" then
     return ngx.exit(400)
   end
-  local mod, name = compat.kafka_producer()
-  local request = require((name:gsub("producer$", "request")))
-  local library = request._cachetier_original_message_set or request.message_set
+  local mod, request = compat.kafka_request()
+  local library = enc.library_encoder(request)
   local messages, n = {}, 0
   for _, r in ipairs(recs) do
     messages[n + 1] = r[1] ~= cjson.null and r[1] or nil
@@ -89,9 +88,8 @@ function _M.kafka_encode()
     end
   end
   reply({
-    library = name,
     version = mod._VERSION,
-    installed = request._cachetier_original_message_set ~= nil and request.message_set ~= library,
+    installed = enc.installed(request),
     equal = a == b and alen == blen, -- the bytes, and the size the request header will carry
     bytes = #a,
     first_diff = diff,
