@@ -39,11 +39,11 @@ interface WrkResult {
   errors: string;
 }
 
-// Products vary in length and content like a real catalog's. Same-shape bodies that differ only in
-// their id digits (this bench's data until 2026-12-01) all collide in LuaJIT's string hash, which
-// samples 4 positions of a long string: with the L1 LRU full of them every new string walks one
-// chain, and the L2 row measured that (2.5-16k req/s, degrading as the caches filled), not the L2
-// path. docs/bench-openresty.md has the measurements; the risk itself stays with the product.
+// Products vary in length and content like a real catalog's. With same-shape bodies that differ
+// only in their id digits (this bench's data until 2026-12-01) the L2 row measured LuaJIT's
+// string-intern lookup (perf: most of the workers' CPU in its chain walk and memcmp; 2.5-16k
+// req/s, depending on the workers' history), not the L2 path. The exact trigger is not pinned
+// down: docs/bench-openresty.md has the measurements; the risk itself stays with the product.
 const NAMES = ['red', 'blue shoe', 'big green lamp', 'tiny', 'phone case x', 'ultra wide monitor 27'];
 function productJson(id: number): string {
   return JSON.stringify({
