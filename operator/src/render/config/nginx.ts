@@ -286,7 +286,10 @@ export function renderNginxConf(tier: ResolvedCacheTier, input: NginxConfigInput
     if (input.layer === 'distribution') {
       add('    location = /_cachetier/route { ' + luaCall('require("cachetier.testapi").route()') + ' }');
     } else {
-      add('    location = /_cachetier/kafka-encode { ' + luaCall('require("cachetier.testapi").kafka_encode()') + ' }');
+      add(
+        '    location = /_cachetier/kafka-encode { ' + luaCall('require("cachetier.testapi").kafka_encode()') + ' }',
+        '    location = /_cachetier/fresh { ' + luaCall('require("cachetier.testapi").fresh()') + ' }',
+      );
     }
   }
   add('    location / { return 404 \'{"error":"not found"}\'; }', '  }', '}', '');

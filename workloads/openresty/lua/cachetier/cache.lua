@@ -21,7 +21,7 @@ local sleep = ngx.sleep
 local find, sub = string.find, string.sub
 local tonumber, tostring, pcall = tonumber, tostring, pcall
 local random = math.random
-local min = math.min
+local min, max, floor = math.min, math.max, math.floor
 
 local _M = {}
 
@@ -49,6 +49,38 @@ local KINDS = {
   shop = { prefix = "shop_info_", l3 = "/_l3/shop/" },
 }
 _M.KINDS = KINDS
+
+-- The `cache` dict holds the body itself; the time it is fresh until rides in the entry's user
+-- flags, as milliseconds modulo 2^31 compared like serial numbers (RFC 1982): an entry lives at
+-- most ttl + jitter + stale_ttl (2.5 days at the CRD's maxima), far inside the +-12 days the
+-- 31 bits tell apart, and no epoch is needed. 0 means "not fresh" (invalidated). Why not a
+-- "fresh_until|body" string: every such value, and the sub() of it on each read, is one more
+-- long string for LuaJIT to intern, and JSON bodies of one shape collide in its string hash
+-- (docs/bench-openresty.md).
+local WRAP, HALF = 2147483648, 1073741824
+local NOT_FRESH = 0
+
+local function fresh_flags(fresh_until)
+  local f = floor(fresh_until * 1000) % WRAP
+  if f == NOT_FRESH then
+    f = WRAP - 1 -- 1 ms earlier
+  end
+  return f
+end
+_M.fresh_flags = fresh_flags
+
+-- Seconds an entry with these flags stays fresh after t (0: not fresh).
+local function fresh_for(flags, t)
+  if not flags or flags == NOT_FRESH then
+    return 0
+  end
+  local d = (flags - floor(t * 1000)) % WRAP
+  if d >= HALF then
+    return 0
+  end
+  return d / 1000
+end
+_M.fresh_for = fresh_for
 
 function _M.configure(c)
   for k, v in pairs(c) do
@@ -127,12 +159,10 @@ end
 -- Called once per invalidation message (by the subscriber worker).
 function _M.invalidate(key)
   local dict = shared.cache
-  local raw = dict:get(key)
-  if raw then
-    local bar = find(raw, "|", 1, true)
-    if bar then
-      -- keep the copy for stale serving, but it is no longer fresh
-      dict:set(key, "0" .. sub(raw, bar), cfg.stale_ttl)
+  local body = dict:get(key)
+  if body then
+    if cfg.stale_ttl > 0 then
+      dict:set(key, body, cfg.stale_ttl, NOT_FRESH) -- kept for stale serving, no longer fresh
     else
       dict:delete(key)
     end
@@ -175,14 +205,6 @@ local function jittered(ttl)
   return ttl * (1 + (random() * 2 - 1) * j)
 end
 
-local function parse(raw)
-  local bar = find(raw, "|", 1, true)
-  if not bar then
-    return nil
-  end
-  return tonumber(sub(raw, 1, bar - 1)) / 1000, sub(raw, bar + 1)
-end
-
 local function promote(key, body, fresh_until, t)
   local entry = { body = body, fresh_until = fresh_until }
   local l, id = lru_of(key)
@@ -201,7 +223,8 @@ local function store(key, body, pttl_ms, v0)
     ttl = 0 -- an invalidation raced with this fill: keep it only as a stale copy
   end
   local fresh_until = t + ttl
-  local ok, err, forcible = shared.cache:set(key, tostring(math.floor(fresh_until * 1000)) .. "|" .. body, ttl + cfg.stale_ttl)
+  -- (exptime 0 would mean "never expires": ttl and stale_ttl may both be 0)
+  local ok, err, forcible = shared.cache:set(key, body, max(ttl + cfg.stale_ttl, 0.001), fresh_flags(fresh_until))
   if not ok then
     ngx.log(ngx.WARN, "cachetier: cache dict set failed: ", err)
   end
@@ -229,22 +252,20 @@ local function is_tombstone(body)
 end
 
 local function stale(key, t)
-  local raw = shared.cache:get(key)
-  if raw then
-    local fresh_until, body = parse(raw)
-    if fresh_until and fresh_until + cfg.stale_ttl >= t then
-      return { body = body, fresh_until = fresh_until }
-    end
+  -- (the dict drops an entry stale_ttl after it stops being fresh: whatever is there is servable)
+  local body, flags = shared.cache:get(key)
+  if body then
+    return { body = body, fresh_until = t + fresh_for(flags, t) }
   end
   return nil
 end
 
 local function from_dict(key, t)
-  local raw = shared.cache:get(key)
-  if raw then
-    local fresh_until, body = parse(raw)
-    if fresh_until and fresh_until > t then
-      return promote(key, body, fresh_until, t)
+  local body, flags = shared.cache:get(key)
+  if body then
+    local left = fresh_for(flags, t)
+    if left > 0 then
+      return promote(key, body, t + left, t)
     end
   end
   return nil

@@ -316,11 +316,16 @@ local function read_one(sock)
     if size < 0 then
       return null
     end
-    local data, derr = sock:receive(size + 2)
+    -- the value, then its CRLF: no second copy of the value as a sub() of value .. CRLF
+    local data, derr = sock:receive(size)
     if not data then
       return nil, derr
     end
-    return sub(data, 1, size)
+    local crlf, cerr = sock:receive(2)
+    if not crlf then
+      return nil, cerr
+    end
+    return data
   elseif p == 58 then -- :integer
     return tonumber(sub(line, 2))
   elseif p == 45 then -- -error

@@ -96,6 +96,25 @@ function _M.kafka_encode()
   })
 end
 
+-- POST [{ "fresh_until": s, "now": s } | { "flags": n, "now": s }, ...] -> [{ flags, fresh_for }]:
+-- the cache dict's fresh-until encoding (cache.fresh_flags / fresh_for) on chosen clocks.
+function _M.fresh()
+  local cache = require "cachetier.cache"
+  local cases = body_json()
+  if type(cases) ~= "table" then
+    return ngx.exit(400)
+  end
+  local out = {}
+  for i, c in ipairs(cases) do
+    local flags = c.flags
+    if c.fresh_until then
+      flags = cache.fresh_flags(c.fresh_until)
+    end
+    out[i] = { flags = flags, fresh_for = cache.fresh_for(flags, c.now) }
+  end
+  reply(out)
+end
+
 -- GET: a few internals (slot-map refreshes, subscriber state)
 function _M.state()
   local rcluster = require "cachetier.rcluster"

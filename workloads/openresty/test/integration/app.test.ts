@@ -12,6 +12,7 @@ import {
   get,
   makeRootDir,
   metrics,
+  post,
   product,
   shop,
   sleep,
@@ -119,16 +120,60 @@ test('an L1 entry never outlives its L2 copy (PTTL bounds the L1 TTL)', async ()
   expect(r1.headers['x-cache-level']).toBe('L2');
   const r2 = await get(`${a.url}/product?productId=3000`);
   expect(r2.headers['x-cache-level']).toBe('L1');
-  // framed with Content-Length on every level, not chunked
-  for (const r of [r1, r2]) {
+  // Framed with Content-Length on every level, not chunked, and the same bytes whether the answer
+  // was printed in parts (an entry's first answer in a worker) or as the joined string kept on the
+  // entry from its second answer on (2 workers: 6 answers reach both more than once).
+  const more = [];
+  for (let i = 0; i < 4; i++) more.push(await get(`${a.url}/product?productId=3000`));
+  for (const r of [r1, r2, ...more]) {
     expect(r.headers['transfer-encoding']).toBeUndefined();
     expect(Number(r.headers['content-length'])).toBe(Buffer.byteLength(r.body));
+    expect(r.body).toBe(r1.body);
   }
+  const answer = JSON.parse(r1.body) as { product: unknown; shop: { id: number } };
+  expect(answer.product).toEqual(product(3000));
+  expect(answer.shop.id).toBe(1); // the product's shopId (the URL has none)
   await sleep(1800);
   // gone from Redis, unknown to the producer: not served from L1 any more
   const r3 = await get(`${a.url}/product?productId=3000`);
   expect(r3.status).toBe(404);
   expect(r3.headers['x-cache-level']).toBe('negative');
+});
+
+test("the cache dict's fresh-until (31-bit serial milliseconds in the entry's flags) is right across the wrap and conservative outside its range", async () => {
+  const W = 2 ** 31;
+  const now = 1767261600.25; // 2026-01-01 10:00:00.250 UTC
+  const wrapMs = (Math.floor((now * 1000) / W) + 1) * W; // the next multiple of 2^31 ms
+  const nearWrap = (wrapMs - 1000) / 1000 + 0.0004; // 1 s before it
+  const cases = [
+    { fresh_until: now + 60, now }, // 60 s ahead
+    { fresh_until: now + 0.5, now }, // sub-second
+    { fresh_until: now, now }, // now: not fresh
+    { fresh_until: now - 1, now }, // past
+    { fresh_until: nearWrap + 5, now: nearWrap }, // flags wrapped, the clock not yet
+    { fresh_until: nearWrap + 0.5, now: nearWrap + 3 }, // expired across the wrap
+    { fresh_until: wrapMs / 1000, now: nearWrap }, // lands on 0 mod 2^31: 1 ms earlier
+    { fresh_until: now + 2.5 * 86400, now }, // the CRD's longest life (ttl + jitter + stale)
+    { fresh_until: now + 13 * 86400, now }, // beyond +-12.4 days: never served as fresh
+    { flags: 0, now }, // invalidated
+  ];
+  const res = await post(`${a.url}/_cachetier/fresh`, cases);
+  expect(res.status).toBe(200);
+  const out = JSON.parse(res.body) as { flags: number; fresh_for: number }[];
+  const near = (got: number, want: number) => expect(Math.abs(got - want)).toBeLessThanOrEqual(0.002);
+  near(out[0].fresh_for, 60);
+  near(out[1].fresh_for, 0.5);
+  expect(out[2].fresh_for).toBe(0);
+  expect(out[3].fresh_for).toBe(0);
+  expect(out[4].flags).toBeLessThan(5000); // wrapped past 0
+  near(out[4].fresh_for, 5);
+  expect(out[5].fresh_for).toBe(0);
+  expect(out[6].flags).toBe(W - 1);
+  near(out[6].fresh_for, 0.999);
+  near(out[7].fresh_for, 2.5 * 86400);
+  expect(out[8].fresh_for).toBe(0);
+  expect(out[9].fresh_for).toBe(0);
+  for (const o of out) expect(o.flags >= 0 && o.flags < W).toBe(true);
 });
 
 test('a product updated (Redis write + PUBLISH, as the producer does) is served new by every worker within 1 s', async () => {

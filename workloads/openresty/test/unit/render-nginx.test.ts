@@ -68,7 +68,8 @@ describe('renderNginxConf (app layer)', () => {
     expect(conf).toContain('location = /metrics');
     expect(conf).toContain('location = /healthz');
     expect(conf).not.toContain('/_cachetier/');
-    expect(renderNginxConf(tier, { ...base, testEndpoints: true })).toContain('location = /_cachetier/keyslot');
+    const withTest = renderNginxConf(tier, { ...base, testEndpoints: true });
+    for (const l of ['keyslot', 'state', 'kafka-encode', 'fresh']) expect(withTest).toContain(`location = /_cachetier/${l} {`);
   });
 
   test('X-App-Member and the Accept: text/html switch are done by nginx, not Lua', () => {
