@@ -41,9 +41,13 @@ interface WrkResult {
 
 // Products vary in length and content like a real catalog's. With same-shape bodies that differ
 // only in their id digits (this bench's data until 2026-12-01) the L2 row measured LuaJIT's
-// string-intern lookup (perf: most of the workers' CPU in its chain walk and memcmp; 2.5-16k
-// req/s, depending on the workers' history), not the L2 path. The exact trigger is not pinned
-// down: docs/bench-openresty.md has the measurements; the risk itself stays with the product.
+// string interning, not the L2 path: OpenResty's LuaJIT hashes a string of 128+ bytes by its
+// length and 3 bytes, and on a long collision chain by its first and last 8 bytes plus 8-byte
+// windows of roughly its first half at offsets drawn per process (openresty/luajit2 issue 60), so
+// such bodies share hashes and every new one walks the chain (2.5-16k req/s, changing from one
+// worker process to the next). docs/bench-openresty.md has the measurements; real catalogs of
+// near-identical JSON carry the same risk, which the app layer limits by interning as few long
+// strings per request as it can.
 const NAMES = ['red', 'blue shoe', 'big green lamp', 'tiny', 'phone case x', 'ultra wide monitor 27'];
 function productJson(id: number): string {
   return JSON.stringify({
