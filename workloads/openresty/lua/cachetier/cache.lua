@@ -53,17 +53,19 @@ _M.KINDS = KINDS
 -- The `cache` dict holds the body itself; the time it is fresh until rides in the entry's user
 -- flags, as milliseconds modulo 2^31 compared like serial numbers (RFC 1982): an entry lives at
 -- most ttl + jitter + stale_ttl (2.5 days at the CRD's maxima), far inside the +-12 days the
--- 31 bits tell apart, and no epoch is needed. 0 means "not fresh" (invalidated). Why not a
--- "fresh_until|body" string: every such value, and the sub() of it on each read, is one more
--- long string for LuaJIT to intern, and JSON bodies of one shape collide in its string hash
+-- 31 bits tell apart, and no epoch is needed. Two values are reserved: 1 means "not fresh"
+-- (invalidated, kept as a stale copy) and 0, a value this code never writes, means "not ours"
+-- (e.g. the older "fresh_until|body" format after a reload onto this code): ignored, refilled.
+-- Why not a "fresh_until|body" string: every such value, and the sub() of it on each read, is one
+-- more long string for LuaJIT to intern, and JSON bodies of one shape collide in its string hash
 -- (docs/bench-openresty.md).
 local WRAP, HALF = 2147483648, 1073741824
-local NOT_FRESH = 0
+local NOT_FRESH = 1
 
 local function fresh_flags(fresh_until)
   local f = floor(fresh_until * 1000) % WRAP
-  if f == NOT_FRESH then
-    f = WRAP - 1 -- 1 ms earlier
+  if f <= NOT_FRESH then
+    f = WRAP - 1 -- 1-2 ms earlier
   end
   return f
 end
@@ -71,7 +73,7 @@ _M.fresh_flags = fresh_flags
 
 -- Seconds an entry with these flags stays fresh after t (0: not fresh).
 local function fresh_for(flags, t)
-  if not flags or flags == NOT_FRESH then
+  if not flags or flags <= NOT_FRESH then
     return 0
   end
   local d = (flags - floor(t * 1000)) % WRAP
@@ -159,9 +161,9 @@ end
 -- Called once per invalidation message (by the subscriber worker).
 function _M.invalidate(key)
   local dict = shared.cache
-  local body = dict:get(key)
+  local body, flags = dict:get(key)
   if body then
-    if cfg.stale_ttl > 0 then
+    if flags and cfg.stale_ttl > 0 then
       dict:set(key, body, cfg.stale_ttl, NOT_FRESH) -- kept for stale serving, no longer fresh
     else
       dict:delete(key)
@@ -252,9 +254,9 @@ local function is_tombstone(body)
 end
 
 local function stale(key, t)
-  -- (the dict drops an entry stale_ttl after it stops being fresh: whatever is there is servable)
+  -- (the dict drops an entry stale_ttl after it stops being fresh: whatever is ours is servable)
   local body, flags = shared.cache:get(key)
-  if body then
+  if body and flags then
     return { body = body, fresh_until = t + fresh_for(flags, t) }
   end
   return nil

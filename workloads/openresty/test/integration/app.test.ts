@@ -140,7 +140,7 @@ test('an L1 entry never outlives its L2 copy (PTTL bounds the L1 TTL)', async ()
   expect(r3.headers['x-cache-level']).toBe('negative');
 });
 
-test("the cache dict's fresh-until (31-bit serial milliseconds in the entry's flags) is right across the wrap and conservative outside its range", async () => {
+test("the cache dict's fresh-until (31-bit serial milliseconds in the entry's flags) is right across the wrap, conservative outside its range, and ignores values it did not write", async () => {
   const W = 2 ** 31;
   const now = 1767261600.25; // 2026-01-01 10:00:00.250 UTC
   const wrapMs = (Math.floor((now * 1000) / W) + 1) * W; // the next multiple of 2^31 ms
@@ -155,7 +155,9 @@ test("the cache dict's fresh-until (31-bit serial milliseconds in the entry's fl
     { fresh_until: wrapMs / 1000, now: nearWrap }, // lands on 0 mod 2^31: 1 ms earlier
     { fresh_until: now + 2.5 * 86400, now }, // the CRD's longest life (ttl + jitter + stale)
     { fresh_until: now + 13 * 86400, now }, // beyond +-12.4 days: never served as fresh
-    { flags: 0, now }, // invalidated
+    { flags: 1, now }, // invalidated (kept as a stale copy)
+    { flags: 0, now }, // not written by this code (an older format): never fresh
+    { fresh_until: (wrapMs + 1) / 1000, now: nearWrap }, // lands on 1 mod 2^31: 2 ms earlier
   ];
   const res = await post(`${a.url}/_cachetier/fresh`, cases);
   expect(res.status).toBe(200);
@@ -173,6 +175,9 @@ test("the cache dict's fresh-until (31-bit serial milliseconds in the entry's fl
   near(out[7].fresh_for, 2.5 * 86400);
   expect(out[8].fresh_for).toBe(0);
   expect(out[9].fresh_for).toBe(0);
+  expect(out[10].fresh_for).toBe(0);
+  expect(out[11].flags).toBe(W - 1);
+  near(out[11].fresh_for, 0.999);
   for (const o of out) expect(o.flags >= 0 && o.flags < W).toBe(true);
 });
 
