@@ -23,33 +23,32 @@ local function reply(obj)
   ngx.print(cjson.encode(obj))
 end
 
--- POST ["key", ...] -> [slot, ...]
-function _M.keyslot()
-  local slot = require "cachetier.slot"
-  local keys = body_json()
-  if type(keys) ~= "table" then
+-- POST [item, ...] -> [fn(item), ...]; 400 unless the body is a JSON array (or object).
+local function map_body(fn)
+  local items = body_json()
+  if type(items) ~= "table" then
     return ngx.exit(400)
   end
   local out = {}
-  for i, k in ipairs(keys) do
-    out[i] = slot.keyslot(k)
+  for i, item in ipairs(items) do
+    out[i] = fn(item)
   end
   reply(out)
+end
+
+-- POST ["key", ...] -> [slot, ...]
+function _M.keyslot()
+  local slot = require "cachetier.slot"
+  map_body(slot.keyslot)
 end
 
 -- POST ["id", ...] -> [{ "member": "...", "kind": "hash"|"hot" }, ...]
 function _M.route()
   local dist = require "cachetier.dist"
-  local ids = body_json()
-  if type(ids) ~= "table" then
-    return ngx.exit(400)
-  end
-  local out = {}
-  for i, id in ipairs(ids) do
+  map_body(function(id)
     local list, kind = dist.pick(tostring(id))
-    out[i] = { member = list and list[1] or cjson.null, kind = kind }
-  end
-  reply(out)
+    return { member = list and list[1] or cjson.null, kind = kind }
+  end)
 end
 
 -- POST [[key or null, value], ...] -> whether cachetier.kafka_encode is installed over the Kafka
@@ -100,19 +99,13 @@ end
 -- the cache dict's fresh-until encoding (cache.fresh_flags / fresh_for) on chosen clocks.
 function _M.fresh()
   local cache = require "cachetier.cache"
-  local cases = body_json()
-  if type(cases) ~= "table" then
-    return ngx.exit(400)
-  end
-  local out = {}
-  for i, c in ipairs(cases) do
+  map_body(function(c)
     local flags = c.flags
     if c.fresh_until then
       flags = cache.fresh_flags(c.fresh_until)
     end
-    out[i] = { flags = flags, fresh_for = cache.fresh_for(flags, c.now) }
-  end
-  reply(out)
+    return { flags = flags, fresh_for = cache.fresh_for(flags, c.now) }
+  end)
 end
 
 -- GET: a few internals (slot-map refreshes, subscriber state)
