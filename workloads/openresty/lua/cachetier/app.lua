@@ -144,33 +144,31 @@ local function render_html(product, shop)
 end
 
 -- The JSON answer {"product":...,"shop":...}, with Content-Length (not chunked: one framing less
--- for nginx and every client). The joined string is kept on the product entry for the shop entry
--- it was built with (entries are immutable; a refreshed one is a new table), but only from the
--- entry's second answer on: the first answer (a fill, or another worker's entry promoted from the
--- shared dict) prints the parts, so a product read once costs LuaJIT no joined string to intern
--- (long JSON strings of one shape collide in its string hash: docs/bench-openresty.md). Printing
--- the parts on every answer would cost an L1 hit ~0.7 us more than printing one string.
+-- for nginx and every client). The joined string is kept on the product entry (entries are
+-- immutable; a refreshed one is a new table), but only from its second answer with the same shop
+-- entry on: the first (a fill, or another worker's entry promoted from the shared dict) prints the
+-- parts, so a product read once costs LuaJIT no joined string to intern (long JSON strings of one
+-- shape collide in its string hash: docs/bench-openresty.md). Printing the parts on every answer
+-- would cost an L1 hit ~0.7 us more than printing one string.
 local PARTS = { '{"product":', "", ',"shop":', "", "}" }
 local JOIN_LEN = #PARTS[1] + #PARTS[3] + #PARTS[5]
 
 local function answer_json(h, pentry, sentry)
-  local body = pentry.joined
-  if body and pentry.joined_with == sentry then
-    h["Content-Length"] = #body
-    return ngx.print(body)
-  end
-  local pbody, sbody = pentry.body, sentry and sentry.body or "null"
   local with = sentry or false
-  if pentry.answered_with == with then
-    body = '{"product":' .. pbody .. ',"shop":' .. sbody .. "}"
-    pentry.joined, pentry.joined_with = body, sentry
-    h["Content-Length"] = #body
-    return ngx.print(body)
+  local sbody = sentry and sentry.body or "null"
+  if pentry.answered_with ~= with then
+    pentry.answered_with, pentry.joined = with, nil -- (a joined string is for one shop entry)
+    h["Content-Length"] = #pentry.body + #sbody + JOIN_LEN
+    PARTS[2], PARTS[4] = pentry.body, sbody -- (ngx.print copies the parts at once: the table is reusable)
+    return ngx.print(PARTS)
   end
-  pentry.answered_with = with
-  h["Content-Length"] = #pbody + #sbody + JOIN_LEN
-  PARTS[2], PARTS[4] = pbody, sbody -- (ngx.print copies the parts at once: the table is reusable)
-  return ngx.print(PARTS)
+  local body = pentry.joined
+  if not body then
+    body = '{"product":' .. pentry.body .. ',"shop":' .. sbody .. "}"
+    pentry.joined = body
+  end
+  h["Content-Length"] = #body
+  return ngx.print(body)
 end
 
 -- The rendered config sets `default_type application/json`, so the JSON answer needs no
