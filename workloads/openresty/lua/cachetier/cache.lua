@@ -19,7 +19,7 @@ local shared = ngx.shared
 local now = ngx.now
 local sleep = ngx.sleep
 local find, sub = string.find, string.sub
-local tonumber, tostring, pcall = tonumber, tostring, pcall
+local tostring, pcall = tostring, pcall
 local random = math.random
 local min, max, floor = math.min, math.max, math.floor
 
