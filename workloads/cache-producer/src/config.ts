@@ -58,8 +58,8 @@ export function parseConfig(env: Env): ProducerConfig {
     if (n < min || n > max) problems.push(`${name} must be between ${min} and ${max}, got ${n}`);
     return n;
   };
-  const bool = (name: string): boolean => {
-    const s = str(name);
+  const bool = (name: string, fallback?: boolean): boolean => {
+    const s = str(name, fallback === undefined ? undefined : String(fallback));
     if (s === 'true') return true;
     if (s === 'false') return false;
     if (s !== '') problems.push(`${name} must be "true" or "false", got ${JSON.stringify(s)}`);
@@ -138,7 +138,7 @@ export function parseConfig(env: Env): ProducerConfig {
     },
     invalidationChannel: str('INVALIDATION_CHANNEL'),
     http: { host: str('HTTP_HOST', '0.0.0.0'), port: int('HTTP_PORT', 1, 65535) },
-    debugLockHistory: env.DEBUG_LOCK_HISTORY === undefined || env.DEBUG_LOCK_HISTORY.trim() === '' ? false : bool('DEBUG_LOCK_HISTORY'),
+    debugLockHistory: bool('DEBUG_LOCK_HISTORY', false),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return cfg;
