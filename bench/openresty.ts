@@ -247,25 +247,22 @@ async function main(): Promise<void> {
     // The machine is shared: alternate the runs being compared and keep the median of 3 each, so
     // a burst of someone else's load doesn't land on one side only.
     const rows = { plain: [] as WrkResult[], kafka: [] as WrkResult[], drop: [] as WrkResult[], nolog: [] as WrkResult[] };
-    let brokerCpu = 0;
-    let kafkaSeconds = 0;
-    // The broker's CPU is also read during the plain-nginx runs: the reference's spread (164-204k
-    // req/s here, against a steady 219-236k with nothing else running) is not the broker's doing
-    // (1 % of a core in those runs), nor pending disk writeback (a sync before every run did not
-    // change it); docs/bench-openresty.md.
-    let brokerCpuPlain = 0;
-    let plainSeconds = 0;
-    for (let i = 0; i < 3; i++) {
-      const p0 = cpuSeconds(brokerPid);
-      const tp = Date.now();
-      rows.plain.push(await wrk(`http://${IP}.83:8080${q}`));
-      brokerCpuPlain += cpuSeconds(brokerPid) - p0;
-      plainSeconds += (Date.now() - tp) / 1000;
+    // The broker's CPU is read during the logged runs and during the plain-nginx runs: the
+    // reference's spread (164-204k req/s here, against a steady 219-236k with nothing else
+    // running) is not the broker's doing (1 % of a core in those runs), nor pending disk
+    // writeback (a sync before every run did not change it); docs/bench-openresty.md.
+    const broker = { plain: { cpu: 0, seconds: 0 }, kafka: { cpu: 0, seconds: 0 } };
+    const watchingBroker = async (use: { cpu: number; seconds: number }, url: string): Promise<WrkResult> => {
       const c0 = cpuSeconds(brokerPid);
       const t0 = Date.now();
-      rows.kafka.push(await wrk(`${app.url}${q}`));
-      brokerCpu += cpuSeconds(brokerPid) - c0;
-      kafkaSeconds += (Date.now() - t0) / 1000;
+      const r = await wrk(url);
+      use.cpu += cpuSeconds(brokerPid) - c0;
+      use.seconds += (Date.now() - t0) / 1000;
+      return r;
+    };
+    for (let i = 0; i < 3; i++) {
+      rows.plain.push(await watchingBroker(broker.plain, `http://${IP}.83:8080${q}`));
+      rows.kafka.push(await watchingBroker(broker.kafka, `${app.url}${q}`));
       rows.drop.push(await wrk(`${appDrop.url}${q}`));
       rows.nolog.push(await wrk(`${appNoLog.url}${q}`));
     }
@@ -321,7 +318,8 @@ async function main(): Promise<void> {
         `access log sent ${a.sent}  dropped ${a.dropped}  records on the topic ${onTopic}`,
     );
     console.log(`app (Kafka unreachable): access log sent ${d.sent}  dropped ${d.dropped}`);
-    console.log(`Kafka broker CPU during the L1 (Kafka) runs: ${((100 * brokerCpu) / Math.max(1, kafkaSeconds)).toFixed(0)}% of one core (of ${os.cpus().length}); during the plain-nginx runs: ${((100 * brokerCpuPlain) / Math.max(1, plainSeconds)).toFixed(0)}%`);
+    const pct = (use: { cpu: number; seconds: number }) => ((100 * use.cpu) / Math.max(1, use.seconds)).toFixed(0);
+    console.log(`Kafka broker CPU during the L1 (Kafka) runs: ${pct(broker.kafka)}% of one core (of ${os.cpus().length}); during the plain-nginx runs: ${pct(broker.plain)}%`);
     console.log(`l2_ratio=${(l2.rps / Math.max(1, rb.rps)).toFixed(3)}`);
     console.log(`l1_ratio_kafka_unreachable=${(l1Drop.rps / Math.max(1, plainR.rps)).toFixed(3)}`);
     console.log(`l1_ratio=${(l1.rps / Math.max(1, plainR.rps)).toFixed(3)}`);
