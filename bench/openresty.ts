@@ -5,10 +5,12 @@
 //     same threads, no pipelining, values of the same size
 //   L3 path (every request a new id, not in Redis: L2 miss + HTTP to a producer stand-in)
 //   distribution -> app (two hops, L1 hit at the app)
+//   the floor (bench/openresty-floor.lua): the least any OpenResty app layer does on the L1 and L2
+//     paths, with the stock libraries, beside the same references
 // Prints a side-by-side table; the LAST line is `l1_ratio=<L1 (real Kafka) rps / plain nginx rps>`.
 // Env: BENCH_SECONDS (8), BENCH_CONNECTIONS (50), BENCH_THREADS (2), BENCH_WORKERS (2).
 // Addresses: Redis 127.0.5.x:7600 (allocated by hack/local/redis.ts), producer stand-in .80,
-// app .81 (Kafka) .84 (log off) .85 (Kafka unreachable), distribution .82, plain nginx .83,
+// app .81 (Kafka) .84 (log off) .85 (Kafka unreachable), distribution .82, plain nginx .83, floor .86,
 // ZooKeeper .151, Kafka .152 (the producer bench uses .131-.133/.141-.143).
 import { execFile } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -19,7 +21,8 @@ import { Cluster } from 'ioredis';
 import { Kafka, logLevel } from 'kafkajs';
 import { kafkaJarsPresent, startKafkaCluster, type KafkaCluster } from '../hack/local/kafka.js';
 import { startZooKeeperEnsemble, type ZooKeeperEnsemble } from '../hack/local/zookeeper.js';
-import { startOpenResty, type OpenRestyHandle } from '../hack/local/nginx.js';
+import { OPENRESTY_LUA_SRC, REPO_ROOT, startOpenResty, type OpenRestyHandle } from '../hack/local/nginx.js';
+import { DEFAULT_MODULE_DIR } from '../operator/src/render/config/nginx.js';
 import { makeRootDir, startProcess, waitForPort, type ManagedProcess } from '../hack/local/procs.js';
 import { startRedisCluster, type LocalRedisCluster } from '../hack/local/redis.js';
 import http from 'node:http';
@@ -96,9 +99,9 @@ async function wrk(url: string, script?: string, seconds = SECONDS): Promise<Wrk
  * requests are pre-generated in init() (wrk's docs: building requests in request() is costly, and
  * wrk shares the 2 CPUs with what it measures); past `perThread` they are formatted on the fly.
  */
-function uniqueIdScript(dir: string, name: string, start: number, perThread: number): string {
+function uniqueIdScript(dir: string, name: string, start: number, perThread: number, route = '/product'): string {
   const file = path.join(dir, `${name}.lua`);
-  const req = (n: string) => `"GET /product?productId=" .. (${start} + ${n} * ${THREADS} + tid) .. "&shopId=1 HTTP/1.1\\r\\nHost: bench\\r\\n\\r\\n"`;
+  const req = (n: string) => `"GET ${route}?productId=" .. (${start} + ${n} * ${THREADS} + tid) .. "&shopId=1 HTTP/1.1\\r\\nHost: bench\\r\\n\\r\\n"`;
   writeFileSync(
     file,
     [
@@ -142,10 +145,12 @@ async function redisBenchmark(seed: string, valueBytes: number): Promise<{ rps: 
   return { rps: Number(m?.[1] ?? 0), cmd: `redis-benchmark ${args.join(' ')} (after SET -d ${valueBytes})` };
 }
 
-async function plainNginx(root: string, host: string, port: number, body: string): Promise<ManagedProcess> {
-  const prefix = path.join(root, 'plain-nginx');
+/** An nginx for the bench's references: `http` lines of its own, everything else fixed. */
+async function benchNginx(root: string, name: string, host: string, port: number, http: string[], mainLines: string[] = []): Promise<ManagedProcess> {
+  const prefix = path.join(root, name);
   mkdirSync(path.join(prefix, 'logs'), { recursive: true });
   const conf = [
+    ...mainLines,
     `worker_processes ${WORKERS};`,
     `pid ${prefix}/nginx.pid;`,
     `error_log ${prefix}/logs/error.log warn;`,
@@ -154,17 +159,50 @@ async function plainNginx(root: string, host: string, port: number, body: string
     '  access_log off;',
     `  client_body_temp_path ${prefix}/cb; proxy_temp_path ${prefix}/px; fastcgi_temp_path ${prefix}/fc; uwsgi_temp_path ${prefix}/uw; scgi_temp_path ${prefix}/sc;`,
     '  keepalive_requests 100000;',
-    `  server { listen ${host}:${port} backlog=4096 reuseport;`,
-    `    location = /product { default_type application/json; return 200 '${body.replace(/'/g, "\\'")}'; }`,
-    '  }',
+    ...http.map((l) => `  ${l}`),
     '}',
     '',
   ].join('\n');
   const confPath = path.join(prefix, 'nginx.conf');
   writeFileSync(confPath, conf);
-  const p = startProcess('plain-nginx', 'nginx', ['-p', prefix, '-c', confPath, '-e', `${prefix}/logs/error.log`, '-g', 'daemon off;'], { logDir: root });
+  const p = startProcess(name, 'nginx', ['-p', prefix, '-c', confPath, '-e', `${prefix}/logs/error.log`, '-g', 'daemon off;'], { logDir: root });
   await waitForPort(host, port, 15_000, p);
   return p;
+}
+
+/** The reference: nginx's own `return 200` of the exact body the L1 path answers. */
+function plainNginx(root: string, host: string, port: number, body: string): Promise<ManagedProcess> {
+  return benchNginx(root, 'plain-nginx', host, port, [
+    `server { listen ${host}:${port} backlog=4096 reuseport;`,
+    `  location = /product { default_type application/json; return 200 '${body.replace(/'/g, "\\'")}'; }`,
+    '}',
+  ]);
+}
+
+/** The floor (bench/openresty-floor.lua): same modules and dict size as the app layer. */
+function floorNginx(root: string, host: string, port: number, body: string, slots: [number, number, string, number][], dictSize: string): Promise<ManagedProcess> {
+  const luaStr = (v: string) => JSON.stringify(v); // a JSON string is a valid Lua string literal here (ASCII JSON)
+  const ranges = slots.map(([a, b, h, p]) => `{ ${a}, ${b}, ${luaStr(h)}, ${p} }`).join(', ');
+  const bench = path.join(REPO_ROOT, 'bench');
+  return benchNginx(
+    root,
+    'floor-nginx',
+    host,
+    port,
+    [
+      `lua_package_path '${bench}/?.lua;${OPENRESTY_LUA_SRC}/?.lua;;';`,
+      `lua_shared_dict cache ${dictSize};`,
+      `init_by_lua_block { require("openresty-floor").configure({ ${ranges} }, ${luaStr(body)}) }`,
+      'init_worker_by_lua_block { require("openresty-floor").init_worker() }',
+      `server { listen ${host}:${port} backlog=4096 reuseport;`,
+      '  default_type application/json;',
+      '  location = /l1 { content_by_lua_block { require("openresty-floor").l1() } }',
+      '  location = /get { content_by_lua_block { require("openresty-floor").get() } }',
+      '  location = /fill { content_by_lua_block { require("openresty-floor").fill() } }',
+      '}',
+    ],
+    [`load_module ${DEFAULT_MODULE_DIR}/ndk_http_module.so;`, `load_module ${DEFAULT_MODULE_DIR}/ngx_http_lua_module.so;`],
+  );
 }
 
 async function main(): Promise<void> {
@@ -173,6 +211,7 @@ async function main(): Promise<void> {
   let cluster: LocalRedisCluster | undefined;
   let producer: http.Server | undefined;
   let plain: ManagedProcess | undefined;
+  let floor: ManagedProcess | undefined;
   let zk: ZooKeeperEnsemble | undefined;
   let kafka: KafkaCluster | undefined;
   const nginxes: OpenRestyHandle[] = [];
@@ -193,8 +232,9 @@ async function main(): Promise<void> {
       cluster.seeds.map((s) => ({ host: s.split(':')[0], port: Number(s.split(':')[1]) })),
       { enableAutoPipelining: true },
     );
-    // L2 data: enough distinct ids that the L2 run never repeats one
-    const l2Ids = Math.max(200_000, SECONDS * 40_000);
+    // L2 data: enough distinct ids that no L2 run repeats one or runs out (the floor's bare GET
+    // runs ~55k req/s here; an id past the data would be a cheaper 404)
+    const l2Ids = Math.max(200_000, SECONDS * 75_000);
     await redisClient.set('shop_info_1', SHOP);
     await redisClient.set('product_info_1', productJson(1));
     for (let i = 0; i < l2Ids; i += 5000) {
@@ -202,9 +242,11 @@ async function main(): Promise<void> {
       for (let id = 1_000_000 + i; id < 1_000_000 + i + 5000; id++) batch.push(redisClient.set(`product_info_${id}`, productJson(id)));
       await Promise.all(batch);
     }
+    const slots = (await redisClient.cluster('SLOTS')).map(([a, b, master]) => [a, b, master[0], master[1]] as [number, number, string, number]);
     redisClient.disconnect();
 
-    const spec = { openresty: { upstreamTimeoutMs: 3000, l1: { ttlSeconds: 600, staleTtlSeconds: 60, lruSize: 10_000, sharedDictSize: '256m' } } };
+    const dictSize = '256m';
+    const spec = { openresty: { upstreamTimeoutMs: 3000, l1: { ttlSeconds: 600, staleTtlSeconds: 60, lruSize: 10_000, sharedDictSize: dictSize } } };
     const appAt = async (last: number, kafkaBrokers: string[]) => {
       const h = await startOpenResty({
         layer: 'app',
@@ -236,17 +278,21 @@ async function main(): Promise<void> {
     if (warm.status !== 200) throw new Error(`warm-up failed: ${warm.status} ${body}`);
     for (const a of [appNoLog, appDrop]) await (await fetch(`${a.url}${q}`)).text();
     plain = await plainNginx(root, `${IP}.83`, 8080, body);
+    floor = await floorNginx(root, `${IP}.86`, 8080, body, slots, dictSize);
+    const floorUrl = `http://${IP}.86:8080`;
+    const floorBody = await (await fetch(`${floorUrl}/l1`)).text();
+    if (floorBody !== body) throw new Error('the floor answers a different body than the app');
     // let the app's producer see the topic's partition leaders before measuring
     await new Promise((r) => setTimeout(r, 2000));
 
     const fmt = (r: WrkResult) => `${r.rps.toFixed(0).padStart(8)} req/s  p50 ${r.p50.padStart(8)}  p99 ${r.p99.padStart(8)}${r.non2xx ? `  non2xx ${r.non2xx}` : ''}${r.errors !== 'none' ? `  errors ${r.errors}` : ''}`;
     // warm-up, not counted: LuaJIT traces, the broker's JVM, connection pools
-    for (const u of [`http://${IP}.83:8080${q}`, `${app.url}${q}`, `${appDrop.url}${q}`, `${appNoLog.url}${q}`, `${dist.url}${q}`]) await wrk(u, undefined, 3);
+    for (const u of [`http://${IP}.83:8080${q}`, `${app.url}${q}`, `${appDrop.url}${q}`, `${appNoLog.url}${q}`, `${dist.url}${q}`, `${floorUrl}/l1`]) await wrk(u, undefined, 3);
     const loadBefore = os.loadavg();
 
     // The machine is shared: alternate the runs being compared and keep the median of 3 each, so
     // a burst of someone else's load doesn't land on one side only.
-    const rows = { plain: [] as WrkResult[], kafka: [] as WrkResult[], drop: [] as WrkResult[], nolog: [] as WrkResult[] };
+    const rows = { plain: [] as WrkResult[], kafka: [] as WrkResult[], drop: [] as WrkResult[], nolog: [] as WrkResult[], floor: [] as WrkResult[] };
     // The broker's CPU is read during the logged runs and during the plain-nginx runs: the
     // reference's spread (164-204k req/s here, against a steady 219-236k with nothing else
     // running) is not the broker's doing (1 % of a core in those runs), nor pending disk
@@ -265,22 +311,31 @@ async function main(): Promise<void> {
       rows.kafka.push(await watchingBroker(broker.kafka, `${app.url}${q}`));
       rows.drop.push(await wrk(`${appDrop.url}${q}`));
       rows.nolog.push(await wrk(`${appNoLog.url}${q}`));
+      rows.floor.push(await wrk(`${floorUrl}/l1`));
     }
     const median = (rs: WrkResult[]) => [...rs].sort((x, y) => x.rps - y.rps)[1];
     const plainR = median(rows.plain);
     const l1 = median(rows.kafka);
     const l1Drop = median(rows.drop);
     const l1NoLog = median(rows.nolog);
+    const l1Floor = median(rows.floor);
     const runs = (rs: WrkResult[]) => rs.map((r) => r.rps.toFixed(0)).join(' ');
-    console.log(`runs (req/s): plain ${runs(rows.plain)} | L1 Kafka ${runs(rows.kafka)} | L1 drop ${runs(rows.drop)} | L1 no log ${runs(rows.nolog)}`);
+    console.log(`runs (req/s): plain ${runs(rows.plain)} | L1 Kafka ${runs(rows.kafka)} | L1 drop ${runs(rows.drop)} | L1 no log ${runs(rows.nolog)} | floor ${runs(rows.floor)}`);
     results.push(['L1 hit (access log -> real Kafka)', fmt(l1), 'plain nginx return 200', fmt(plainR)]);
     results.push(['L1 hit (log on, Kafka unreachable)', fmt(l1Drop), 'plain nginx return 200', fmt(plainR)]);
     results.push(['L1 hit (access log off)', fmt(l1NoLog), 'plain nginx return 200', fmt(plainR)]);
+    results.push(['floor: Lua prints the body', fmt(l1Floor), 'plain nginx return 200', fmt(plainR)]);
 
-    const perThread = Math.ceil((SECONDS * 40_000) / THREADS);
-    const l2 = await wrk(`${app.url}/`, uniqueIdScript(root, 'l2', 1_000_000, Math.min(perThread, Math.floor(l2Ids / THREADS))));
+    const l2PerThread = Math.floor(l2Ids / THREADS);
+    const l2 = await wrk(`${app.url}/`, uniqueIdScript(root, 'l2', 1_000_000, l2PerThread));
+    // the floor reads the same ids (it stores into its own dict, so they are new to it too)
+    const floorGet = await wrk(`${floorUrl}/`, uniqueIdScript(root, 'floor-get', 1_000_000, l2PerThread, '/get'));
+    const floorFill = await wrk(`${floorUrl}/`, uniqueIdScript(root, 'floor-fill', 1_000_000, l2PerThread, '/fill'));
     const rb = await redisBenchmark(cluster.seeds[0], productJson(1_000_000).length);
-    results.push(['L2 path (new id each request)', fmt(l2), 'redis-benchmark GET', `${rb.rps.toFixed(0).padStart(8)} req/s`]);
+    const rbRps = `${rb.rps.toFixed(0).padStart(8)} req/s`;
+    results.push(['L2 path (new id each request)', fmt(l2), 'redis-benchmark GET', rbRps]);
+    results.push(['floor: stock lua-resty-redis GET', fmt(floorGet), 'redis-benchmark GET', rbRps]);
+    results.push(['floor: GET+PTTL, dict + LRU fill', fmt(floorFill), 'redis-benchmark GET', rbRps]);
 
     const l3 = await wrk(`${app.url}/`, uniqueIdScript(root, 'l3', 50_000_000, Math.ceil((SECONDS * 15_000) / THREADS)));
     results.push(['L3 path (L2 miss + producer HTTP)', fmt(l3), '', '']);
@@ -320,12 +375,16 @@ async function main(): Promise<void> {
     console.log(`app (Kafka unreachable): access log sent ${d.sent}  dropped ${d.dropped}`);
     const pct = (use: { cpu: number; seconds: number }) => ((100 * use.cpu) / Math.max(1, use.seconds)).toFixed(0);
     console.log(`Kafka broker CPU during the L1 (Kafka) runs: ${pct(broker.kafka)}% of one core (of ${os.cpus().length}); during the plain-nginx runs: ${pct(broker.plain)}%`);
-    console.log(`l2_ratio=${(l2.rps / Math.max(1, rb.rps)).toFixed(3)}`);
+    const ratio = (a: WrkResult, b: number) => (a.rps / Math.max(1, b)).toFixed(3);
+    console.log(`l2_floor_ratio=${ratio(floorGet, rb.rps)}  l2_fill_floor_ratio=${ratio(floorFill, rb.rps)}  l2_vs_fill_floor=${ratio(l2, floorFill.rps)}`);
+    console.log(`l1_floor_ratio=${ratio(l1Floor, plainR.rps)}`);
+    console.log(`l2_ratio=${ratio(l2, rb.rps)}`);
     console.log(`l1_ratio_kafka_unreachable=${(l1Drop.rps / Math.max(1, plainR.rps)).toFixed(3)}`);
     console.log(`l1_ratio=${(l1.rps / Math.max(1, plainR.rps)).toFixed(3)}`);
   } finally {
     await Promise.all(nginxes.map((n) => n.stop().catch(() => undefined)));
     await plain?.kill('SIGQUIT', 5000).catch(() => undefined);
+    await floor?.kill('SIGQUIT', 5000).catch(() => undefined);
     await new Promise<void>((r) => (producer ? producer.close(() => r()) : r()));
     await cluster?.stop();
     await kafka?.stop().catch(() => undefined);
