@@ -22,7 +22,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import { kafkaJarsPresent, startKafkaCluster, type KafkaCluster } from '../hack/local/kafka.js';
 import { startZooKeeperEnsemble, type ZooKeeperEnsemble } from '../hack/local/zookeeper.js';
 import { OPENRESTY_LUA_SRC, REPO_ROOT, startOpenResty, type OpenRestyHandle } from '../hack/local/nginx.js';
-import { DEFAULT_MODULE_DIR } from '../operator/src/render/config/nginx.js';
+import { loadLuaModules } from '../operator/src/render/config/nginx.js';
 import { makeRootDir, startProcess, waitForPort, type ManagedProcess } from '../hack/local/procs.js';
 import { startRedisCluster, type LocalRedisCluster } from '../hack/local/redis.js';
 import http from 'node:http';
@@ -201,7 +201,7 @@ function floorNginx(root: string, host: string, port: number, body: string, slot
       '  location = /fill { content_by_lua_block { require("openresty-floor").fill() } }',
       '}',
     ],
-    [`load_module ${DEFAULT_MODULE_DIR}/ndk_http_module.so;`, `load_module ${DEFAULT_MODULE_DIR}/ngx_http_lua_module.so;`],
+    loadLuaModules(),
   );
 }
 

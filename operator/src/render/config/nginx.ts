@@ -50,6 +50,12 @@ export interface NginxConfigInput {
 export const OPENRESTY_PORT = 8080;
 export const DEFAULT_MODULE_DIR = '/usr/lib/nginx/modules';
 
+/** The `load_module` lines every rendered config starts with (ndk, then lua, which needs it). */
+export function loadLuaModules(moduleDir: string = DEFAULT_MODULE_DIR): string[] {
+  const mods = moduleDir.replace(/\/$/, '');
+  return [`load_module ${mods}/ndk_http_module.so;`, `load_module ${mods}/ngx_http_lua_module.so;`];
+}
+
 /** "64m" / "512k" / "1g" / bytes -> kilobytes. */
 export function sizeToKb(size: string): number {
   const m = /^(\d+)\s*([kKmMgG]?)$/.exec(size.trim());
@@ -146,7 +152,6 @@ export function renderNginxConf(tier: ResolvedCacheTier, input: NginxConfigInput
   const t = o.upstreamTimeoutMs;
   const run = input.runDir.replace(/\/$/, '');
   const lua = input.luaDir.replace(/\/$/, '');
-  const mods = (input.moduleDir ?? DEFAULT_MODULE_DIR).replace(/\/$/, '');
   const cacheKb = sizeToKb(o.l1.sharedDictSize);
   const negKb = Math.max(1024, Math.floor(cacheKb / 4));
   const json = JSON.stringify(luaConfig(tier, input));
@@ -159,8 +164,7 @@ export function renderNginxConf(tier: ResolvedCacheTier, input: NginxConfigInput
   add(
     '# Rendered by the CacheTier operator (operator/src/render/config/nginx.ts); do not edit.',
     `# layer: ${input.layer}`,
-    `load_module ${mods}/ndk_http_module.so;`,
-    `load_module ${mods}/ngx_http_lua_module.so;`,
+    ...loadLuaModules(input.moduleDir),
     `worker_processes ${input.workerProcesses};`,
     'pcre_jit on; # the app layer matches Accept per request; the distribution layer its location regex',
     `pid ${run}/nginx.pid;`,
