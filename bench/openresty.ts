@@ -379,8 +379,8 @@ async function main(): Promise<void> {
     console.log(`l2_floor_ratio=${ratio(floorGet, rb.rps)}  l2_fill_floor_ratio=${ratio(floorFill, rb.rps)}  l2_vs_fill_floor=${ratio(l2, floorFill.rps)}`);
     console.log(`l1_floor_ratio=${ratio(l1Floor, plainR.rps)}`);
     console.log(`l2_ratio=${ratio(l2, rb.rps)}`);
-    console.log(`l1_ratio_kafka_unreachable=${(l1Drop.rps / Math.max(1, plainR.rps)).toFixed(3)}`);
-    console.log(`l1_ratio=${(l1.rps / Math.max(1, plainR.rps)).toFixed(3)}`);
+    console.log(`l1_ratio_kafka_unreachable=${ratio(l1Drop, plainR.rps)}`);
+    console.log(`l1_ratio=${ratio(l1, plainR.rps)}`);
   } finally {
     await Promise.all(nginxes.map((n) => n.stop().catch(() => undefined)));
     await plain?.kill('SIGQUIT', 5000).catch(() => undefined);
