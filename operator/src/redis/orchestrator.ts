@@ -31,6 +31,7 @@ import {
   planReplicas,
   type SlotMove,
 } from './plan.js';
+import { classifyMember, establishedCluster, isEmptyMember, wipeMember, type ClusterFacts, type MemberFacts } from './membership.js';
 import { attachReplica } from './replica.js';
 
 export interface RedisOrchestratorOptions {
@@ -69,6 +70,8 @@ interface Observed {
   info: Record<string, string>;
   /** INFO replication. */
   repl: Record<string, string>;
+  /** INFO persistence: tells whether the volume can still hold keys memory no longer has. */
+  persistence: Record<string, string>;
   dbsize: number;
 }
 
@@ -85,7 +88,15 @@ interface View {
   open: Array<{ slot: number; from?: string; to?: string }>;
   /** Best knowledge of every node (self lines win over gossip). */
   nodeInfo: Map<string, ClusterNodeLine>;
+  /** The members that know each other and own slots (undefined before the cluster exists). */
+  cluster?: ClusterFacts;
   want: number;
+}
+
+/** Data lost or at risk, found while acting: reported as a False KeyspaceIntact condition. */
+interface Loss {
+  reason: 'KeysLost' | 'KeysMayBeLost';
+  message: string;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -124,11 +135,12 @@ export class Orchestrator implements RedisOrchestrator {
     const pool = new ConnPool(this.factory, desired.password);
     const events: OrchestrationEvent[] = [];
     const notes: string[] = [];
+    const losses: Loss[] = [];
     const start = Date.now();
     const want = desired.masters * (1 + desired.replicasPerMaster);
     this.currentPhase = 'observe';
     try {
-      return await this.reconcileInner(pool, desired, members, currentStatefulSetReplicas, want, start, events, notes);
+      return await this.reconcileInner(pool, desired, members, currentStatefulSetReplicas, want, start, { events, notes, losses });
     } catch (e) {
       if (e instanceof HookAbort) throw e;
       throw new Error(`redis orchestration failed in phase ${this.currentPhase}: ${errMsg(e)}`, { cause: e });
@@ -144,20 +156,18 @@ export class Orchestrator implements RedisOrchestrator {
     currentStatefulSetReplicas: number,
     want: number,
     start: number,
-    events: OrchestrationEvent[],
-    notes: string[],
+    run: Run,
   ): Promise<RedisReconcileResult> {
-    {
-      let acted = true;
-      let view = await this.observe(pool, members, want);
-      for (let pass = 0; pass < this.o.maxPasses && acted && Date.now() - start < this.o.budgetMs; pass++) {
-        acted = await this.act(pool, view, desired, events, notes);
-        if (acted) view = await this.observe(pool, members, want);
-      }
-      if (!acted) await this.waitAgreement(pool, members, want);
-      view = await this.observe(pool, members, want);
-      return this.result(view, desired, currentStatefulSetReplicas, events, notes, acted);
+    let acted = true;
+    let view = await this.observe(pool, members, want);
+    for (let pass = 0; pass < this.o.maxPasses && acted && Date.now() - start < this.o.budgetMs; pass++) {
+      acted = await this.act(pool, view, desired, run);
+      if (acted) view = await this.observe(pool, members, want);
     }
+    if (!acted) await this.waitAgreement(pool, members, want);
+    view = await this.observe(pool, members, want);
+    const audit = await this.auditKeyspace(view);
+    return this.result(view, desired, currentStatefulSetReplicas, run, acted, audit);
   }
 
   // ---------------------------------------------------------------- observe
@@ -166,15 +176,17 @@ export class Orchestrator implements RedisOrchestrator {
     const all = await Promise.all(
       members.map(async (m): Promise<Observed> => {
         const conn = pool.get(m.host, m.port);
-        const ob: Observed = { member: m, conn, ok: false, nodes: [], info: {}, repl: {}, dbsize: 0 };
+        const ob: Observed = { member: m, conn, ok: false, nodes: [], info: {}, repl: {}, persistence: {}, dbsize: 0 };
         try {
-          const [nodes, info, dbsize, repl] = await Promise.all([
+          const [nodes, info, dbsize, repl, persistence] = await Promise.all([
             conn.call('CLUSTER', 'NODES') as Promise<string>,
             conn.call('CLUSTER', 'INFO') as Promise<string>,
             conn.call('DBSIZE') as Promise<number>,
             conn.call('INFO', 'replication') as Promise<string>,
+            conn.call('INFO', 'persistence') as Promise<string>,
           ]);
           ob.repl = parseInfo(String(repl));
+          ob.persistence = parseInfo(String(persistence));
           ob.nodes = parseClusterNodes(String(nodes));
           ob.self = ob.nodes.find((n) => n.flags.has('myself'));
           ob.id = ob.self?.id;
@@ -243,6 +255,7 @@ export class Orchestrator implements RedisOrchestrator {
       owned,
       open: [...openMap.values()].sort((a, b) => a.slot - b.slot),
       nodeInfo,
+      cluster: establishedCluster(reachable.map(facts)),
       want,
     };
   }
@@ -267,7 +280,8 @@ export class Orchestrator implements RedisOrchestrator {
   // ---------------------------------------------------------------- act
 
   /** One phase of work; true when something was done (observe again). */
-  private async act(pool: ConnPool, v: View, d: RedisDesiredShape, events: OrchestrationEvent[], notes: string[]): Promise<boolean> {
+  private async act(pool: ConnPool, v: View, d: RedisDesiredShape, run: Run): Promise<boolean> {
+    const { events, notes, losses } = run;
     if (v.reachable.length === 0) return false;
     const stayingUp = v.staying.filter((o) => o.ok);
     const allUp = v.all.every((o) => o.ok);
@@ -280,24 +294,29 @@ export class Orchestrator implements RedisOrchestrator {
         return false;
       }
       await this.phase('bootstrap');
-      await this.bootstrap(pool, v.staying, d, events);
+      await this.bootstrap(v.staying, d, events);
       return true;
     }
 
-    // 2. Membership: every reachable staying member knows every other at its current address.
-    if (await this.meet(v, stayingUp, events)) return true;
+    // 2. Joiners: a member this cluster does not know that brings keys, slot claims or a cluster
+    //    view of its own (a volume kept from before it was removed, a restored backup) is emptied
+    //    before it meets anyone; otherwise its stale claims could beat the real owners'.
+    if (await this.cleanStaleJoiners(v, events)) return true;
 
-    // 3. Resume / finish any open slot (progress lives in the cluster).
+    // 3. Membership: every reachable staying member knows every other at its current address.
+    if (await this.meet(stayingUp, events)) return true;
+
+    // 4. Resume / finish any open slot (progress lives in the cluster).
     if (v.open.length > 0) {
       await this.phase('resume');
-      await this.resumeOpen(pool, v, events, d);
+      await this.resumeOpen(pool, v, run, d);
       return true;
     }
 
-    // 4. Forget nodes that belong to no member (gone pods, old identities).
+    // 5. Forget nodes that belong to no member (gone pods, old identities).
     if (allUp && (await this.forgetGone(v, events))) return true;
 
-    // 5. Coverage: slots no node claims (a shard lost entirely) go to the emptiest master.
+    // 6. Coverage: slots no node claims (a shard lost entirely) go to the emptiest master.
     const failing = [...v.nodeInfo.values()].some((n) => isMaster(n) && n.slots.length > 0 && isFailed(n));
     // Conservative: a slot is uncovered only if no line of any reachable member's view claims it.
     const claimedAnywhere = new Set<number>();
@@ -308,7 +327,9 @@ export class Orchestrator implements RedisOrchestrator {
       const m = stayingUp.filter((o) => isMaster(o.self!)).sort((a, b) => (v.owned.get(a.id!)?.length ?? 0) - (v.owned.get(b.id!)?.length ?? 0))[0];
       if (m) {
         for (const [a, b] of rangesOf(uncovered)) await m.conn.call('CLUSTER', 'ADDSLOTSRANGE', a, b);
-        events.push({ type: 'Warning', reason: 'SlotsReassigned', message: `${uncovered.length} uncovered slot(s) assigned to ${m.member.pod} (their keys were lost with their shard)` });
+        const what = `${uncovered.length} slot(s) [${formatSlots(uncovered)}] had no owner left (their master and every replica are gone) and now belong to ${m.member.pod} with 0 keys`;
+        events.push({ type: 'Warning', reason: 'SlotsReassigned', message: `${what}: every key they held is lost` });
+        losses.push({ reason: 'KeysLost', message: what });
         return true;
       }
     }
@@ -317,7 +338,7 @@ export class Orchestrator implements RedisOrchestrator {
       return false;
     }
 
-    // 6. Leaving masters with slots hand over to a staying replica (failover) when that is cheaper.
+    // 7. Leaving masters with slots hand over to a staying replica (failover) when that is cheaper.
     const stayingSlotMasters = stayingUp.filter((o) => isMaster(o.self!) && (v.owned.get(o.id!)?.length ?? 0) > 0);
     if (stayingSlotMasters.length < d.masters) {
       for (const lm of v.leaving.filter((o) => o.ok && isMaster(o.self!) && (v.owned.get(o.id!)?.length ?? 0) > 0)) {
@@ -330,7 +351,7 @@ export class Orchestrator implements RedisOrchestrator {
       }
     }
 
-    // 7. Which masters stay; enough empty masters for the shape.
+    // 8. Which masters stay; enough empty masters for the shape.
     const keepCands = stayingSlotMasters.map((o) => ({ id: o.id!, ordinal: o.member.ordinal, node: o.member.node, slots: v.owned.get(o.id!)?.length ?? 0 }));
     const keep = chooseKeepMasters(keepCands, d.masters);
     if (keep.length < d.masters) {
@@ -342,23 +363,32 @@ export class Orchestrator implements RedisOrchestrator {
       keep.push(...extra);
     }
     if (keep.length < d.masters) {
-      // Turn surplus replicas into empty masters (CLUSTER RESET SOFT keeps the node ID).
-      const repCount = new Map<string, number>();
-      for (const o of stayingUp) if (o.self!.masterId) repCount.set(o.self!.masterId, (repCount.get(o.self!.masterId) ?? 0) + 1);
-      const reps = stayingUp
-        .filter((o) => !isMaster(o.self!))
-        .sort((a, b) => (repCount.get(b.self!.masterId!) ?? 0) - (repCount.get(a.self!.masterId!) ?? 0) || b.member.ordinal - a.member.ordinal);
-      const r = reps[0];
+      // New members come first: the StatefulSet is still creating them.
+      if (v.staying.length < v.want) {
+        notes.push(`waiting for ${v.want - v.staying.length} new member(s) before adding masters`);
+        return false;
+      }
+      // Otherwise turn a surplus replica into an empty master (CLUSTER RESET SOFT keeps the node
+      // ID), but only one whose master keeps another in-sync replica: no shard goes bare.
+      const spare = stayingUp
+        .filter((o) => !isMaster(o.self!) && this.canTakeReplica(v, stayingUp, o))
+        .sort((a, b) => this.replicasOf(stayingUp, b.self!.masterId!).length - this.replicasOf(stayingUp, a.self!.masterId!).length || b.member.ordinal - a.member.ordinal);
+      const r = spare[0];
       if (r) {
         await this.phase('convert-replica');
         await r.conn.call('CLUSTER', 'RESET', 'SOFT');
         events.push({ type: 'Normal', reason: 'ReplicaConverted', message: `${r.member.pod} reset to an empty master to reach ${d.masters} masters` });
         return true;
       }
-      notes.push(`only ${keep.length} of ${d.masters} masters possible with ${stayingUp.length} member(s)`);
+      notes.push(`shape: only ${keep.length} of ${d.masters} masters possible with ${stayingUp.length} member(s) without leaving a master's slots with no replica`);
     }
 
-    // 8. Rebalance: drain leaving/extra masters, even out the keep set.
+    // 9. Replicas: every non-keep staying member replicates a keep master on another node, and
+    //    a new master gets its replica before any slot moves to it. Members still draining, and
+    //    a slot owner's only in-sync replica, wait until that is no longer so.
+    if (await this.assignReplicas(v, stayingUp, keep, d, events)) return true;
+
+    // 10. Rebalance: drain leaving/extra masters, even out the keep set.
     const owners = new Map<string, number[]>();
     for (const [id, slots] of v.owned) owners.set(id, slots);
     for (const id of keep) if (!owners.has(id)) owners.set(id, []);
@@ -366,6 +396,11 @@ export class Orchestrator implements RedisOrchestrator {
     if (moves.length > 0) {
       await this.phase('rebalance');
       const targets = [...new Set(moves.map((m) => m.to))];
+      const unsynced = await this.waitReplicasInSync(v, stayingUp, targets, d);
+      if (unsynced.length > 0) {
+        notes.push(`slot moves wait for replicas to sync: ${unsynced.join(', ')}`);
+        return false;
+      }
       const notReady = await this.waitTargetsReady(v, targets);
       if (notReady.length > 0) {
         // A target that is not yet part of a healthy cluster answers MIGRATE with CLUSTERDOWN.
@@ -381,31 +416,8 @@ export class Orchestrator implements RedisOrchestrator {
       return true;
     }
 
-    // 9. Replicas: every non-keep staying member replicates a keep master on another node.
-    const keepNodes = keep.map((id) => ({ id, ordinal: v.byId.get(id)!.member.ordinal, node: v.byId.get(id)!.member.node }));
-    const cands = stayingUp
-      .filter((o) => !keep.includes(o.id!))
-      .map((o) => ({ id: o.id!, ordinal: o.member.ordinal, node: o.member.node, currentMaster: isMaster(o.self!) ? undefined : o.self!.masterId }));
-    const rp = planReplicas(keepNodes, cands, d.replicasPerMaster);
-    let replicated = false;
-    for (const [cid, mid] of rp.assign) {
-      const o = v.byId.get(cid)!;
-      if (!isMaster(o.self!) && o.self!.masterId === mid) continue;
-      await this.phase('replicate');
-      if (isMaster(o.self!) && (v.owned.get(cid)?.length ?? 0) > 0) continue; // still draining
-      replicated = true; // either way the next pass observes again
-      if ((await attachReplica(o.conn, mid, { master: isMaster(o.self!), keys: o.dbsize })) === 'changed') {
-        this.o.log?.('replica attach: member turned replica on its own; observing again', { pod: o.member.pod });
-        continue;
-      }
-      events.push({ type: 'Normal', reason: 'ReplicaAssigned', message: `${o.member.pod} (${o.member.node}) now replicates ${v.byId.get(mid)!.member.pod} (${v.byId.get(mid)!.member.node})` });
-    }
-    if (replicated) {
-      await sleep(200);
-      return true;
-    }
-
-    // 10. Spread masters: a node with 2+ masters while another has none -> fail over to a replica there.
+    // 11. Spread masters: a node with 2+ masters while another has none -> fail over to a replica there.
+    const rp = planReplicas(this.keepNodes(v, keep), this.replicaCandidates(stayingUp, keep), d.replicasPerMaster);
     if (rp.problems.length === 0) {
       const perNode = new Map<string, number>();
       for (const id of keep) perNode.set(v.byId.get(id)!.member.node, (perNode.get(v.byId.get(id)!.member.node) ?? 0) + 1);
@@ -423,7 +435,7 @@ export class Orchestrator implements RedisOrchestrator {
       }
     }
 
-    // 11. Leaving members: forget them everywhere, reset them; the StatefulSet may then shrink.
+    // 12. Leaving members: forget them everywhere, empty them; the StatefulSet may then shrink.
     if (await this.removeLeaving(v, events)) return true;
     return false;
   }
@@ -432,15 +444,108 @@ export class Orchestrator implements RedisOrchestrator {
     const old = rep.self!.masterId;
     await rep.conn.call('CLUSTER', 'FAILOVER');
     const deadline = Date.now() + 20_000;
-    while (Date.now() < deadline) {
+    let promoted = false;
+    while (!promoted && Date.now() < deadline) {
       await sleep(100);
       const me = parseClusterNodes(String(await rep.conn.call('CLUSTER', 'NODES'))).find((n) => n.flags.has('myself'));
-      if (me && isMaster(me)) break;
+      promoted = !!me && isMaster(me);
     }
-    events.push({ type: 'Normal', reason: 'Failover', message: `${rep.member.pod} took over from ${short(old)} (${why})` });
+    events.push(
+      promoted
+        ? { type: 'Normal', reason: 'Failover', message: `${rep.member.pod} took over from ${short(old)} (${why})` }
+        : { type: 'Warning', reason: 'FailoverTimedOut', message: `${rep.member.pod} did not take over from ${short(old)} within 20 s (${why}); observing again` },
+    );
   }
 
-  private async bootstrap(pool: ConnPool, members: Observed[], d: RedisDesiredShape, events: OrchestrationEvent[]) {
+  /** Replicas of `masterId` among the given members. */
+  private replicasOf(members: Observed[], masterId: string): Observed[] {
+    return members.filter((o) => o.ok && !isMaster(o.self!) && o.self!.masterId === masterId);
+  }
+
+  /**
+   * A replica may be taken from its master (re-pointed or made a master) only when that master
+   * owns no slots, or keeps another in-sync replica: no shard is left without a copy.
+   */
+  private canTakeReplica(v: View, stayingUp: Observed[], r: Observed): boolean {
+    const mid = r.self!.masterId;
+    if (!mid || (v.owned.get(mid)?.length ?? 0) === 0) return true;
+    return this.replicasOf(v.reachable, mid).some((o) => o !== r && o.repl['master_link_status'] === 'up' && stayingUp.includes(o));
+  }
+
+  private keepNodes(v: View, keep: string[]) {
+    return keep.map((id) => ({ id, ordinal: v.byId.get(id)!.member.ordinal, node: v.byId.get(id)!.member.node }));
+  }
+
+  private replicaCandidates(stayingUp: Observed[], keep: string[]) {
+    return stayingUp
+      .filter((o) => !keep.includes(o.id!))
+      .map((o) => ({ id: o.id!, ordinal: o.member.ordinal, node: o.member.node, currentMaster: isMaster(o.self!) ? undefined : o.self!.masterId }));
+  }
+
+  /** Attaches replicas per the placement plan, skipping moves that would leave a shard bare. */
+  private async assignReplicas(v: View, stayingUp: Observed[], keep: string[], d: RedisDesiredShape, events: OrchestrationEvent[]): Promise<boolean> {
+    const rp = planReplicas(this.keepNodes(v, keep), this.replicaCandidates(stayingUp, keep), d.replicasPerMaster);
+    let replicated = false;
+    for (const [cid, mid] of rp.assign) {
+      const o = v.byId.get(cid)!;
+      if (!isMaster(o.self!) && o.self!.masterId === mid) continue;
+      if (isMaster(o.self!) && (v.owned.get(cid)?.length ?? 0) > 0) continue; // still draining
+      if (!isMaster(o.self!) && !this.canTakeReplica(v, stayingUp, o)) continue; // its master's only copy
+      await this.phase('replicate');
+      replicated = true; // either way the next pass observes again
+      if ((await attachReplica(o.conn, mid, { master: isMaster(o.self!), keys: o.dbsize })) === 'changed') {
+        this.o.log?.('replica attach: member turned replica on its own; observing again', { pod: o.member.pod });
+        continue;
+      }
+      events.push({ type: 'Normal', reason: 'ReplicaAssigned', message: `${o.member.pod} (${o.member.node}) now replicates ${v.byId.get(mid)!.member.pod} (${v.byId.get(mid)!.member.node})` });
+    }
+    if (replicated) await sleep(200);
+    return replicated;
+  }
+
+  /**
+   * Bounded wait until every move target that has a replica has one in sync
+   * (master_link_status:up). Returns the targets still waiting ("redis-6: redis-7 syncing").
+   * A target with no replica at all has none to wait for: the shape condition says so.
+   */
+  private async waitReplicasInSync(v: View, stayingUp: Observed[], targets: string[], d: RedisDesiredShape): Promise<string[]> {
+    if (d.replicasPerMaster === 0) return [];
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const waiting: string[] = [];
+      for (const t of targets) {
+        const reps = this.replicasOf(stayingUp, t);
+        if (reps.length === 0) continue;
+        const links = await Promise.all(reps.map(async (r) => parseInfo(String(await r.conn.call('INFO', 'replication').catch(() => '')))['master_link_status']));
+        if (!links.includes('up')) waiting.push(`${v.byId.get(t)!.member.pod}: ${reps.map((r) => r.member.pod).join(',')} syncing`);
+      }
+      if (waiting.length === 0 || Date.now() >= deadline) return waiting;
+      await sleep(200);
+    }
+  }
+
+  /** Empties every reachable member the cluster does not know that carries state of its own. */
+  private async cleanStaleJoiners(v: View, events: OrchestrationEvent[]): Promise<boolean> {
+    const stale = v.reachable
+      .map((o) => ({ o, verdict: classifyMember(facts(o), v.cluster) }))
+      .filter((x) => x.verdict.kind === 'stale');
+    if (stale.length === 0) return false;
+    await this.phase('clean-joiner');
+    for (const { o, verdict } of stale) {
+      const why = verdict.kind === 'stale' ? verdict.why : '';
+      const w = await wipeMember(o.conn).catch((e: unknown) => {
+        throw new Error(`emptying ${o.member.pod} before it joins: ${errMsg(e)}`, { cause: e });
+      });
+      events.push({
+        type: 'Normal',
+        reason: 'StaleMemberEmptied',
+        message: `${o.member.pod} is no member of this cluster but ${why}: emptied it (memory, AOF, RDB; ${w.keysDiscarded} key(s) discarded) before it joins, so its old data cannot replace the owners'`,
+      });
+    }
+    return true;
+  }
+
+  private async bootstrap(members: Observed[], d: RedisDesiredShape, events: OrchestrationEvent[]) {
     this.bootstraps++;
     const ids = members.map((o) => ({ id: o.id!, ordinal: o.member.ordinal, node: o.member.node }));
     const masters = chooseBootstrapMasters(ids, d.masters);
@@ -464,7 +569,6 @@ export class Orchestrator implements RedisOrchestrator {
       reason: 'ClusterCreated',
       message: `formed a ${d.masters}-master cluster over ${members.length} members: ${masters.map((id, i) => `${by.get(id)!.member.pod}=${ranges[i][0]}-${ranges[i][1]}`).join(' ')}`,
     });
-    void pool;
   }
 
   /** Waits until every member knows `count` nodes with a live link (gossip settled). */
@@ -482,7 +586,7 @@ export class Orchestrator implements RedisOrchestrator {
     }
   }
 
-  private async meet(v: View, up: Observed[], events: OrchestrationEvent[]): Promise<boolean> {
+  private async meet(up: Observed[], events: OrchestrationEvent[]): Promise<boolean> {
     const cmds: Array<Promise<unknown>> = [];
     const met = new Set<string>();
     for (const a of up) {
@@ -519,7 +623,6 @@ export class Orchestrator implements RedisOrchestrator {
       const assigned = views.map((vw) => vw.filter((n) => isMaster(n)).reduce((a, n) => a + n.slots.length, 0));
       if (ok && assigned.every((x) => x === Math.max(...assigned))) break;
     }
-    void v;
     return true;
   }
 
@@ -552,7 +655,8 @@ export class Orchestrator implements RedisOrchestrator {
     return did;
   }
 
-  private async resumeOpen(pool: ConnPool, v: View, events: OrchestrationEvent[], d: RedisDesiredShape) {
+  private async resumeOpen(pool: ConnPool, v: View, run: Run, d: RedisDesiredShape) {
+    const { events, losses } = run;
     const mig = this.migrator(pool, v, d);
     for (const o of v.open) {
       const owner = v.owner[o.slot];
@@ -573,10 +677,24 @@ export class Orchestrator implements RedisOrchestrator {
           ? { type: 'Normal', reason: 'SlotMoveResumed', message: `finished interrupted move of slot ${o.slot} ${short(src.id)}->${short(dst.id)} (${r.keys} keys)` }
           : { type: 'Warning', reason: 'SlotMoveFailed', message: `slot ${o.slot}: ${r.error}` });
       } else if (src) {
-        // Target gone or no longer a master: nothing left to finish; the owner stays.
-        if (dst) await mig.abort(o.slot, src, dst).catch(() => undefined);
-        else await v.byId.get(src.id)!.conn.call('CLUSTER', 'SETSLOT', o.slot, 'STABLE');
-        events.push({ type: 'Warning', reason: 'SlotMoveAborted', message: `slot ${o.slot}: target ${short(to)} unavailable, move aborted, owner stays ${short(src.id)}` });
+        // Target gone or no longer a master: nothing left to finish; the owner stays. Keys a
+        // gone target had already received are gone with it: said, never passed over.
+        const srcObs = v.byId.get(src.id)!;
+        let lost = '';
+        if (dst) {
+          try {
+            await mig.abort(o.slot, src, dst);
+          } catch (e) {
+            lost = `keys already moved to ${v.byId.get(dst.id)?.member.pod ?? short(to)} could not be moved back (${errMsg(e)})`;
+          }
+        } else {
+          await srcObs.conn.call('CLUSTER', 'SETSLOT', o.slot, 'STABLE');
+          lost = `keys already moved to ${short(to)}, if any, are gone with it`;
+        }
+        const left = Number(await srcObs.conn.call('CLUSTER', 'COUNTKEYSINSLOT', o.slot));
+        const what = `slot ${o.slot}: move to ${short(to)} aborted (target unavailable), ${srcObs.member.pod} stays owner with ${left} key(s)`;
+        events.push({ type: 'Warning', reason: 'SlotMoveAborted', message: lost ? `${what}; ${lost}` : what });
+        if (lost) losses.push({ reason: 'KeysMayBeLost', message: `${what}; ${lost}` });
       } else {
         // Only an importing node left (source unknown): clear it if it isn't the owner.
         for (const ob of v.reachable) if (ob.self!.importing.has(o.slot)) await ob.conn.call('CLUSTER', 'SETSLOT', o.slot, 'STABLE').catch(() => undefined);
@@ -694,6 +812,10 @@ export class Orchestrator implements RedisOrchestrator {
     }
   }
 
+  /**
+   * Forgets each drained leaving member everywhere and empties it, memory and volume, so the
+   * same ordinal can never come back with keys. Any error fails the step.
+   */
   private async removeLeaving(v: View, events: OrchestrationEvent[]): Promise<boolean> {
     let did = false;
     for (const l of v.leaving) {
@@ -701,14 +823,20 @@ export class Orchestrator implements RedisOrchestrator {
       if ((v.owned.get(l.id)?.length ?? 0) > 0) continue;
       if (v.staying.some((o) => o.self?.masterId === l.id)) continue;
       const known = v.staying.filter((o) => o.ok && o.nodes.some((n) => n.id === l.id));
-      if (known.length === 0 && l.nodes.length <= 1) continue; // already removed
+      if (known.length === 0 && leftClean(l)) continue; // already removed
       await this.phase('remove-leaving');
-      await Promise.all(known.map((o) => o.conn.call('CLUSTER', 'FORGET', l.id!).catch(() => undefined)));
-      // Stop it gossiping the others back: flush (it owns no slot) and reset to a lone master.
-      await l.conn.call('FLUSHALL').catch(() => undefined);
-      await l.conn.call('CLUSTER', 'RESET', 'HARD').catch(() => undefined);
+      const forgot = await Promise.allSettled(known.map((o) => o.conn.call('CLUSTER', 'FORGET', l.id!)));
+      const failed = forgot.flatMap((r, i) => (r.status === 'rejected' && !/unknown node/i.test(errMsg(r.reason)) ? [`${known[i].member.pod}: ${errMsg(r.reason)}`] : []));
+      if (failed.length) throw new Error(`CLUSTER FORGET ${l.member.pod} failed on ${failed.join('; ')}`);
+      const w = await wipeMember(l.conn).catch((e: unknown) => {
+        throw new Error(`emptying leaving member ${l.member.pod}: ${errMsg(e)}`, { cause: e });
+      });
       did = true;
-      events.push({ type: 'Normal', reason: 'MemberRemoved', message: `${l.member.pod} drained, forgotten by ${known.length} member(s) and reset` });
+      events.push({
+        type: 'Normal',
+        reason: 'MemberRemoved',
+        message: `${l.member.pod} drained, forgotten by ${known.length} member(s), reset and emptied on disk (was a ${w.role}; ${w.keysDiscarded} key(s) discarded)`,
+      });
     }
     return did;
   }
@@ -733,14 +861,45 @@ export class Orchestrator implements RedisOrchestrator {
 
   // ---------------------------------------------------------------- result
 
+  /**
+   * Checks, on the settled view, that every key lives where its slot is owned: a master holding
+   * keys in slots it does not own, or a member claiming slots the cluster gives to another, is
+   * data a client cannot reach or data that may replace the owner's. Skipped while slots are
+   * open (keys legitimately sit on both sides of a move).
+   */
+  private async auditKeyspace(v: View): Promise<string[]> {
+    if (v.open.length > 0) return [];
+    const issues: string[] = [];
+    for (const o of v.reachable) {
+      const claimed = o.self!.slots.filter((s) => v.owner[s] !== undefined && v.owner[s] !== o.id);
+      if (isMaster(o.self!) && claimed.length) {
+        const others = [...new Set(claimed.map((s) => v.byId.get(v.owner[s]!)?.member.pod ?? short(v.owner[s])))];
+        issues.push(`${o.member.pod} claims ${claimed.length} slot(s) [${formatSlots(claimed)}] the cluster gives to ${others.join(',')}`);
+      }
+    }
+    await Promise.all(
+      v.reachable
+        .filter((o) => isMaster(o.self!) && o.dbsize > 0)
+        .map(async (o) => {
+          const owned = v.owned.get(o.id!) ?? [];
+          const counts = await Promise.all(owned.map((s) => o.conn.call('CLUSTER', 'COUNTKEYSINSLOT', s) as Promise<number>));
+          const inOwned = counts.reduce((a, n) => a + Number(n), 0);
+          const dbsize = Number(await o.conn.call('DBSIZE'));
+          if (dbsize > inOwned) issues.push(`${o.member.pod} holds ${dbsize - inOwned} key(s) in slots it does not own`);
+        }),
+    );
+    return issues;
+  }
+
   private result(
     v: View,
     d: RedisDesiredShape,
     currentSts: number,
-    events: OrchestrationEvent[],
-    notes: string[],
+    run: Run,
     stillActing: boolean,
+    audit: string[],
   ): RedisReconcileResult {
+    const { events, notes, losses } = run;
     const want = v.want;
     const podOf = (id?: string) => (id ? (v.byId.get(id)?.member.pod ?? short(id)) : undefined);
     const members: RedisMemberStatus[] = v.all.map((o) => {
@@ -781,7 +940,27 @@ export class Orchestrator implements RedisOrchestrator {
     conds.push(
       balanced
         ? { type: 'SlotsBalanced', status: 'True', reason: 'EvenSplit', message: `${d.masters} masters: ${counts}` }
-        : { type: 'SlotsBalanced', status: 'False', reason: 'Rebalancing', message: `want ${d.masters} masters with an even split; have ${counts || 'none'}` },
+        : (() => {
+            const shape = notes.filter((n) => n.startsWith('shape: ')).map((n) => n.slice(7));
+            return {
+              type: 'SlotsBalanced',
+              status: 'False' as const,
+              reason: shape.length ? 'ShapeNotReachable' : 'Rebalancing',
+              message: `want ${d.masters} masters with an even split; have ${counts || 'none'}${shape.length ? `; ${shape.join('; ')}` : ''}`,
+            };
+          })(),
+    );
+    // Keys where they belong: nothing lost this run, no stray keys, no conflicting claims.
+    const keyIssues = [...losses.map((l) => l.message), ...audit];
+    conds.push(
+      keyIssues.length === 0
+        ? { type: 'KeyspaceIntact', status: 'True', reason: 'KeysWithOwners', message: 'every key is held by its slot owner; no slot was re-owned without its keys' }
+        : {
+            type: 'KeyspaceIntact',
+            status: 'False',
+            reason: losses.some((l) => l.reason === 'KeysLost') ? 'KeysLost' : losses.length ? 'KeysMayBeLost' : 'KeysOutsideOwners',
+            message: dedupe(keyIssues).slice(0, 6).join('; '),
+          },
     );
     // Membership.
     const issues: string[] = [];
@@ -840,6 +1019,8 @@ export class Orchestrator implements RedisOrchestrator {
     const leavingDone = v.leaving.every((l) => {
       if (l.id && (v.owned.get(l.id)?.length ?? 0) > 0) return false;
       if (l.id && v.open.some((o) => o.from === l.id || o.to === l.id)) return false;
+      // Emptied, memory and volume: a StatefulSet that keeps the PVC may bring it back later.
+      if (!leftClean(l)) return false;
       return !stayingUp.some((o) => o.nodes.some((n) => n.id === l.id));
     });
     const drainVerified = leavingDone && leavingKnown.length === 0 && uncovered === 0 && v.open.length === 0 && balanced && v.staying.every((o) => o.ok);
@@ -854,11 +1035,35 @@ export class Orchestrator implements RedisOrchestrator {
       condOk('SlotsCovered') &&
       condOk('SlotsBalanced') &&
       condOk('MembershipHealthy') &&
+      condOk('KeyspaceIntact') &&
       placementOk &&
       statefulSetReplicas === want;
     if (notes.length) this.o.log?.('notes', { notes });
     return { members, readyMasters, conditions: conds, events, statefulSetReplicas, converged };
   }
+}
+
+/** What one reconcile collects while it acts. */
+interface Run {
+  events: OrchestrationEvent[];
+  /** Why work waits; "shape: ..." notes say the desired shape cannot be kept. */
+  notes: string[];
+  losses: Loss[];
+}
+
+/** The facts membership decisions need about one reachable member. */
+function facts(o: Observed): MemberFacts {
+  return {
+    id: o.id!,
+    slots: o.self!.slots.length,
+    peers: o.nodes.filter((n) => !n.flags.has('myself') && !n.flags.has('handshake')).map((n) => n.id),
+    keys: o.dbsize,
+  };
+}
+
+/** A leaving member that holds nothing any more, in memory or on its volume. */
+function leftClean(o: Observed): boolean {
+  return o.ok && isEmptyMember(facts(o), o.persistence);
 }
 
 function rangesOf(slots: number[]): Array<[number, number]> {
