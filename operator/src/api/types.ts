@@ -22,6 +22,8 @@ export interface StorageSpec {
   storageClassName?: string;
   /** false = emptyDir (data lost with the pod; for demos and tests only). */
   persistent: boolean;
+  /** The claims' fate when the CacheTier is deleted (persistentVolumeClaimRetentionPolicy.whenDeleted). */
+  whenDeleted: 'Retain' | 'Delete';
 }
 
 export interface ZooKeeperSpec {

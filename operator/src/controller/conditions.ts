@@ -5,7 +5,7 @@ import type { Condition } from '../api/types.js';
 import type { ConditionUpdate } from '../orchestration/types.js';
 
 export const COMPONENT_CONDITIONS = ['ZooKeeperReady', 'KafkaReady', 'RedisReady', 'ProducerReady', 'OpenRestyReady'] as const;
-export const REDIS_CONDITIONS = ['SlotsCovered', 'SlotsBalanced', 'MembershipHealthy', 'ReplicaPlacement'] as const;
+export const REDIS_CONDITIONS = ['SlotsCovered', 'SlotsBalanced', 'MembershipHealthy', 'ReplicaPlacement', 'KeyspaceIntact'] as const;
 export const TOPICS_CONDITION = 'TopicsReady';
 export const READY = 'Ready';
 export const PAUSED = 'Paused';

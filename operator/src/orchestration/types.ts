@@ -39,7 +39,7 @@ export interface RedisReconcileResult {
   members: RedisMemberStatus[];
   /** Masters that own slots. */
   readyMasters: number;
-  /** SlotsCovered, SlotsBalanced, MembershipHealthy, ReplicaPlacement. */
+  /** SlotsCovered, SlotsBalanced, MembershipHealthy, ReplicaPlacement, KeyspaceIntact. */
   conditions: ConditionUpdate[];
   events: OrchestrationEvent[];
   /**

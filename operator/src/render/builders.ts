@@ -235,6 +235,8 @@ export interface StatefulSetOptions extends PodOptions {
   replicas: number;
   serviceName: string;
   volumeClaimTemplates?: Record<string, unknown>[];
+  /** persistentVolumeClaimRetentionPolicy, rendered with the claims (Kubernetes >= 1.27 honours it). */
+  claimRetention?: { whenScaled: 'Retain' | 'Delete'; whenDeleted: 'Retain' | 'Delete' };
 }
 
 export function statefulSet(tier: ResolvedCacheTier, component: Component, hash: string, o: StatefulSetOptions) {
@@ -246,7 +248,10 @@ export function statefulSet(tier: ResolvedCacheTier, component: Component, hash:
     selector: { matchLabels: selectorLabels(tier, component) },
     template: podTemplate(tier, component, hash, o),
   };
-  if (o.volumeClaimTemplates && o.volumeClaimTemplates.length > 0) spec.volumeClaimTemplates = o.volumeClaimTemplates;
+  if (o.volumeClaimTemplates && o.volumeClaimTemplates.length > 0) {
+    spec.volumeClaimTemplates = o.volumeClaimTemplates;
+    if (o.claimRetention) spec.persistentVolumeClaimRetentionPolicy = o.claimRetention;
+  }
   return { apiVersion: 'apps/v1', kind: 'StatefulSet', metadata: objectMeta(tier, component), spec } as KubeObject;
 }
 

@@ -142,6 +142,8 @@ export function renderKafka(tier: ResolvedCacheTier, ctx: RenderContext): KubeOb
         ...storage.volumes,
       ],
       volumeClaimTemplates: storage.volumeClaimTemplates,
+      // A broker's identity and partitions live on its volume: a returning ordinal resumes them.
+      claimRetention: { whenScaled: 'Retain', whenDeleted: k.storage.whenDeleted },
     }),
     // With RF 3 and min.insync.replicas 2, one broker down keeps every partition writable.
     podDisruptionBudget(tier, C, 1),

@@ -133,6 +133,9 @@ export function renderRedis(tier: ResolvedCacheTier, ctx: RenderContext): KubeOb
       containers: [container],
       volumes: [configMapVolume(tier, C), ...storage.volumes],
       volumeClaimTemplates: storage.volumeClaimTemplates,
+      // A removed member's volume goes with it: an ordinal that returns later starts empty (the
+      // orchestrator also empties leaving members, for clusters that ignore this policy).
+      claimRetention: { whenScaled: 'Delete', whenDeleted: r.storage.whenDeleted },
     }),
     // One member at a time: a master and its replica are never both evicted voluntarily.
     podDisruptionBudget(tier, C, 1),

@@ -136,6 +136,8 @@ export function renderZooKeeper(tier: ResolvedCacheTier, _ctx: RenderContext): K
       containers: [container],
       volumes: [configMapVolume(tier, C), emptyDirVolume('logs'), emptyDirVolume(TMP_VOLUME), ...storage.volumes],
       volumeClaimTemplates: storage.volumeClaimTemplates,
+      // A server's id and snapshots live on its volume: a returning ordinal rejoins with them.
+      claimRetention: { whenScaled: 'Retain', whenDeleted: zk.storage.whenDeleted },
     }),
     // Quorum: a 3-member ensemble survives exactly one voluntary disruption.
     podDisruptionBudget(tier, C, 1),

@@ -110,7 +110,7 @@ export class FakeRedis implements RedisOrchestrator {
     const base: RedisReconcileResult = {
       members: members.map((m, i) => ({ pod: m.pod, role: i < desired.masters ? 'master' : 'replica', kubernetesNode: m.node })),
       readyMasters: desired.masters,
-      conditions: ['SlotsCovered', 'SlotsBalanced', 'MembershipHealthy', 'ReplicaPlacement'].map((type) => ({
+      conditions: ['SlotsCovered', 'SlotsBalanced', 'MembershipHealthy', 'ReplicaPlacement', 'KeyspaceIntact'].map((type) => ({
         type,
         status: 'True' as const,
         reason: 'OK',

@@ -153,7 +153,7 @@ describe('renderAll', () => {
         'ipFamilies',
         'ipFamilyPolicy',
         'internalTrafficPolicy',
-        'persistentVolumeClaimRetentionPolicy',
+        // persistentVolumeClaimRetentionPolicy is owned on purpose (both fields always rendered).
         'volumeMode',
         'creationTimestamp',
         'successThreshold',

@@ -36,6 +36,14 @@ describe('Redis renderer', () => {
     expect(directive(text, 'masterauth')).toBeUndefined();
   });
 
+  test('a scaled-down member loses its claim (it returns empty); deletion keeps data unless told', () => {
+    expect(sts(render()).spec.persistentVolumeClaimRetentionPolicy).toEqual({ whenScaled: 'Delete', whenDeleted: 'Retain' });
+    const del = render({ redis: { storage: { size: '1Gi', persistent: true, whenDeleted: 'Delete' } } });
+    expect(sts(del).spec.persistentVolumeClaimRetentionPolicy).toEqual({ whenScaled: 'Delete', whenDeleted: 'Delete' });
+    // Without claims there is no policy to render.
+    expect(sts(render({ redis: { storage: { size: '1Gi', persistent: false, whenDeleted: 'Retain' } } })).spec.persistentVolumeClaimRetentionPolicy).toBeUndefined();
+  });
+
   test('announces the pod IP from the downward API', () => {
     const c = redisContainer(render());
     expect(c.command).toEqual(['redis-server']);
