@@ -23,12 +23,17 @@ fi
 SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 echo "deps-apt: installing ${missing[*]}"
 # Packages must not start their own daemons: tests start every server themselves on 127.0.0.x.
-printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
-$SUDO chmod +x /usr/sbin/policy-rc.d
+# policy-rc.d says so to the packages' init scripts. A policy the machine already has is kept
+# aside and put back on every exit path; nothing already running is ever stopped.
+POLICY=/usr/sbin/policy-rc.d
+SAVED=""
+if [ -e "$POLICY" ]; then SAVED=$(mktemp); $SUDO cp -p "$POLICY" "$SAVED"; fi
+restore_policy() {
+  if [ -n "$SAVED" ]; then $SUDO cp -p "$SAVED" "$POLICY"; rm -f "$SAVED"; else $SUDO rm -f "$POLICY"; fi
+}
+trap restore_policy EXIT
+printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$POLICY" >/dev/null
+$SUDO chmod +x "$POLICY"
 $SUDO apt-get update -qq
 DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
-$SUDO rm -f /usr/sbin/policy-rc.d
-# Debian starts nothing without systemd here, but stop any package-started servers anyway.
-$SUDO pkill -x redis-server 2>/dev/null || true
-$SUDO pkill -f 'nginx: master' 2>/dev/null || true
 echo "deps-apt: done"
