@@ -11,10 +11,11 @@ import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import calculateSlot from 'cluster-key-slot';
 import { Redis } from 'ioredis';
 import { startRedisNode, startRedisNodes, type RedisNodeHandle, type StartRedisNodesOptions } from '../hack/local/redis.js';
 import { makeRootDir } from '../hack/local/procs.js';
-import { keySlot, parseClusterNodes, parseInfo } from '../operator/src/redis/parse.js';
+import { parseClusterNodes, parseInfo } from '../operator/src/redis/parse.js';
 
 const run = promisify(execFile);
 const KEYS = Number(process.env.BENCH_KEYS ?? 1_000_000);
@@ -70,7 +71,7 @@ async function forEachOwner(seed: RedisNodeHandle, fn: (r: Redis, keys: string[]
       const groups = new Map<string, string[]>();
       for (let i = base; i < Math.min(KEYS, base + CH); i++) {
         const k = key(i);
-        const addr = map[keySlot(k)];
+        const addr = map[calculateSlot(k)];
         const g = groups.get(addr) ?? [];
         g.push(k);
         groups.set(addr, g);

@@ -21,7 +21,7 @@ import {
   type MoveNode,
   type MoveResult,
 } from './migrate.js';
-import { formatSlots, isFailed, isMaster, parseClusterNodes, parseInfo, SLOT_COUNT, type ClusterNodeLine } from './parse.js';
+import { formatSlots, isFailed, isMaster, parseClusterNodes, parseInfo, SLOT_COUNT, toRanges, type ClusterNodeLine } from './parse.js';
 import {
   bootstrapSlotRanges,
   chooseBootstrapMasters,
@@ -109,8 +109,6 @@ export class Orchestrator implements RedisOrchestrator {
   private readonly o: Required<Omit<RedisOrchestratorOptions, 'hooks' | 'connFactory' | 'log'>> &
     Pick<RedisOrchestratorOptions, 'hooks' | 'log'>;
   private readonly factory: ConnFactory;
-  /** Set by a bootstrap in this process (tests assert that restarts never re-bootstrap). */
-  bootstraps = 0;
 
   constructor(opts: RedisOrchestratorOptions = {}) {
     this.o = {
@@ -326,7 +324,7 @@ export class Orchestrator implements RedisOrchestrator {
       await this.phase('cover');
       const m = stayingUp.filter((o) => isMaster(o.self!)).sort((a, b) => (v.owned.get(a.id!)?.length ?? 0) - (v.owned.get(b.id!)?.length ?? 0))[0];
       if (m) {
-        for (const [a, b] of rangesOf(uncovered)) await m.conn.call('CLUSTER', 'ADDSLOTSRANGE', a, b);
+        for (const [a, b] of toRanges(uncovered)) await m.conn.call('CLUSTER', 'ADDSLOTSRANGE', a, b);
         const what = `${uncovered.length} slot(s) [${formatSlots(uncovered)}] had no owner left (their master and every replica are gone) and now belong to ${m.member.pod} with 0 keys`;
         events.push({ type: 'Warning', reason: 'SlotsReassigned', message: `${what}: every key they held is lost` });
         losses.push({ reason: 'KeysLost', message: what });
@@ -546,7 +544,6 @@ export class Orchestrator implements RedisOrchestrator {
   }
 
   private async bootstrap(members: Observed[], d: RedisDesiredShape, events: OrchestrationEvent[]) {
-    this.bootstraps++;
     const ids = members.map((o) => ({ id: o.id!, ordinal: o.member.ordinal, node: o.member.node }));
     const masters = chooseBootstrapMasters(ids, d.masters);
     const ranges = bootstrapSlotRanges(d.masters);
@@ -1064,16 +1061,6 @@ function facts(o: Observed): MemberFacts {
 /** A leaving member that holds nothing any more, in memory or on its volume. */
 function leftClean(o: Observed): boolean {
   return o.ok && isEmptyMember(facts(o), o.persistence);
-}
-
-function rangesOf(slots: number[]): Array<[number, number]> {
-  const out: Array<[number, number]> = [];
-  for (const s of [...slots].sort((a, b) => a - b)) {
-    const last = out[out.length - 1];
-    if (last && last[1] === s - 1) last[1] = s;
-    else out.push([s, s]);
-  }
-  return out;
 }
 
 function dedupe(xs: string[]): string[] {

@@ -99,31 +99,3 @@ export function formatSlots(slots: Iterable<number>): string {
     .map(([a, b]) => (a === b ? String(a) : `${a}-${b}`))
     .join(',');
 }
-
-// CRC16-CCITT (XMODEM), the hash Redis Cluster uses for key slots.
-const CRC_TABLE = (() => {
-  const t = new Uint16Array(256);
-  for (let i = 0; i < 256; i++) {
-    let c = i << 8;
-    for (let j = 0; j < 8; j++) c = c & 0x8000 ? ((c << 1) ^ 0x1021) & 0xffff : (c << 1) & 0xffff;
-    t[i] = c;
-  }
-  return t;
-})();
-
-function crc16(buf: Uint8Array): number {
-  let crc = 0;
-  for (const b of buf) crc = ((crc << 8) & 0xffff) ^ CRC_TABLE[((crc >> 8) ^ b) & 0xff];
-  return crc;
-}
-
-/** The hash slot of a key, honouring {hash tags}. */
-export function keySlot(key: string): number {
-  let buf = Buffer.from(key);
-  const open = buf.indexOf(0x7b); // {
-  if (open >= 0) {
-    const close = buf.indexOf(0x7d, open + 1); // }
-    if (close > open + 1) buf = buf.subarray(open + 1, close);
-  }
-  return crc16(buf) % SLOT_COUNT;
-}

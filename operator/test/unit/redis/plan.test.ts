@@ -177,13 +177,3 @@ describe('parse', () => {
     expect(formatSlots([0, 1, 2, 9])).toBe('0-2,9');
   });
 });
-
-describe('keySlot', () => {
-  test('matches Redis CLUSTER KEYSLOT', async () => {
-    const { keySlot } = await import('../../../src/redis/parse.js');
-    expect(keySlot('foo')).toBe(12182);
-    expect(keySlot('hello')).toBe(866);
-    expect(keySlot('{user1000}.following')).toBe(keySlot('{user1000}.followers'));
-    expect(keySlot('{}x')).toBe(keySlot('{}x'));
-  });
-});
