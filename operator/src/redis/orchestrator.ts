@@ -1,16 +1,10 @@
-// Redis Cluster orchestrator: observes every member over the network, decides with the pure
-// planners (plan.ts) and acts in small, re-observable phases. All state lives in the cluster
-// itself (nodes.conf, MIGRATING/IMPORTING), so any run can pick up where a dead one stopped.
-import type { RedisMemberStatus } from '../api/types.js';
-import type {
-  ConditionUpdate,
-  OrchestrationEvent,
-  RedisDesiredShape,
-  RedisMember,
-  RedisOrchestrator,
-  RedisReconcileResult,
-} from '../orchestration/types.js';
-import { ConnPool, errMsg, ioredisFactory, type ConnFactory, type RedisConn } from './client.js';
+// Redis Cluster orchestrator: each pass observes every member (view.ts), decides the next step
+// with the pure planners (plan.ts, membership.ts) and acts in one small, re-observable phase;
+// status.ts reports on the settled view. All state lives in the cluster itself (nodes.conf,
+// MIGRATING/IMPORTING), so any run can pick up where a dead one stopped.
+import type { OrchestrationEvent, RedisDesiredShape, RedisMember, RedisOrchestrator, RedisReconcileResult } from '../orchestration/types.js';
+import { ConnPool, errMsg, ioredisFactory, type ConnFactory } from './client.js';
+import { classifyMember, wipeMember } from './membership.js';
 import {
   atomicMove,
   detectAtomicMigration,
@@ -21,18 +15,11 @@ import {
   type MoveNode,
   type MoveResult,
 } from './migrate.js';
-import { formatSlots, isFailed, isMaster, parseClusterNodes, parseInfo, SLOT_COUNT, toRanges, type ClusterNodeLine } from './parse.js';
-import {
-  bootstrapSlotRanges,
-  chooseBootstrapMasters,
-  chooseKeepMasters,
-  isBalanced,
-  planRebalance,
-  planReplicas,
-  type SlotMove,
-} from './plan.js';
-import { classifyMember, establishedCluster, isEmptyMember, wipeMember, type ClusterFacts, type MemberFacts } from './membership.js';
+import { formatSlots, isFailed, isMaster, parseClusterNodes, parseInfo, toRanges } from './parse.js';
+import { bootstrapSlotRanges, chooseBootstrapMasters, chooseKeepMasters, planRebalance, planReplicas, type SlotMove } from './plan.js';
 import { attachReplica } from './replica.js';
+import { clusterStatus } from './status.js';
+import { facts, leftClean, observe, short, type Observed, type Run, type View } from './view.js';
 
 export interface RedisOrchestratorOptions {
   /** Per-command and connect timeout (default 15000 ms). */
@@ -59,51 +46,7 @@ export interface RedisOrchestratorOptions {
   log?: (msg: string, fields?: Record<string, unknown>) => void;
 }
 
-interface Observed {
-  member: RedisMember;
-  conn: RedisConn;
-  ok: boolean;
-  error?: string;
-  id?: string;
-  self?: ClusterNodeLine;
-  nodes: ClusterNodeLine[];
-  info: Record<string, string>;
-  /** INFO replication. */
-  repl: Record<string, string>;
-  /** INFO persistence: tells whether the volume can still hold keys memory no longer has. */
-  persistence: Record<string, string>;
-  dbsize: number;
-}
-
-interface View {
-  all: Observed[];
-  reachable: Observed[];
-  staying: Observed[];
-  leaving: Observed[];
-  byId: Map<string, Observed>;
-  /** slot -> owning node ID (undefined = uncovered). */
-  owner: Array<string | undefined>;
-  /** master ID -> owned slots. */
-  owned: Map<string, number[]>;
-  open: Array<{ slot: number; from?: string; to?: string }>;
-  /** Best knowledge of every node (self lines win over gossip). */
-  nodeInfo: Map<string, ClusterNodeLine>;
-  /** The members that know each other and own slots (undefined before the cluster exists). */
-  cluster?: ClusterFacts;
-  want: number;
-}
-
-/** Data lost or at risk, found while acting: reported as a False KeyspaceIntact condition. */
-interface Loss {
-  reason: 'KeysLost' | 'KeysMayBeLost';
-  message: string;
-}
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function short(id: string | undefined): string {
-  return id ? id.slice(0, 8) : '?';
-}
 
 export class Orchestrator implements RedisOrchestrator {
   private readonly o: Required<Omit<RedisOrchestratorOptions, 'hooks' | 'connFactory' | 'log'>> &
@@ -131,14 +74,12 @@ export class Orchestrator implements RedisOrchestrator {
 
   async reconcile(desired: RedisDesiredShape, members: RedisMember[], currentStatefulSetReplicas: number): Promise<RedisReconcileResult> {
     const pool = new ConnPool(this.factory, desired.password);
-    const events: OrchestrationEvent[] = [];
-    const notes: string[] = [];
-    const losses: Loss[] = [];
+    const run: Run = { events: [], notes: [], losses: [] };
     const start = Date.now();
     const want = desired.masters * (1 + desired.replicasPerMaster);
     this.currentPhase = 'observe';
     try {
-      return await this.reconcileInner(pool, desired, members, currentStatefulSetReplicas, want, start, { events, notes, losses });
+      return await this.reconcileInner(pool, desired, members, currentStatefulSetReplicas, want, start, run);
     } catch (e) {
       if (e instanceof HookAbort) throw e;
       throw new Error(`redis orchestration failed in phase ${this.currentPhase}: ${errMsg(e)}`, { cause: e });
@@ -157,106 +98,19 @@ export class Orchestrator implements RedisOrchestrator {
     run: Run,
   ): Promise<RedisReconcileResult> {
     let acted = true;
-    let view = await this.observe(pool, members, want);
+    let view = await observe(pool, members, want);
     for (let pass = 0; pass < this.o.maxPasses && acted && Date.now() - start < this.o.budgetMs; pass++) {
       acted = await this.act(pool, view, desired, run);
-      if (acted) view = await this.observe(pool, members, want);
+      if (acted) view = await observe(pool, members, want);
     }
     if (!acted) await this.waitAgreement(pool, members, want);
-    view = await this.observe(pool, members, want);
+    view = await observe(pool, members, want);
     const audit = await this.auditKeyspace(view);
-    return this.result(view, desired, currentStatefulSetReplicas, run, acted, audit);
+    if (run.notes.length) this.o.log?.('notes', { notes: run.notes });
+    return clusterStatus(view, desired, currentStatefulSetReplicas, run, acted, audit);
   }
 
   // ---------------------------------------------------------------- observe
-
-  private async observe(pool: ConnPool, members: RedisMember[], want: number): Promise<View> {
-    const all = await Promise.all(
-      members.map(async (m): Promise<Observed> => {
-        const conn = pool.get(m.host, m.port);
-        const ob: Observed = { member: m, conn, ok: false, nodes: [], info: {}, repl: {}, persistence: {}, dbsize: 0 };
-        try {
-          const [nodes, info, dbsize, repl, persistence] = await Promise.all([
-            conn.call('CLUSTER', 'NODES') as Promise<string>,
-            conn.call('CLUSTER', 'INFO') as Promise<string>,
-            conn.call('DBSIZE') as Promise<number>,
-            conn.call('INFO', 'replication') as Promise<string>,
-            conn.call('INFO', 'persistence') as Promise<string>,
-          ]);
-          ob.repl = parseInfo(String(repl));
-          ob.persistence = parseInfo(String(persistence));
-          ob.nodes = parseClusterNodes(String(nodes));
-          ob.self = ob.nodes.find((n) => n.flags.has('myself'));
-          ob.id = ob.self?.id;
-          ob.info = parseInfo(String(info));
-          ob.dbsize = Number(dbsize);
-          ob.ok = !!ob.self;
-        } catch (e) {
-          ob.error = errMsg(e);
-        }
-        return ob;
-      }),
-    );
-    const reachable = all.filter((o) => o.ok);
-    const byId = new Map<string, Observed>();
-    for (const o of reachable) byId.set(o.id!, o);
-    const nodeInfo = new Map<string, ClusterNodeLine>();
-    // Gossip first (highest epoch wins), then each node's own line.
-    for (const o of reachable) {
-      for (const n of o.nodes) {
-        if (n.flags.has('myself')) continue;
-        const prev = nodeInfo.get(n.id);
-        if (!prev || n.configEpoch > prev.configEpoch || (n.configEpoch === prev.configEpoch && n.slots.length > prev.slots.length)) nodeInfo.set(n.id, n);
-      }
-    }
-    for (const o of reachable) nodeInfo.set(o.id!, o.self!);
-    const owner: Array<string | undefined> = new Array(SLOT_COUNT).fill(undefined);
-    const epochOf: number[] = new Array(SLOT_COUNT).fill(-1);
-    // A reachable master's own claim is authoritative; unreachable nodes' slots come from gossip.
-    const claims = [...nodeInfo.values()].filter((n) => isMaster(n) && !n.flags.has('fail'));
-    claims.sort((a, b) => Number(byId.has(a.id)) - Number(byId.has(b.id)));
-    for (const n of claims) {
-      const self = byId.has(n.id);
-      for (const s of n.slots) {
-        if (self && owner[s] !== undefined && !byId.has(owner[s]!)) {
-          owner[s] = n.id;
-          epochOf[s] = n.configEpoch;
-        } else if (owner[s] === undefined || n.configEpoch > epochOf[s]) {
-          owner[s] = n.id;
-          epochOf[s] = n.configEpoch;
-        }
-      }
-    }
-    // Slots only a failed node claims are still "owned" by it (its replica may take over).
-    for (const n of nodeInfo.values()) {
-      if (isMaster(n) && n.flags.has('fail')) for (const s of n.slots) if (owner[s] === undefined) owner[s] = n.id;
-    }
-    const owned = new Map<string, number[]>();
-    owner.forEach((id, s) => {
-      if (id === undefined) return;
-      const l = owned.get(id) ?? [];
-      l.push(s);
-      owned.set(id, l);
-    });
-    const openMap = new Map<number, { slot: number; from?: string; to?: string }>();
-    for (const o of reachable) {
-      for (const [slot, to] of o.self!.migrating) openMap.set(slot, { ...(openMap.get(slot) ?? { slot }), from: o.id, to });
-      for (const [slot, from] of o.self!.importing) openMap.set(slot, { ...(openMap.get(slot) ?? { slot }), to: o.id, from: openMap.get(slot)?.from ?? from });
-    }
-    return {
-      all,
-      reachable,
-      staying: all.filter((o) => o.member.ordinal < want),
-      leaving: all.filter((o) => o.member.ordinal >= want),
-      byId,
-      owner,
-      owned,
-      open: [...openMap.values()].sort((a, b) => a.slot - b.slot),
-      nodeInfo,
-      cluster: establishedCluster(reachable.map(facts)),
-      want,
-    };
-  }
 
   private moveNode(v: View, id: string): MoveNode | undefined {
     const o = v.byId.get(id);
@@ -842,7 +696,7 @@ export class Orchestrator implements RedisOrchestrator {
   private async waitAgreement(pool: ConnPool, members: RedisMember[], want: number) {
     const deadline = Date.now() + 10_000;
     while (Date.now() < deadline) {
-      const v = await this.observe(pool, members, want);
+      const v = await observe(pool, members, want);
       const up = v.staying.filter((o) => o.ok);
       const sig = (o: Observed) =>
         o.nodes
@@ -887,182 +741,4 @@ export class Orchestrator implements RedisOrchestrator {
     );
     return issues;
   }
-
-  private result(
-    v: View,
-    d: RedisDesiredShape,
-    currentSts: number,
-    run: Run,
-    stillActing: boolean,
-    audit: string[],
-  ): RedisReconcileResult {
-    const { events, notes, losses } = run;
-    const want = v.want;
-    const podOf = (id?: string) => (id ? (v.byId.get(id)?.member.pod ?? short(id)) : undefined);
-    const members: RedisMemberStatus[] = v.all.map((o) => {
-      if (!o.ok) return { pod: o.member.pod, address: `${o.member.host}:${o.member.port}`, role: 'unknown', kubernetesNode: o.member.node };
-      const s = o.self!;
-      const st: RedisMemberStatus = {
-        pod: o.member.pod,
-        nodeId: o.id,
-        address: `${o.member.host}:${o.member.port}`,
-        role: isMaster(s) ? 'master' : 'replica',
-        kubernetesNode: o.member.node,
-      };
-      if (isMaster(s)) {
-        const slots = v.owned.get(o.id!) ?? [];
-        if (slots.length) st.slots = formatSlots(slots);
-        const reps = v.reachable.filter((x) => x.self!.masterId === o.id).map((x) => x.member.pod);
-        if (reps.length) st.masterOf = reps.join(',');
-      } else st.replicaOf = podOf(s.masterId);
-      return st;
-    });
-    const conds: ConditionUpdate[] = [];
-    const uncovered = v.owner.filter((x) => x === undefined).length;
-    const failingOwners = new Set(v.owner.filter((x) => x !== undefined && (!v.byId.has(x) || isFailed(v.nodeInfo.get(x)!))));
-    conds.push(
-      uncovered === 0 && v.open.length === 0 && failingOwners.size === 0
-        ? { type: 'SlotsCovered', status: 'True', reason: 'AllSlotsServed', message: `${SLOT_COUNT} slots served by reachable masters` }
-        : {
-            type: 'SlotsCovered',
-            status: 'False',
-            reason: uncovered ? 'SlotsUncovered' : v.open.length ? 'MigrationInProgress' : 'OwnerUnreachable',
-            message: `${uncovered} uncovered, ${v.open.length} migrating/importing, ${failingOwners.size} owner(s) unreachable or failing`,
-          },
-    );
-    const slotMasters = [...v.owned.entries()].filter(([, s]) => s.length > 0).map(([id]) => id);
-    const stayingSlotMasters = slotMasters.filter((id) => v.byId.get(id) && v.byId.get(id)!.member.ordinal < want);
-    const balanced = slotMasters.length === d.masters && stayingSlotMasters.length === d.masters && isBalanced(v.owned, slotMasters);
-    const counts = slotMasters.map((id) => `${podOf(id)}=${v.owned.get(id)!.length}`).join(' ');
-    conds.push(
-      balanced
-        ? { type: 'SlotsBalanced', status: 'True', reason: 'EvenSplit', message: `${d.masters} masters: ${counts}` }
-        : (() => {
-            const shape = notes.filter((n) => n.startsWith('shape: ')).map((n) => n.slice(7));
-            return {
-              type: 'SlotsBalanced',
-              status: 'False' as const,
-              reason: shape.length ? 'ShapeNotReachable' : 'Rebalancing',
-              message: `want ${d.masters} masters with an even split; have ${counts || 'none'}${shape.length ? `; ${shape.join('; ')}` : ''}`,
-            };
-          })(),
-    );
-    // Keys where they belong: nothing lost this run, no stray keys, no conflicting claims.
-    const keyIssues = [...losses.map((l) => l.message), ...audit];
-    conds.push(
-      keyIssues.length === 0
-        ? { type: 'KeyspaceIntact', status: 'True', reason: 'KeysWithOwners', message: 'every key is held by its slot owner; no slot was re-owned without its keys' }
-        : {
-            type: 'KeyspaceIntact',
-            status: 'False',
-            reason: losses.some((l) => l.reason === 'KeysLost') ? 'KeysLost' : losses.length ? 'KeysMayBeLost' : 'KeysOutsideOwners',
-            message: dedupe(keyIssues).slice(0, 6).join('; '),
-          },
-    );
-    // Membership.
-    const issues: string[] = [];
-    for (const o of v.all) if (!o.ok) issues.push(`${o.member.pod} unreachable${o.error ? ` (${o.error})` : ''}`);
-    if (v.staying.length < want) issues.push(`${want - v.staying.length} member(s) missing`);
-    const stayingUp = v.staying.filter((o) => o.ok);
-    for (const a of stayingUp) {
-      for (const b of stayingUp) {
-        if (a === b) continue;
-        const n = a.nodes.find((x) => x.id === b.id);
-        if (!n || n.host !== b.member.host || isFailed(n)) issues.push(`${a.member.pod} does not see ${b.member.pod} healthy`);
-      }
-      if (a.info['cluster_state'] !== 'ok') issues.push(`${a.member.pod} cluster_state=${a.info['cluster_state']}`);
-      if (!isMaster(a.self!) && a.repl['master_link_status'] !== 'up') issues.push(`${a.member.pod} replica not in sync with its master yet`);
-      const foreign = a.nodes.filter((n) => !v.byId.has(n.id) && !n.flags.has('handshake')).length;
-      if (foreign) issues.push(`${a.member.pod} knows ${foreign} node(s) that are no member`);
-    }
-    const leavingKnown = v.leaving.filter((l) => l.ok && stayingUp.some((o) => o.nodes.some((n) => n.id === l.id)));
-    conds.push(
-      issues.length === 0
-        ? { type: 'MembershipHealthy', status: 'True', reason: 'AllMembersJoined', message: `${stayingUp.length} members know each other` }
-        : { type: 'MembershipHealthy', status: 'False', reason: 'MembershipDegraded', message: dedupe(issues).slice(0, 8).join('; ') },
-    );
-    // Placement, as it is now.
-    const keepIds = stayingSlotMasters;
-    const placementIssues: string[] = [];
-    for (const id of keepIds) {
-      const m = v.byId.get(id);
-      if (!m) continue;
-      const reps = stayingUp.filter((o) => !isMaster(o.self!) && o.self!.masterId === id);
-      const good = reps.filter((r) => r.member.node !== m.member.node);
-      if (good.length < d.replicasPerMaster) {
-        placementIssues.push(
-          `${m.member.pod} (${m.member.node}) has ${good.length}/${d.replicasPerMaster} replica(s) on other nodes${reps.length > good.length ? ` (${reps.length - good.length} on its own node)` : ''}`,
-        );
-      }
-    }
-    let placementReason = 'Placed';
-    if (placementIssues.length) {
-      const plan = planReplicas(
-        keepIds.map((id) => ({ id, ordinal: v.byId.get(id)!.member.ordinal, node: v.byId.get(id)!.member.node })),
-        stayingUp.filter((o) => !keepIds.includes(o.id!)).map((o) => ({ id: o.id!, ordinal: o.member.ordinal, node: o.member.node })),
-        d.replicasPerMaster,
-      );
-      const nodes = new Set(v.staying.map((o) => o.member.node));
-      placementReason = plan.problems.length ? 'NotEnoughNodes' : 'Pending';
-      if (plan.problems.length) placementIssues.unshift(`members run on ${nodes.size} Kubernetes node(s) [${[...nodes].join(',')}]: ${plan.problems[0]}`);
-    }
-    conds.push(
-      placementIssues.length === 0
-        ? { type: 'ReplicaPlacement', status: 'True', reason: 'Placed', message: `every master has ${d.replicasPerMaster} replica(s) on other Kubernetes nodes` }
-        : { type: 'ReplicaPlacement', status: 'False', reason: placementReason, message: placementIssues.slice(0, 6).join('; ') },
-    );
-
-    // The StatefulSet shrinks only once every leaving member is drained and forgotten.
-    const leavingDone = v.leaving.every((l) => {
-      if (l.id && (v.owned.get(l.id)?.length ?? 0) > 0) return false;
-      if (l.id && v.open.some((o) => o.from === l.id || o.to === l.id)) return false;
-      // Emptied, memory and volume: a StatefulSet that keeps the PVC may bring it back later.
-      if (!leftClean(l)) return false;
-      return !stayingUp.some((o) => o.nodes.some((n) => n.id === l.id));
-    });
-    const drainVerified = leavingDone && leavingKnown.length === 0 && uncovered === 0 && v.open.length === 0 && balanced && v.staying.every((o) => o.ok);
-    let statefulSetReplicas = want >= currentSts ? want : drainVerified ? want : currentSts;
-    if (v.leaving.length > 0 && !drainVerified) statefulSetReplicas = Math.max(statefulSetReplicas, Math.max(...v.leaving.map((l) => l.member.ordinal)) + 1);
-    const readyMasters = stayingSlotMasters.filter((id) => !isFailed(v.nodeInfo.get(id)!)).length;
-    const condOk = (t: string) => conds.find((c) => c.type === t)!.status === 'True';
-    const placementOk = condOk('ReplicaPlacement') || placementReason === 'NotEnoughNodes';
-    const converged =
-      !stillActing &&
-      v.leaving.length === 0 &&
-      condOk('SlotsCovered') &&
-      condOk('SlotsBalanced') &&
-      condOk('MembershipHealthy') &&
-      condOk('KeyspaceIntact') &&
-      placementOk &&
-      statefulSetReplicas === want;
-    if (notes.length) this.o.log?.('notes', { notes });
-    return { members, readyMasters, conditions: conds, events, statefulSetReplicas, converged };
-  }
-}
-
-/** What one reconcile collects while it acts. */
-interface Run {
-  events: OrchestrationEvent[];
-  /** Why work waits; "shape: ..." notes say the desired shape cannot be kept. */
-  notes: string[];
-  losses: Loss[];
-}
-
-/** The facts membership decisions need about one reachable member. */
-function facts(o: Observed): MemberFacts {
-  return {
-    id: o.id!,
-    slots: o.self!.slots.length,
-    peers: o.nodes.filter((n) => !n.flags.has('myself') && !n.flags.has('handshake')).map((n) => n.id),
-    keys: o.dbsize,
-  };
-}
-
-/** A leaving member that holds nothing any more, in memory or on its volume. */
-function leftClean(o: Observed): boolean {
-  return o.ok && isEmptyMember(facts(o), o.persistence);
-}
-
-function dedupe(xs: string[]): string[] {
-  return [...new Set(xs)];
 }
