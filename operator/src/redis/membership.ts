@@ -17,6 +17,8 @@ export interface MemberFacts {
   id: string;
   /** Slots this member claims in its own view. */
   slots: number;
+  /** Of those, slots the established cluster's members claim too (0 when there is none). */
+  contested?: number;
   /** Node IDs in its own view other than itself (handshakes excluded). */
   peers: string[];
   keys: number;
@@ -45,7 +47,9 @@ export function classifyMember(m: MemberFacts, cluster: ClusterFacts | undefined
   if (!cluster || cluster.core.has(m.id) || cluster.known.has(m.id)) return { kind: cluster ? 'member' : 'newcomer' };
   const why: string[] = [];
   if (m.keys > 0) why.push(`holds ${m.keys} key(s)`);
-  if (m.slots > 0) why.push(`claims ${m.slots} slot(s)`);
+  // Claims on slots nobody else holds, with no keys behind them (a bootstrap that stopped between
+  // ADDSLOTS and MEET), fill a hole and take nothing from anyone: such a member may join as it is.
+  if (m.slots > 0 && (m.keys > 0 || (m.contested ?? m.slots) > 0)) why.push(`claims ${m.slots} slot(s)${m.contested ? ` (${m.contested} owned here)` : ''}`);
   const foreign = m.peers.filter((p) => !cluster.core.has(p));
   if (m.peers.length > 0) why.push(`has a cluster view of its own (${m.peers.length} node(s)${foreign.length ? `, ${foreign.length} unknown here` : ''})`);
   return why.length ? { kind: 'stale', why: why.join(', ') } : { kind: 'newcomer' };

@@ -378,8 +378,10 @@ export class Orchestrator implements RedisOrchestrator {
 
   /** Empties every reachable member the cluster does not know that carries state of its own. */
   private async cleanStaleJoiners(v: View, events: OrchestrationEvent[]): Promise<boolean> {
+    const coreClaims = new Set<number>();
+    for (const o of v.reachable) if (v.cluster?.core.has(o.id!)) for (const s of o.self!.slots) coreClaims.add(s);
     const stale = v.reachable
-      .map((o) => ({ o, verdict: classifyMember(facts(o), v.cluster) }))
+      .map((o) => ({ o, verdict: classifyMember({ ...facts(o), contested: o.self!.slots.filter((s) => coreClaims.has(s)).length }, v.cluster) }))
       .filter((x) => x.verdict.kind === 'stale');
     if (stale.length === 0) return false;
     await this.phase('clean-joiner');

@@ -56,6 +56,15 @@ describe('classifyMember', () => {
     expect(classifyMember({ id: 'A', slots: 5461, peers: cluster.slice(1), keys: 30_000 }, c)).toEqual({ kind: 'member' });
   });
 
+  test('slot claims that contest the owners are stale even without keys', () => {
+    const v = classifyMember({ id: 'S', slots: 5461, contested: 5461, peers: [], keys: 0 }, c);
+    expect(v.kind === 'stale' && v.why).toBe('claims 5461 slot(s) (5461 owned here)');
+  });
+
+  test('claims on slots nobody holds, with no keys (a bootstrap stopped before MEET), may join as they are', () => {
+    expect(classifyMember({ id: 'X', slots: 5461, contested: 0, peers: [], keys: 0 }, c)).toEqual({ kind: 'newcomer' });
+  });
+
   test('an empty, lone member is a newcomer', () => {
     expect(classifyMember({ id: 'N', slots: 0, peers: [], keys: 0 }, c)).toEqual({ kind: 'newcomer' });
   });
