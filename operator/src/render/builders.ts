@@ -2,6 +2,7 @@
 // Everything here is pure and deterministic, and emits only fields the operator means to own
 // under server-side apply: no status, no server-defaulted fields (imagePullPolicy, dnsPolicy,
 // restartPolicy, strategy, ...), no `undefined` values.
+import { parseQuantity } from '../api/quantity.js';
 import type { ResolvedCacheTier, ResourceRequirements, SecretKeyRef, StorageSpec } from '../api/types.js';
 import {
   CONFIG_HASH_ANNOTATION,
@@ -103,33 +104,12 @@ export function resources(r: ResourceRequirements): Record<string, Record<string
   return out;
 }
 
-const QUANTITY_FACTORS: Record<string, number> = {
-  '': 1,
-  k: 1e3,
-  K: 1e3,
-  M: 1e6,
-  G: 1e9,
-  T: 1e12,
-  Ki: 2 ** 10,
-  Mi: 2 ** 20,
-  Gi: 2 ** 30,
-  Ti: 2 ** 40,
-};
-
-/** Bytes in a Kubernetes memory quantity ("512Mi", "1G", "1073741824"); undefined if unparseable. */
-export function parseMemoryQuantity(q: string | undefined): number | undefined {
-  if (q === undefined) return undefined;
-  const m = /^(\d+(?:\.\d+)?)(Ki|Mi|Gi|Ti|k|K|M|G|T)?$/.exec(q.trim());
-  if (!m) return undefined;
-  return Number(m[1]) * QUANTITY_FACTORS[m[2] ?? ''];
-}
-
 /**
  * JVM heap (MiB) for a container: half its memory limit (else request), so heap + metaspace +
  * direct buffers stay under the limit. undefined = leave the image's default.
  */
 export function jvmHeapMiB(r: ResourceRequirements): number | undefined {
-  const bytes = parseMemoryQuantity(r.limits?.memory) ?? parseMemoryQuantity(r.requests?.memory);
+  const bytes = parseQuantity(r.limits?.memory) ?? parseQuantity(r.requests?.memory);
   if (bytes === undefined) return undefined;
   return Math.max(64, Math.floor(bytes / 2 / 2 ** 20));
 }
@@ -145,20 +125,12 @@ export function nodeHeapOptions(r: ResourceRequirements): string | undefined {
   return mib === undefined ? undefined : `--max-old-space-size=${mib}`;
 }
 
-/** Cores in a Kubernetes CPU quantity ("100m", "2", "1.5"); undefined if unparseable. */
-export function parseCpuQuantity(q: string | undefined): number | undefined {
-  if (q === undefined) return undefined;
-  const m = /^(\d+(?:\.\d+)?)(m?)$/.exec(q.trim());
-  if (!m) return undefined;
-  return m[2] === 'm' ? Number(m[1]) / 1000 : Number(m[1]);
-}
-
 /**
  * Worker processes for a container: its CPU limit (else request), rounded up, 1..8. Never "auto":
  * in a container that means one worker per host core, each with its own Lua VM and L1 cache.
  */
 export function workerCount(r: ResourceRequirements, fallback = 2): number {
-  const cores = parseCpuQuantity(r.limits?.cpu) ?? parseCpuQuantity(r.requests?.cpu) ?? fallback;
+  const cores = parseQuantity(r.limits?.cpu) ?? parseQuantity(r.requests?.cpu) ?? fallback;
   return Math.min(8, Math.max(1, Math.ceil(cores)));
 }
 

@@ -1,4 +1,5 @@
-import { jvmHeapMiB, nodeHeapOptions, parseCpuQuantity, parseMemoryQuantity, workerCount } from '../../../src/render/builders.js';
+import { parseQuantity } from '../../../src/api/quantity.js';
+import { jvmHeapMiB, nodeHeapOptions, workerCount } from '../../../src/render/builders.js';
 import { renderEndpoints, renderContext } from '../../../src/render/index.js';
 import { nginxConfigInput } from '../../../src/render/openresty.js';
 import { makeTier, NS } from './helpers.js';
@@ -12,7 +13,7 @@ describe('quantities', () => {
     ['1.5Gi', 1.5 * 2 ** 30],
     ['lots', undefined],
     [undefined, undefined],
-  ])('memory %s -> %s bytes', (q, want) => expect(parseMemoryQuantity(q)).toBe(want));
+  ])('memory %s -> %s bytes', (q, want) => expect(parseQuantity(q)).toBe(want));
 
   test.each([
     ['100m', 0.1],
@@ -20,7 +21,7 @@ describe('quantities', () => {
     ['1.5', 1.5],
     ['2000m', 2],
     ['two', undefined],
-  ])('cpu %s -> %s cores', (q, want) => expect(parseCpuQuantity(q)).toBe(want));
+  ])('cpu %s -> %s cores', (q, want) => expect(parseQuantity(q)).toBe(want));
 
   test('JVM heap and Node old space: half the limit, else half the request, else the runtime default', () => {
     expect(jvmHeapMiB({ limits: { memory: '2Gi' }, requests: { memory: '1Gi' } })).toBe(1024);
