@@ -15,7 +15,24 @@ import {
   podSecurityContext,
   selectorLabels,
 } from './common.js';
-import type { KubeObject } from './index.js';
+import type {
+  V1ConfigMap,
+  V1Container,
+  V1ContainerPort,
+  V1Deployment,
+  V1EnvVar,
+  V1PersistentVolumeClaim,
+  V1PodSpec,
+  V1PodTemplateSpec,
+  V1ResourceRequirements,
+  V1Service,
+  V1ServicePort,
+  V1ServiceSpec,
+  V1StatefulSet,
+  V1StatefulSetSpec,
+  V1Volume,
+} from '@kubernetes/client-node';
+import type { Rendered } from './object.js';
 
 export const DEFAULT_CLUSTER_DOMAIN = 'cluster.local';
 /** nginx does not use resolv.conf, so the OpenResty layers name the cluster DNS explicitly. */
@@ -61,7 +78,7 @@ export function configMap(
   component: Component,
   data: Record<string, string>,
   name = configMapName(tier, component),
-): KubeObject {
+): Rendered<V1ConfigMap> {
   return { apiVersion: 'v1', kind: 'ConfigMap', metadata: objectMeta(tier, component, name), data: sortedRecord(data) };
 }
 
@@ -70,11 +87,11 @@ export interface PortSpec {
   port: number;
 }
 
-export function servicePorts(ports: PortSpec[]) {
+export function servicePorts(ports: PortSpec[]): V1ServicePort[] {
   return ports.map((p) => ({ name: p.name, port: p.port, protocol: 'TCP' }));
 }
 
-export function containerPorts(ports: PortSpec[]) {
+export function containerPorts(ports: PortSpec[]): V1ContainerPort[] {
   return ports.map((p) => ({ name: p.name, containerPort: p.port, protocol: 'TCP' }));
 }
 
@@ -87,8 +104,8 @@ export interface ServiceOptions {
   publishNotReadyAddresses?: boolean;
 }
 
-export function service(tier: ResolvedCacheTier, component: Component, o: ServiceOptions): KubeObject {
-  const spec: Record<string, unknown> = {};
+export function service(tier: ResolvedCacheTier, component: Component, o: ServiceOptions): Rendered<V1Service> {
+  const spec: V1ServiceSpec = {};
   if (o.headless) spec.clusterIP = 'None';
   if (o.publishNotReadyAddresses) spec.publishNotReadyAddresses = true;
   spec.selector = selectorLabels(tier, component);
@@ -97,8 +114,8 @@ export function service(tier: ResolvedCacheTier, component: Component, o: Servic
 }
 
 /** Only the keys that are set: resources: {} is valid, `limits: undefined` is not a stable value. */
-export function resources(r: ResourceRequirements): Record<string, Record<string, string>> {
-  const out: Record<string, Record<string, string>> = {};
+export function resources(r: ResourceRequirements): V1ResourceRequirements {
+  const out: V1ResourceRequirements = {};
   if (r.requests && Object.keys(r.requests).length > 0) out.requests = sortedRecord(r.requests);
   if (r.limits && Object.keys(r.limits).length > 0) out.limits = sortedRecord(r.limits);
   return out;
@@ -134,23 +151,23 @@ export function workerCount(r: ResourceRequirements, fallback = 2): number {
   return Math.min(8, Math.max(1, Math.ceil(cores)));
 }
 
-export function emptyDirVolume(name: string) {
+export function emptyDirVolume(name: string): V1Volume {
   return { name, emptyDir: {} };
 }
 
-export function configMapVolume(tier: ResolvedCacheTier, component: Component) {
+export function configMapVolume(tier: ResolvedCacheTier, component: Component): V1Volume {
   return { name: CONFIG_VOLUME, configMap: { name: configMapName(tier, component) } };
 }
 
-export function secretEnv(name: string, ref: SecretKeyRef) {
+export function secretEnv(name: string, ref: SecretKeyRef): V1EnvVar {
   return { name, valueFrom: { secretKeyRef: { name: ref.name, key: ref.key } } };
 }
 
-export function fieldEnv(name: string, fieldPath: string) {
+export function fieldEnv(name: string, fieldPath: string): V1EnvVar {
   return { name, valueFrom: { fieldRef: { fieldPath } } };
 }
 
-export function plainEnv(name: string, value: string) {
+export function plainEnv(name: string, value: string): V1EnvVar {
   return { name, value };
 }
 
@@ -159,11 +176,11 @@ export function plainEnv(name: string, value: string) {
  * the two fields is returned.
  */
 export function dataStorage(storage: StorageSpec): {
-  volumes: Record<string, unknown>[];
-  volumeClaimTemplates?: Record<string, unknown>[];
+  volumes: V1Volume[];
+  volumeClaimTemplates?: V1PersistentVolumeClaim[];
 } {
   if (!storage.persistent) return { volumes: [emptyDirVolume(DATA_VOLUME)] };
-  const spec: Record<string, unknown> = {
+  const spec: V1PersistentVolumeClaim['spec'] = {
     accessModes: ['ReadWriteOnce'],
     resources: { requests: { storage: storage.size } },
   };
@@ -176,8 +193,8 @@ export function dataStorage(storage: StorageSpec): {
 
 export interface PodOptions {
   uid: number;
-  containers: Record<string, unknown>[];
-  volumes: Record<string, unknown>[];
+  containers: V1Container[];
+  volumes: V1Volume[];
   terminationGracePeriodSeconds?: number;
 }
 
@@ -185,18 +202,18 @@ export interface PodOptions {
  * A pod template with the restricted security profile, anti-affinity by hostname and the
  * component's config hash (a config change rolls exactly this component).
  */
-export function podTemplate(tier: ResolvedCacheTier, component: Component, hash: string, o: PodOptions) {
-  const spec: Record<string, unknown> = {
+export function podTemplate(tier: ResolvedCacheTier, component: Component, hash: string, o: PodOptions): V1PodTemplateSpec {
+  const spec: V1PodSpec = {
     // Workloads never talk to the API server, and service-link env vars (e.g. <TIER>_KAFKA_PORT)
     // would leak into images that read KAFKA_*/ZOO_* variables.
     automountServiceAccountToken: false,
     enableServiceLinks: false,
     securityContext: podSecurityContext(o.uid),
     affinity: podAntiAffinity(tier, component, tier.spec.podAntiAffinity),
+    ...(o.terminationGracePeriodSeconds !== undefined ? { terminationGracePeriodSeconds: o.terminationGracePeriodSeconds } : {}),
+    containers: o.containers.map((c) => ({ ...c, securityContext: containerSecurityContext() })),
+    volumes: [...o.volumes].sort((a, b) => String(a.name).localeCompare(String(b.name))),
   };
-  if (o.terminationGracePeriodSeconds !== undefined) spec.terminationGracePeriodSeconds = o.terminationGracePeriodSeconds;
-  spec.containers = o.containers.map((c) => ({ ...c, securityContext: containerSecurityContext() }));
-  spec.volumes = [...o.volumes].sort((a, b) => String(a.name).localeCompare(String(b.name)));
   return {
     metadata: { labels: labels(tier, component), annotations: { [CONFIG_HASH_ANNOTATION]: hash } },
     spec,
@@ -206,11 +223,11 @@ export function podTemplate(tier: ResolvedCacheTier, component: Component, hash:
 export interface StatefulSetOptions extends PodOptions {
   replicas: number;
   serviceName: string;
-  volumeClaimTemplates?: Record<string, unknown>[];
+  volumeClaimTemplates?: V1PersistentVolumeClaim[];
 }
 
-export function statefulSet(tier: ResolvedCacheTier, component: Component, hash: string, o: StatefulSetOptions) {
-  const spec: Record<string, unknown> = {
+export function statefulSet(tier: ResolvedCacheTier, component: Component, hash: string, o: StatefulSetOptions): Rendered<V1StatefulSet> {
+  const spec: V1StatefulSetSpec = {
     serviceName: o.serviceName,
     replicas: o.replicas,
     // Nothing depends on pod 0 coming up first: ensembles and the Redis Cluster form in parallel.
@@ -219,14 +236,14 @@ export function statefulSet(tier: ResolvedCacheTier, component: Component, hash:
     template: podTemplate(tier, component, hash, o),
   };
   if (o.volumeClaimTemplates && o.volumeClaimTemplates.length > 0) spec.volumeClaimTemplates = o.volumeClaimTemplates;
-  return { apiVersion: 'apps/v1', kind: 'StatefulSet', metadata: objectMeta(tier, component), spec } as KubeObject;
+  return { apiVersion: 'apps/v1', kind: 'StatefulSet', metadata: objectMeta(tier, component), spec };
 }
 
 export interface DeploymentOptions extends PodOptions {
   replicas: number;
 }
 
-export function deployment(tier: ResolvedCacheTier, component: Component, hash: string, o: DeploymentOptions) {
+export function deployment(tier: ResolvedCacheTier, component: Component, hash: string, o: DeploymentOptions): Rendered<V1Deployment> {
   return {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
@@ -236,7 +253,7 @@ export function deployment(tier: ResolvedCacheTier, component: Component, hash: 
       selector: { matchLabels: selectorLabels(tier, component) },
       template: podTemplate(tier, component, hash, o),
     },
-  } as KubeObject;
+  };
 }
 
 /** POSIX sh that sets $ordinal from the pod's hostname (<statefulset>-<ordinal>) or fails. */

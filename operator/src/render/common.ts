@@ -3,6 +3,8 @@
 import { createHash } from 'node:crypto';
 import type { AntiAffinity, ResolvedCacheTier } from '../api/types.js';
 import { API_VERSION, KIND } from '../api/types.js';
+import type { V1Affinity, V1OwnerReference, V1PodDisruptionBudget, V1PodSecurityContext, V1SecurityContext } from '@kubernetes/client-node';
+import type { Rendered } from './object.js';
 
 export type Component = 'zookeeper' | 'kafka' | 'redis' | 'producer' | 'openresty-distribution' | 'openresty-app';
 
@@ -55,7 +57,7 @@ export function labels(tier: ResolvedCacheTier, component: Component): Record<st
   };
 }
 
-export function ownerReference(tier: ResolvedCacheTier) {
+export function ownerReference(tier: ResolvedCacheTier): V1OwnerReference {
   return {
     apiVersion: API_VERSION,
     kind: KIND,
@@ -83,7 +85,7 @@ export function configHash(files: Record<string, string>): string {
 }
 
 /** Pod-level security context meeting the "restricted" Pod Security Standard. */
-export function podSecurityContext(uid: number) {
+export function podSecurityContext(uid: number): V1PodSecurityContext {
   return {
     runAsNonRoot: true,
     runAsUser: uid,
@@ -94,7 +96,7 @@ export function podSecurityContext(uid: number) {
   };
 }
 
-export function containerSecurityContext() {
+export function containerSecurityContext(): V1SecurityContext {
   return {
     allowPrivilegeEscalation: false,
     privileged: false,
@@ -109,7 +111,7 @@ export function containerSecurityContext() {
  * Spread a component's pods over nodes by hostname. Soft by default so a one-node kind cluster
  * still schedules everything; "hard" refuses to co-locate.
  */
-export function podAntiAffinity(tier: ResolvedCacheTier, component: Component, mode: AntiAffinity) {
+export function podAntiAffinity(tier: ResolvedCacheTier, component: Component, mode: AntiAffinity): V1Affinity {
   const term = {
     labelSelector: { matchLabels: selectorLabels(tier, component) },
     topologyKey: 'kubernetes.io/hostname',
@@ -121,7 +123,7 @@ export function podAntiAffinity(tier: ResolvedCacheTier, component: Component, m
 }
 
 /** A PDB that keeps a quorum-sized majority up during voluntary disruptions. */
-export function podDisruptionBudget(tier: ResolvedCacheTier, component: Component, maxUnavailable: number) {
+export function podDisruptionBudget(tier: ResolvedCacheTier, component: Component, maxUnavailable: number): Rendered<V1PodDisruptionBudget> {
   return {
     apiVersion: 'policy/v1',
     kind: 'PodDisruptionBudget',

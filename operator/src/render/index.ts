@@ -11,19 +11,9 @@ import { renderOpenResty } from './openresty.js';
 import { renderProducer } from './producer.js';
 import { redisSeedAddresses, renderRedis } from './redis.js';
 import { renderZooKeeper, zookeeperClientAddresses } from './zookeeper.js';
+import type { KubeObject } from './object.js';
 
-export interface KubeObject {
-  apiVersion: string;
-  kind: string;
-  metadata: {
-    name: string;
-    namespace?: string;
-    labels?: Record<string, string>;
-    annotations?: Record<string, string>;
-    ownerReferences?: unknown[];
-  };
-  [field: string]: unknown;
-}
+export type { KubeObject } from './object.js';
 
 export interface RenderOptions {
   /**

@@ -1,5 +1,6 @@
 // Kafka brokers (ZooKeeper mode): ConfigMap (server.properties template + start script),
 // headless + client Services, StatefulSet (upstream apache/kafka:3.9.x image), PDB.
+import type { V1Container } from '@kubernetes/client-node';
 import type { ResolvedCacheTier } from '../api/types.js';
 import { childName, configHash, headlessName, podDisruptionBudget, podDnsName } from './common.js';
 import {
@@ -28,7 +29,7 @@ import {
   service,
   statefulSet,
 } from './builders.js';
-import type { KubeObject } from './index.js';
+import type { KubeObject } from './object.js';
 import { zookeeperClientAddresses } from './zookeeper.js';
 
 const C = 'kafka' as const;
@@ -100,7 +101,7 @@ export function renderKafka(tier: ResolvedCacheTier, ctx: RenderContext): KubeOb
   const env = [plainEnv('LOG_DIR', KAFKA_APP_LOG_DIR)];
   const heap = jvmHeapMiB(k.resources);
   if (heap !== undefined) env.push(plainEnv('KAFKA_HEAP_OPTS', `-Xms${heap}m -Xmx${heap}m`));
-  const container = {
+  const container: V1Container = {
     name: 'kafka',
     image: k.image,
     command: ['sh', `${configMountPath(C)}/${KAFKA_START_SCRIPT}`],

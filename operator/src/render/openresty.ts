@@ -1,6 +1,7 @@
 // OpenResty distribution and app layers: ConfigMap (nginx.conf), Service(s), Deployment, PDB.
 // The distribution Service is the tier's entry point; the app layer's headless Service is what
 // the distribution layer re-resolves to find app pods.
+import type { V1Container, V1EnvVar } from '@kubernetes/client-node';
 import type { ResolvedCacheTier } from '../api/types.js';
 import { type Component, childName, configHash, headlessName, podDisruptionBudget, serviceDnsName } from './common.js';
 import { OPENRESTY_PORT, renderNginxConf, type NginxConfigInput, type OpenRestyLayer } from './config/nginx.js';
@@ -21,7 +22,7 @@ import {
   secretEnv,
   service,
 } from './builders.js';
-import type { KubeObject } from './index.js';
+import type { KubeObject } from './object.js';
 import { kafkaBrokerFqdns } from './kafka.js';
 import { REDIS_PASSWORD_ENV, redisSeedFqdns } from './redis.js';
 
@@ -94,13 +95,13 @@ function renderLayer(tier: ResolvedCacheTier, layer: OpenRestyLayer, ctx: Render
   const o = tier.spec.openresty;
   const C = openRestyComponent(layer);
   const files = openRestyConfigFiles(tier, layer, ctx);
-  const container: Record<string, unknown> = {
+  const container: V1Container = {
     name: 'openresty',
     image: o.image,
     command: nginxCommand(files[NGINX_CONFIG_FILE], C),
   };
   // POD_NAME: the member name the app layer reports (nginx.conf declares `env POD_NAME`).
-  const env: Record<string, unknown>[] = [fieldEnv('POD_NAME', 'metadata.name')];
+  const env: V1EnvVar[] = [fieldEnv('POD_NAME', 'metadata.name')];
   if (tier.spec.redis.auth) env.push(secretEnv(REDIS_PASSWORD_ENV, tier.spec.redis.auth.passwordSecretRef));
   container.env = env;
   Object.assign(container, {

@@ -1,4 +1,5 @@
 // cache-producer: env ConfigMap (producerEnv), Service, Deployment (this repo's image), PDB.
+import type { V1Container, V1EnvVar } from '@kubernetes/client-node';
 import type { ResolvedCacheTier } from '../api/types.js';
 import { childName, configHash, podDisruptionBudget } from './common.js';
 import { PRODUCER_HTTP_PORT, PRODUCER_PASSWORD_ENV, producerEnv, type ProducerEndpoints } from './config/producer.js';
@@ -15,7 +16,7 @@ import {
   secretEnv,
   service,
 } from './builders.js';
-import type { KubeObject } from './index.js';
+import type { KubeObject } from './object.js';
 import { kafkaBrokerAddresses } from './kafka.js';
 import { redisSeedAddresses } from './redis.js';
 import { zookeeperClientAddresses } from './zookeeper.js';
@@ -43,12 +44,12 @@ export function producerConfigFiles(tier: ResolvedCacheTier): Record<string, str
 export function renderProducer(tier: ResolvedCacheTier, _ctx: RenderContext): KubeObject[] {
   const p = tier.spec.producer;
   const data = producerConfigFiles(tier);
-  const env: Record<string, unknown>[] = [];
+  const env: V1EnvVar[] = [];
   // Not in the ConfigMap: it is the runtime's setting, not the producer's configuration contract.
   const nodeOptions = nodeHeapOptions(p.resources);
   if (nodeOptions) env.push({ name: 'NODE_OPTIONS', value: nodeOptions });
   if (tier.spec.redis.auth) env.push(secretEnv(PRODUCER_PASSWORD_ENV, tier.spec.redis.auth.passwordSecretRef));
-  const container: Record<string, unknown> = {
+  const container: V1Container = {
     name: 'cache-producer',
     image: p.image,
     envFrom: [{ configMapRef: { name: configMapName(tier, C) } }],

@@ -1,6 +1,7 @@
 // Redis Cluster members: ConfigMap (redis.conf), headless + client Services, StatefulSet
 // (upstream redis:7.0.x image), PDB. The operator's orchestration forms the cluster over pod IPs;
 // nothing here depends on pod 0.
+import type { V1Container, V1EnvVar } from '@kubernetes/client-node';
 import type { ResolvedCacheTier } from '../api/types.js';
 import { childName, configHash, headlessName, podDisruptionBudget, podDnsName } from './common.js';
 import { REDIS_PORT, renderRedisConf } from './config/redis.js';
@@ -22,7 +23,7 @@ import {
   service,
   statefulSet,
 } from './builders.js';
-import type { KubeObject } from './index.js';
+import type { KubeObject } from './object.js';
 
 const C = 'redis' as const;
 
@@ -87,13 +88,13 @@ export function renderRedis(tier: ResolvedCacheTier, ctx: RenderContext): KubeOb
   const r = tier.spec.redis;
   const files = redisConfigFiles(tier);
   const storage = dataStorage(r.storage);
-  const env: Record<string, unknown>[] = [fieldEnv('POD_IP', 'status.podIP')];
+  const env: V1EnvVar[] = [fieldEnv('POD_IP', 'status.podIP')];
   if (r.auth) {
     env.push(secretEnv(REDIS_PASSWORD_ENV, r.auth.passwordSecretRef));
     // redis-cli reads the password from here, so the probe never shows it on a command line.
     env.push(secretEnv('REDISCLI_AUTH', r.auth.passwordSecretRef));
   }
-  const container = {
+  const container: V1Container = {
     name: 'redis',
     image: r.image,
     command: ['redis-server'],

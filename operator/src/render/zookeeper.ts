@@ -1,5 +1,6 @@
 // ZooKeeper ensemble: ConfigMap (zoo.cfg + start script), headless + client Services,
 // StatefulSet (upstream zookeeper:3.8.x image), PodDisruptionBudget.
+import type { V1Container } from '@kubernetes/client-node';
 import type { ResolvedCacheTier } from '../api/types.js';
 import { configHash, headlessName, childName, podDisruptionBudget, podDnsName } from './common.js';
 import { renderZooCfg, ZK_PORTS, zkMyId, type ZooKeeperServer } from './config/zookeeper.js';
@@ -22,7 +23,7 @@ import {
   service,
   statefulSet,
 } from './builders.js';
-import type { KubeObject } from './index.js';
+import type { KubeObject } from './object.js';
 
 const C = 'zookeeper' as const;
 
@@ -97,7 +98,7 @@ export function renderZooKeeper(tier: ResolvedCacheTier, _ctx: RenderContext): K
   const env = [plainEnv('ZOO_LOG_DIR', ZK_LOG_DIR)];
   const heap = jvmHeapMiB(zk.resources);
   if (heap !== undefined) env.push(plainEnv('ZK_SERVER_HEAP', String(heap)));
-  const container = {
+  const container: V1Container = {
     name: 'zookeeper',
     image: zk.image,
     command: ['sh', `${configMountPath(C)}/${ZK_START_SCRIPT}`],
