@@ -24,11 +24,6 @@ import type { KubeObject, RenderOptions } from '../render/index.js';
 import { renderAll } from '../render/index.js';
 import type { Component } from '../render/common.js';
 import { childName, podDnsName, selectorLabels, serviceDnsName } from '../render/common.js';
-import { KAFKA_PORT } from '../render/config/kafka.js';
-import { REDIS_PORT } from '../render/config/redis.js';
-import { ZK_PORTS } from '../render/config/zookeeper.js';
-import { PRODUCER_HTTP_PORT } from '../render/config/producer.js';
-import { OPENRESTY_PORT } from '../render/config/nginx.js';
 import type {
   ConditionUpdate,
   OrchestrationEvent,
@@ -43,6 +38,7 @@ import { deepEqual, firstDifference, formatPath } from './diff.js';
 import { PAUSED, READY, REDIS_CONDITIONS, TOPICS_CONDITION, mergeConditions, readyCondition } from './conditions.js';
 import type { Logger } from '../log.js';
 import { silentLogger } from '../log.js';
+import { KAFKA_PORT, OPENRESTY_PORT, PRODUCER_HTTP_PORT, REDIS_PORT, ZK_PORTS } from '../../../packages/contract/src/index.js';
 
 export interface ReconcilerDeps {
   kube: KubeClient;

@@ -4,14 +4,13 @@
 import type { ResolvedCacheTier } from '../api/types.js';
 import { DEFAULT_CLUSTER_DOMAIN, DEFAULT_DNS_RESOLVER, type RenderContext } from './builders.js';
 import { serviceDnsName } from './common.js';
-import { OPENRESTY_PORT } from './config/nginx.js';
-import { PRODUCER_HTTP_PORT } from './config/producer.js';
 import { kafkaBrokerAddresses, renderKafka } from './kafka.js';
 import { renderOpenResty } from './openresty.js';
 import { renderProducer } from './producer.js';
 import { redisSeedAddresses, renderRedis } from './redis.js';
 import { renderZooKeeper, zookeeperClientAddresses } from './zookeeper.js';
 import type { KubeObject } from './object.js';
+import { OPENRESTY_PORT, PRODUCER_HTTP_PORT } from '../../../packages/contract/src/index.js';
 
 export type { KubeObject } from './object.js';
 

@@ -5,7 +5,6 @@ import type { ResolvedCacheTier } from '../api/types.js';
 import { childName, configHash, headlessName, podDisruptionBudget, podDnsName } from './common.js';
 import {
   BROKER_ID_PLACEHOLDER,
-  KAFKA_PORT,
   POD_HOST_PLACEHOLDER,
   renderServerProperties,
 } from './config/kafka.js';
@@ -31,6 +30,7 @@ import {
 } from './builders.js';
 import type { KubeObject } from './object.js';
 import { zookeeperClientAddresses } from './zookeeper.js';
+import { KAFKA_PORT } from '../../../packages/contract/src/index.js';
 
 const C = 'kafka' as const;
 

@@ -4,8 +4,7 @@
 import type { V1Container, V1EnvVar } from '@kubernetes/client-node';
 import type { ResolvedCacheTier } from '../api/types.js';
 import { type Component, childName, configHash, headlessName, podDisruptionBudget, serviceDnsName } from './common.js';
-import { OPENRESTY_PORT, renderNginxConf, type NginxConfigInput, type OpenRestyLayer } from './config/nginx.js';
-import { PRODUCER_HTTP_PORT } from './config/producer.js';
+import { renderNginxConf, type NginxConfigInput } from './config/nginx.js';
 import {
   CONFIG_VOLUME,
   TMP_VOLUME,
@@ -24,7 +23,8 @@ import {
 } from './builders.js';
 import type { KubeObject } from './object.js';
 import { kafkaBrokerFqdns } from './kafka.js';
-import { REDIS_PASSWORD_ENV, redisSeedFqdns } from './redis.js';
+import { redisSeedFqdns } from './redis.js';
+import { OPENRESTY_PORT, PRODUCER_HTTP_PORT, REDIS_PASSWORD_ENV, type OpenRestyLayer } from '../../../packages/contract/src/index.js';
 
 /** This repo's images run as uid 10001. */
 export const OPENRESTY_UID = 10001;

@@ -2,7 +2,7 @@
 import type { V1Container, V1EnvVar } from '@kubernetes/client-node';
 import type { ResolvedCacheTier } from '../api/types.js';
 import { childName, configHash, podDisruptionBudget } from './common.js';
-import { PRODUCER_HTTP_PORT, PRODUCER_PASSWORD_ENV, producerEnv, type ProducerEndpoints } from './config/producer.js';
+import { producerEnv, type ProducerEndpoints } from './config/producer.js';
 import {
   TMP_VOLUME,
   type RenderContext,
@@ -20,6 +20,7 @@ import type { KubeObject } from './object.js';
 import { kafkaBrokerAddresses } from './kafka.js';
 import { redisSeedAddresses } from './redis.js';
 import { zookeeperClientAddresses } from './zookeeper.js';
+import { PRODUCER_HTTP_PORT, REDIS_PASSWORD_ENV } from '../../../packages/contract/src/index.js';
 
 const C = 'producer' as const;
 
@@ -48,7 +49,7 @@ export function renderProducer(tier: ResolvedCacheTier, _ctx: RenderContext): Ku
   // Not in the ConfigMap: it is the runtime's setting, not the producer's configuration contract.
   const nodeOptions = nodeHeapOptions(p.resources);
   if (nodeOptions) env.push({ name: 'NODE_OPTIONS', value: nodeOptions });
-  if (tier.spec.redis.auth) env.push(secretEnv(PRODUCER_PASSWORD_ENV, tier.spec.redis.auth.passwordSecretRef));
+  if (tier.spec.redis.auth) env.push(secretEnv(REDIS_PASSWORD_ENV, tier.spec.redis.auth.passwordSecretRef));
   const container: V1Container = {
     name: 'cache-producer',
     image: p.image,

@@ -4,8 +4,7 @@
 import type { V1Container, V1EnvVar } from '@kubernetes/client-node';
 import type { ResolvedCacheTier } from '../api/types.js';
 import { childName, configHash, headlessName, podDisruptionBudget, podDnsName } from './common.js';
-import { REDIS_PORT, renderRedisConf } from './config/redis.js';
-import { PRODUCER_PASSWORD_ENV } from './config/producer.js';
+import { renderRedisConf } from './config/redis.js';
 import {
   CONFIG_VOLUME,
   DATA_VOLUME,
@@ -24,6 +23,7 @@ import {
   statefulSet,
 } from './builders.js';
 import type { KubeObject } from './object.js';
+import { REDIS_PASSWORD_ENV, REDIS_PORT } from '../../../packages/contract/src/index.js';
 
 const C = 'redis' as const;
 
@@ -32,8 +32,6 @@ export const REDIS_UID = 999;
 export const REDIS_BUS_PORT = REDIS_PORT + 10000;
 export const REDIS_DATA_DIR = '/data';
 export const REDIS_CONFIG_FILE = 'redis.conf';
-/** Password env var in Redis pods (and the producer / OpenResty): always from the Secret. */
-export const REDIS_PASSWORD_ENV = PRODUCER_PASSWORD_ENV;
 /**
  * Client seeds are the first few members only: any one reachable member hands out the whole slot
  * map, and a fixed list means scaling Redis does not roll the producer and OpenResty.

@@ -3,7 +3,7 @@
 import type { V1Container } from '@kubernetes/client-node';
 import type { ResolvedCacheTier } from '../api/types.js';
 import { configHash, headlessName, childName, podDisruptionBudget, podDnsName } from './common.js';
-import { renderZooCfg, ZK_PORTS, zkMyId, type ZooKeeperServer } from './config/zookeeper.js';
+import { renderZooCfg, zkMyId, type ZooKeeperServer } from './config/zookeeper.js';
 import {
   CONFIG_VOLUME,
   DATA_VOLUME,
@@ -24,6 +24,7 @@ import {
   statefulSet,
 } from './builders.js';
 import type { KubeObject } from './object.js';
+import { ZK_PORTS } from '../../../packages/contract/src/index.js';
 
 const C = 'zookeeper' as const;
 

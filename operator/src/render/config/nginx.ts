@@ -1,10 +1,9 @@
-// nginx.conf for the OpenResty distribution and app layers.
-// OWNER: workloads/openresty (issue 5). The Lua it loads lives in workloads/openresty/lua
-// (/opt/cachetier/lua in the image); the integration tests start nginx with exactly this output.
+// nginx.conf for the OpenResty distribution and app layers. The operator owns this renderer (it
+// renders the ConfigMap the pods run); the Lua it loads lives in workloads/openresty/lua
+// (/opt/cachetier/lua in the image) and reads the embedded JSON as the contract's LuaConfig. The
+// OpenResty integration tests start nginx with exactly this output.
 import type { ResolvedCacheTier } from '../../api/types.js';
-import { HOT_SET_KEY, INVALIDATION_CHANNEL } from './producer.js';
-
-export type OpenRestyLayer = 'distribution' | 'app';
+import { HOT_SET_KEY, INVALIDATION_CHANNEL, type LuaConfig, type OpenRestyLayer } from '../../../../packages/contract/src/index.js';
 
 export interface NginxConfigInput {
   layer: OpenRestyLayer;
@@ -24,7 +23,7 @@ export interface NginxConfigInput {
   redisPasswordEnv?: string;
   producerUrl: string;
   kafkaBrokers: string[];
-  // ---- additive optional fields (issue 5) ----
+  // ---- optional: defaults suit the pods ----
   /** Name this app-layer instance reports in X-App-Member (default: $POD_NAME, then $HOSTNAME). */
   memberName?: string;
   /** Adds /_cachetier/* endpoints the integration tests use (keyslot, route, state). Never in the image. */
@@ -47,7 +46,6 @@ export interface NginxConfigInput {
   vnodes?: number;
 }
 
-export const OPENRESTY_PORT = 8080;
 export const DEFAULT_MODULE_DIR = '/usr/lib/nginx/modules';
 
 /** The `load_module` lines every rendered config starts with (ndk, then lua, which needs it). */
@@ -91,11 +89,11 @@ export function appMemberValue(memberName?: string): string {
 }
 
 /** The JSON handed to cachetier.init.init() (Lua reads it with cjson). Exported for unit tests. */
-export function luaConfig(tier: ResolvedCacheTier, input: NginxConfigInput): Record<string, unknown> {
+export function luaConfig(tier: ResolvedCacheTier, input: NginxConfigInput): LuaConfig {
   const o = tier.spec.openresty;
   const t = o.upstreamTimeoutMs;
   const redisTimeout = Math.max(50, Math.round(t * 0.15));
-  const cfg: Record<string, unknown> = {
+  const cfg: LuaConfig = {
     layer: input.layer,
     testEndpoints: input.testEndpoints === true,
     redis: {
@@ -136,7 +134,7 @@ export function luaConfig(tier: ResolvedCacheTier, input: NginxConfigInput): Rec
     };
     if (up.kind === 'dns') {
       if (!input.resolver) throw new Error('appUpstream kind "dns" needs a resolver');
-      (cfg.dist as Record<string, unknown>).dns = {
+      cfg.dist.dns = {
         name: up.name,
         port: up.port,
         resolver: input.resolver,

@@ -1,5 +1,5 @@
 import { coalesce, parseChangeMessage, parseId, redisKey, MAX_MESSAGE_BYTES, type ChangeMessage } from '../../src/messages.js';
-import { formatModifiedTime, parseModifiedTime, recordVersion } from '../../src/version.js';
+import { formatModifiedTime, parseModifiedTime, recordVersion } from '../../../../packages/contract/src/index.js';
 
 const ok = (v: string | Buffer, fb?: number): ChangeMessage => {
   const r = parseChangeMessage(typeof v === 'string' ? Buffer.from(v) : v, fb);
