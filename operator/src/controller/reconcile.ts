@@ -22,8 +22,8 @@ import type { KObject, KubeClient, PodInfo } from '../kube/client.js';
 import { describeError, isConflict, isNotFound } from '../kube/client.js';
 import type { KubeObject, RenderOptions } from '../render/index.js';
 import { renderAll } from '../render/index.js';
-import type { Component } from '../render/common.js';
-import { childName, podDnsName, selectorLabels, serviceDnsName } from '../render/common.js';
+import { selectorLabels } from '../render/common.js';
+import { childName, kafkaBrokerAddresses, tierEndpoints, type Component } from '../render/names.js';
 import type {
   ConditionUpdate,
   OrchestrationEvent,
@@ -38,7 +38,7 @@ import { deepEqual, firstDifference, formatPath } from './diff.js';
 import { PAUSED, READY, REDIS_CONDITIONS, TOPICS_CONDITION, mergeConditions, readyCondition } from './conditions.js';
 import type { Logger } from '../log.js';
 import { silentLogger } from '../log.js';
-import { KAFKA_PORT, OPENRESTY_PORT, PRODUCER_HTTP_PORT, REDIS_PORT, ZK_PORTS } from '../../../packages/contract/src/index.js';
+import { REDIS_PORT } from '../../../packages/contract/src/index.js';
 
 export interface ReconcilerDeps {
   kube: KubeClient;
@@ -384,7 +384,7 @@ export class Reconciler {
     const kafkaReplicas = num(field(child('StatefulSet', 'kafka').live, 'spec', 'replicas'));
     let topicResult: TopicReconcileResult | undefined;
     if (kafkaReady && kafkaReplicas > 0) {
-      const brokers = Array.from({ length: kafkaReplicas }, (_, i) => `${podDnsName(resolved, 'kafka', i)}:${KAFKA_PORT}`);
+      const brokers = kafkaBrokerAddresses(resolved, kafkaReplicas);
       const t = resolved.spec.kafka.topics;
       try {
         topicResult = await this.deps.topics.reconcile(brokers, [t.cacheMessage, t.accessLog, t.deadLetter]);
@@ -423,7 +423,7 @@ export class Reconciler {
       observedGeneration: tier.metadata.generation,
       conditions,
       redis: redisStatus,
-      endpoints: this.endpoints(resolved),
+      endpoints: tierEndpoints(resolved),
     };
     if (topicResult) statusPatch.topics = topicResult.topics.map(topicStatus);
     const statusWritten = await this.writeStatus(tier, statusPatch, errors);
@@ -470,22 +470,6 @@ export class Reconciler {
       if (!isConflict(err)) throw err;
       return this.deps.kube.apply(body);
     }
-  }
-
-  private endpoints(tier: ResolvedCacheTier): Record<string, string> {
-    const redisSeeds = Array.from(
-      { length: tier.spec.redis.masters * (1 + tier.spec.redis.replicasPerMaster) },
-      (_, i) => `${podDnsName(tier, 'redis', i)}:${REDIS_PORT}`,
-    );
-    const zk = Array.from({ length: tier.spec.zookeeper.replicas }, (_, i) => `${podDnsName(tier, 'zookeeper', i)}:${ZK_PORTS.client}`);
-    const kafka = Array.from({ length: tier.spec.kafka.replicas }, (_, i) => `${podDnsName(tier, 'kafka', i)}:${KAFKA_PORT}`);
-    return {
-      distribution: `http://${serviceDnsName(tier, 'openresty-distribution')}:${OPENRESTY_PORT}`,
-      producer: `http://${serviceDnsName(tier, 'producer')}:${PRODUCER_HTTP_PORT}`,
-      redisSeeds: redisSeeds.join(','),
-      zookeeper: zk.join(','),
-      kafkaBootstrap: kafka.join(','),
-    };
   }
 
   /** Merge-patch the status when it differs from the live one; true when written. */

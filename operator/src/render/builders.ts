@@ -4,17 +4,8 @@
 // restartPolicy, strategy, ...), no `undefined` values.
 import { parseQuantity } from '../api/quantity.js';
 import type { ResolvedCacheTier, ResourceRequirements, SecretKeyRef, StorageSpec } from '../api/types.js';
-import {
-  CONFIG_HASH_ANNOTATION,
-  type Component,
-  containerSecurityContext,
-  labels,
-  objectMeta,
-  podAntiAffinity,
-  podDnsName,
-  podSecurityContext,
-  selectorLabels,
-} from './common.js';
+import { CONFIG_HASH_ANNOTATION, containerSecurityContext, labels, objectMeta, podAntiAffinity, podSecurityContext, selectorLabels } from './common.js';
+import { configMapName, type Component } from './names.js';
 import type {
   V1ConfigMap,
   V1Container,
@@ -52,15 +43,6 @@ export const TMP_VOLUME = 'tmp';
 /** Where each component's ConfigMap is mounted (read-only). */
 export function configMountPath(component: Component): string {
   return `/etc/cachetier/${component}`;
-}
-
-export function configMapName(tier: ResolvedCacheTier, component: Component): string {
-  return `${tier.metadata.name}-${component}-config`;
-}
-
-/** `<pod>.<headless>.<ns>.svc.<clusterDomain>`: resolvable without resolv.conf search paths. */
-export function podFqdn(tier: ResolvedCacheTier, component: Component, ordinal: number, clusterDomain: string) {
-  return `${podDnsName(tier, component, ordinal)}.${clusterDomain}`;
 }
 
 export function ordinals(n: number): number[] {

@@ -5,40 +5,12 @@ import type { AntiAffinity, ResolvedCacheTier } from '../api/types.js';
 import { API_VERSION, KIND } from '../api/types.js';
 import type { V1Affinity, V1OwnerReference, V1PodDisruptionBudget, V1PodSecurityContext, V1SecurityContext } from '@kubernetes/client-node';
 import type { Rendered } from './object.js';
-
-export type Component = 'zookeeper' | 'kafka' | 'redis' | 'producer' | 'openresty-distribution' | 'openresty-app';
-
-export const COMPONENTS: readonly Component[] = [
-  'zookeeper',
-  'kafka',
-  'redis',
-  'producer',
-  'openresty-distribution',
-  'openresty-app',
-];
+import { childName, type Component } from './names.js';
 
 /** Pod-template annotation holding the hash of the component's rendered config. */
 export const CONFIG_HASH_ANNOTATION = 'cachetier.io/config-hash';
 export const FIELD_MANAGER = 'cachetier-operator';
 export const MANAGED_BY = 'cachetier-operator';
-
-/** Child object name: "<tier>-<component>", e.g. "shop-redis". */
-export function childName(tier: ResolvedCacheTier, component: Component): string {
-  return `${tier.metadata.name}-${component}`;
-}
-
-export function headlessName(tier: ResolvedCacheTier, component: Component): string {
-  return `${childName(tier, component)}-headless`;
-}
-
-/** Stable DNS name of StatefulSet pod `ordinal` behind its headless Service. */
-export function podDnsName(tier: ResolvedCacheTier, component: Component, ordinal: number): string {
-  return `${childName(tier, component)}-${ordinal}.${headlessName(tier, component)}.${tier.metadata.namespace}.svc`;
-}
-
-export function serviceDnsName(tier: ResolvedCacheTier, component: Component): string {
-  return `${childName(tier, component)}.${tier.metadata.namespace}.svc`;
-}
 
 /** Labels that select one component's pods; never change them (selectors are immutable). */
 export function selectorLabels(tier: ResolvedCacheTier, component: Component): Record<string, string> {

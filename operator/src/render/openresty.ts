@@ -3,7 +3,8 @@
 // the distribution layer re-resolves to find app pods.
 import type { V1Container, V1EnvVar } from '@kubernetes/client-node';
 import type { ResolvedCacheTier } from '../api/types.js';
-import { type Component, childName, configHash, headlessName, podDisruptionBudget, serviceDnsName } from './common.js';
+import { configHash, podDisruptionBudget } from './common.js';
+import { type Component, childName, headlessFqdn, headlessName, kafkaBrokerFqdns, producerUrl, redisSeedFqdns } from './names.js';
 import { renderNginxConf, type NginxConfigInput } from './config/nginx.js';
 import {
   CONFIG_VOLUME,
@@ -22,9 +23,7 @@ import {
   service,
 } from './builders.js';
 import type { KubeObject } from './object.js';
-import { kafkaBrokerFqdns } from './kafka.js';
-import { redisSeedFqdns } from './redis.js';
-import { OPENRESTY_PORT, PRODUCER_HTTP_PORT, REDIS_PASSWORD_ENV, type OpenRestyLayer } from '../../../packages/contract/src/index.js';
+import { OPENRESTY_PORT, REDIS_PASSWORD_ENV, type OpenRestyLayer } from '../../../packages/contract/src/index.js';
 
 /** This repo's images run as uid 10001. */
 export const OPENRESTY_UID = 10001;
@@ -40,10 +39,6 @@ export function openRestyComponent(layer: OpenRestyLayer): Component {
   return layer === 'distribution' ? 'openresty-distribution' : 'openresty-app';
 }
 
-function fqdn(svcDns: string, clusterDomain: string): string {
-  return `${svcDns}.${clusterDomain}`;
-}
-
 /** The NginxConfigInput a pod of `layer` runs with. Names are fully qualified: nginx ignores search paths. */
 export function nginxConfigInput(tier: ResolvedCacheTier, layer: OpenRestyLayer, ctx: RenderContext): NginxConfigInput {
   const input: NginxConfigInput = {
@@ -55,16 +50,11 @@ export function nginxConfigInput(tier: ResolvedCacheTier, layer: OpenRestyLayer,
     runDir: OPENRESTY_RUN_DIR,
     resolver: ctx.dnsResolver,
     redisSeeds: redisSeedFqdns(tier, ctx.clusterDomain),
-    producerUrl: `http://${fqdn(serviceDnsName(tier, 'producer'), ctx.clusterDomain)}:${PRODUCER_HTTP_PORT}`,
+    producerUrl: producerUrl(tier, ctx.clusterDomain),
     kafkaBrokers: kafkaBrokerFqdns(tier, ctx.clusterDomain),
   };
   if (layer === 'distribution') {
-    const app = 'openresty-app';
-    input.appUpstream = {
-      kind: 'dns',
-      name: `${headlessName(tier, app)}.${tier.metadata.namespace}.svc.${ctx.clusterDomain}`,
-      port: OPENRESTY_PORT,
-    };
+    input.appUpstream = { kind: 'dns', name: headlessFqdn(tier, 'openresty-app', ctx.clusterDomain), port: OPENRESTY_PORT };
   }
   if (tier.spec.redis.auth) input.redisPasswordEnv = REDIS_PASSWORD_ENV;
   return input;

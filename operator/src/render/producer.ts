@@ -1,13 +1,13 @@
 // cache-producer: env ConfigMap (producerEnv), Service, Deployment (this repo's image), PDB.
 import type { V1Container, V1EnvVar } from '@kubernetes/client-node';
 import type { ResolvedCacheTier } from '../api/types.js';
-import { childName, configHash, podDisruptionBudget } from './common.js';
+import { configHash, podDisruptionBudget } from './common.js';
+import { childName, configMapName, kafkaBrokerAddresses, redisSeedAddresses, zookeeperClientAddresses } from './names.js';
 import { producerEnv, type ProducerEndpoints } from './config/producer.js';
 import {
   TMP_VOLUME,
   type RenderContext,
   configMap,
-  configMapName,
   containerPorts,
   deployment,
   emptyDirVolume,
@@ -17,9 +17,6 @@ import {
   service,
 } from './builders.js';
 import type { KubeObject } from './object.js';
-import { kafkaBrokerAddresses } from './kafka.js';
-import { redisSeedAddresses } from './redis.js';
-import { zookeeperClientAddresses } from './zookeeper.js';
 import { PRODUCER_HTTP_PORT, REDIS_PASSWORD_ENV } from '../../../packages/contract/src/index.js';
 
 const C = 'producer' as const;

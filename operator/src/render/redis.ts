@@ -3,7 +3,8 @@
 // nothing here depends on pod 0.
 import type { V1Container, V1EnvVar } from '@kubernetes/client-node';
 import type { ResolvedCacheTier } from '../api/types.js';
-import { childName, configHash, headlessName, podDisruptionBudget, podDnsName } from './common.js';
+import { configHash, podDisruptionBudget } from './common.js';
+import { childName, headlessName, redisSpecMembers } from './names.js';
 import { renderRedisConf } from './config/redis.js';
 import {
   CONFIG_VOLUME,
@@ -15,8 +16,6 @@ import {
   containerPorts,
   dataStorage,
   fieldEnv,
-  ordinals,
-  podFqdn,
   resources,
   secretEnv,
   service,
@@ -32,38 +31,13 @@ export const REDIS_UID = 999;
 export const REDIS_BUS_PORT = REDIS_PORT + 10000;
 export const REDIS_DATA_DIR = '/data';
 export const REDIS_CONFIG_FILE = 'redis.conf';
-/**
- * Client seeds are the first few members only: any one reachable member hands out the whole slot
- * map, and a fixed list means scaling Redis does not roll the producer and OpenResty.
- */
-export const REDIS_SEED_COUNT = 3;
-
 const PORTS = [
   { name: 'redis', port: REDIS_PORT },
   { name: 'cluster-bus', port: REDIS_BUS_PORT },
 ];
 
-/** masters * (1 + replicasPerMaster): the spec's shape. */
-export function redisSpecMembers(tier: ResolvedCacheTier): number {
-  return tier.spec.redis.masters * (1 + tier.spec.redis.replicasPerMaster);
-}
-
 export function redisStatefulSetReplicas(tier: ResolvedCacheTier, ctx: Pick<RenderContext, 'redisStatefulSetReplicas'>) {
   return ctx.redisStatefulSetReplicas ?? redisSpecMembers(tier);
-}
-
-function seedOrdinals(tier: ResolvedCacheTier): number[] {
-  return ordinals(Math.min(REDIS_SEED_COUNT, redisSpecMembers(tier)));
-}
-
-/** Seed addresses (pod DNS `.svc` names, resolved through the search path) for the producer. */
-export function redisSeedAddresses(tier: ResolvedCacheTier): string[] {
-  return seedOrdinals(tier).map((i) => `${podDnsName(tier, C, i)}:${REDIS_PORT}`);
-}
-
-/** Fully qualified seeds for nginx (its resolver ignores search paths). */
-export function redisSeedFqdns(tier: ResolvedCacheTier, clusterDomain: string): string[] {
-  return seedOrdinals(tier).map((i) => `${podFqdn(tier, C, i, clusterDomain)}:${REDIS_PORT}`);
 }
 
 export function redisConfigFiles(tier: ResolvedCacheTier): Record<string, string> {

@@ -2,7 +2,8 @@
 // StatefulSet (upstream zookeeper:3.8.x image), PodDisruptionBudget.
 import type { V1Container } from '@kubernetes/client-node';
 import type { ResolvedCacheTier } from '../api/types.js';
-import { configHash, headlessName, childName, podDisruptionBudget, podDnsName } from './common.js';
+import { configHash, podDisruptionBudget } from './common.js';
+import { childName, headlessName, podDnsName } from './names.js';
 import { renderZooCfg, zkMyId, type ZooKeeperServer } from './config/zookeeper.js';
 import {
   CONFIG_VOLUME,
@@ -45,11 +46,6 @@ const PORTS = [
 /** server.N entries: N = ordinal + 1, host = the pod's stable DNS name. */
 export function zookeeperServers(tier: ResolvedCacheTier): ZooKeeperServer[] {
   return ordinals(tier.spec.zookeeper.replicas).map((i) => ({ id: zkMyId(i), host: podDnsName(tier, C, i) }));
-}
-
-/** host:2181 of every ensemble member (no chroot). */
-export function zookeeperClientAddresses(tier: ResolvedCacheTier): string[] {
-  return zookeeperServers(tier).map((s) => `${s.host}:${ZK_PORTS.client}`);
 }
 
 /**

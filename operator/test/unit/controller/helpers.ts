@@ -3,7 +3,8 @@
 import type { CacheTier, ResolvedCacheTier } from '../../../src/api/types.js';
 import { API_VERSION, KIND } from '../../../src/api/types.js';
 import type { KubeObject, RenderOptions } from '../../../src/render/index.js';
-import { childName, configHash, headlessName, labels, objectMeta, selectorLabels, type Component } from '../../../src/render/common.js';
+import { configHash, labels, objectMeta, selectorLabels } from '../../../src/render/common.js';
+import { childName, headlessName, type Component } from '../../../src/render/names.js';
 import type {
   RedisDesiredShape,
   RedisMember,

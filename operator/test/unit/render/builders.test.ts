@@ -1,6 +1,7 @@
 import { parseQuantity } from '../../../src/api/quantity.js';
 import { jvmHeapMiB, nodeHeapOptions, workerCount } from '../../../src/render/builders.js';
-import { renderEndpoints, renderContext } from '../../../src/render/index.js';
+import { renderContext } from '../../../src/render/index.js';
+import { tierEndpoints } from '../../../src/render/names.js';
 import { nginxConfigInput } from '../../../src/render/openresty.js';
 import { makeTier, NS } from './helpers.js';
 
@@ -43,12 +44,12 @@ describe('quantities', () => {
   });
 });
 
-test('renderEndpoints names every entry point by in-cluster DNS', () => {
-  expect(renderEndpoints(makeTier())).toEqual({
-    zookeeper: [0, 1, 2].map((i) => `shop-zookeeper-${i}.shop-zookeeper-headless.${NS}.svc:2181`).join(','),
-    kafka: [0, 1, 2].map((i) => `shop-kafka-${i}.shop-kafka-headless.${NS}.svc:9092`).join(','),
-    redis: [0, 1, 2].map((i) => `shop-redis-${i}.shop-redis-headless.${NS}.svc:6379`).join(','),
+test('tierEndpoints (status.endpoints) names every entry point by in-cluster DNS', () => {
+  expect(tierEndpoints(makeTier())).toEqual({
+    distribution: `http://shop-openresty-distribution.${NS}.svc:8080`,
     producer: `http://shop-producer.${NS}.svc:8080`,
-    entry: `http://shop-openresty-distribution.${NS}.svc:8080`,
+    redisSeeds: [0, 1, 2, 3, 4, 5].map((i) => `shop-redis-${i}.shop-redis-headless.${NS}.svc:6379`).join(','),
+    zookeeper: [0, 1, 2].map((i) => `shop-zookeeper-${i}.shop-zookeeper-headless.${NS}.svc:2181`).join(','),
+    kafkaBootstrap: [0, 1, 2].map((i) => `shop-kafka-${i}.shop-kafka-headless.${NS}.svc:9092`).join(','),
   });
 });
