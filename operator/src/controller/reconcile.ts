@@ -18,8 +18,8 @@
 //   the StatefulSet follows spec.redis.masters upward and status says "0/6 pods running".
 import type { CacheTier, CacheTierStatus, Condition, RedisMemberStatus, ResolvedCacheTier, TopicStatus } from '../api/types.js';
 import { resolve } from '../api/defaults.js';
-import type { KObject, KubeClient, PodInfo } from '../kube/client.js';
-import { describeError, isConflict, isNotFound } from '../kube/client.js';
+import type { KObject, KubeClient, PodInfo } from '../runtime/kube.js';
+import { describeError, isConflict, isNotFound } from '../runtime/kube.js';
 import type { KubeObject, RenderOptions } from '../render/index.js';
 import { renderAll } from '../render/index.js';
 import { selectorLabels } from '../render/common.js';
@@ -33,7 +33,7 @@ import type {
   TopicManager,
   TopicReconcileResult,
 } from '../orchestration/types.js';
-import type { Recorder } from './events.js';
+import type { Recorder } from '../runtime/events.js';
 import { deepEqual, firstDifference, formatPath } from './diff.js';
 import { PAUSED, READY, REDIS_CONDITIONS, TOPICS_CONDITION, mergeConditions, readyCondition } from './conditions.js';
 import type { Logger } from '../log.js';

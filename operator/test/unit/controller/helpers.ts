@@ -14,7 +14,7 @@ import type {
   TopicReconcileResult,
 } from '../../../src/orchestration/types.js';
 import type { TopicSpec } from '../../../src/api/types.js';
-import type { PodInfo } from '../../../src/kube/client.js';
+import type { PodInfo } from '../../../src/runtime/kube.js';
 
 export const NS = 'shop-ns';
 export const NAME = 'shop';
