@@ -11,6 +11,8 @@ import { type OpenRestyLayer } from '../../packages/contract/src/index.js';
 
 export const REPO_ROOT = repoRoot();
 export const OPENRESTY_LUA_SRC = path.join(REPO_ROOT, 'workloads', 'openresty', 'lua');
+/** Test-only Lua (testapi): never shipped, on the package path only with testEndpoints. */
+export const OPENRESTY_TEST_LUA_SRC = path.join(REPO_ROOT, 'workloads', 'openresty', 'test', 'lua');
 
 export interface OpenRestyOptions {
   layer: OpenRestyLayer;
@@ -80,6 +82,7 @@ export async function startOpenResty(opts: OpenRestyOptions): Promise<OpenRestyH
     listenAddress: opts.host,
     port: opts.port,
     luaDir: OPENRESTY_LUA_SRC,
+    testLuaDir: OPENRESTY_TEST_LUA_SRC,
     workerProcesses: 2,
     runDir: prefix,
     redisSeeds: [],

@@ -28,6 +28,8 @@ export interface NginxConfigInput {
   memberName?: string;
   /** Adds /_cachetier/* endpoints the integration tests use (keyslot, route, state). Never in the image. */
   testEndpoints?: boolean;
+  /** With testEndpoints: the folder holding the test-only Lua (workloads/openresty/test/lua), added to lua_package_path. */
+  testLuaDir?: string;
   /** Error log target (default "stderr", which the container runtime collects). */
   errorLog?: string;
   errorLogLevel?: 'debug' | 'info' | 'notice' | 'warn' | 'error';
@@ -150,6 +152,7 @@ export function renderNginxConf(tier: ResolvedCacheTier, input: NginxConfigInput
   const t = o.upstreamTimeoutMs;
   const run = input.runDir.replace(/\/$/, '');
   const lua = input.luaDir.replace(/\/$/, '');
+  const testLua = input.testEndpoints && input.testLuaDir ? `${input.testLuaDir.replace(/\/$/, '')}/?.lua;;` : ';';
   const cacheKb = sizeToKb(o.l1.sharedDictSize);
   const negKb = Math.max(1024, Math.floor(cacheKb / 4));
   const json = JSON.stringify(luaConfig(tier, input));
@@ -190,7 +193,7 @@ export function renderNginxConf(tier: ResolvedCacheTier, input: NginxConfigInput
     `  scgi_temp_path ${run}/scgi;`,
     '  client_max_body_size 1m;',
     '  client_body_buffer_size 1m;',
-    `  lua_package_path '${lua}/?.lua;${lua}/?/init.lua;;';`,
+    `  lua_package_path '${lua}/?.lua;${lua}/?/init.lua;${testLua}';`,
     '  lua_socket_log_errors off;',
     '  lua_shared_dict metrics 1m;',
     '  lua_shared_dict locks 2m;',
