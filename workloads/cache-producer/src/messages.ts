@@ -1,4 +1,4 @@
-// Change messages on `cache-message`, in exactly the seeds' two shapes:
+// Change messages on `cache-message`, in exactly two shapes:
 //   pull  {"serviceId":"productInfoService","productId":1,"shopId":1}   (fetch fresh data from the source)
 //   push  {"serviceId":"productInfoService","id":200,...,"modifiedTime":"..."} (the record itself)
 // Anything else is rejected with a reason (it goes to the dead-letter topic).
@@ -45,7 +45,7 @@ const fail = (reason: string, detail: string): ParseResult => ({ ok: false, reas
 
 /**
  * Parses one message value. `fallbackVersion` (the Kafka message timestamp) versions a push record
- * that carries neither `version` nor `modifiedTime` (seed 003's example has neither).
+ * that carries neither `version` nor `modifiedTime` (a push may omit both).
  */
 export function parseChangeMessage(value: Buffer | string | null | undefined, fallbackVersion?: number): ParseResult {
   if (value === null || value === undefined) return fail('empty', 'message has no value');

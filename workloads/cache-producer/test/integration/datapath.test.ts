@@ -1,4 +1,4 @@
-// The data path end to end with every server real (issue 4): source service -> Kafka
+// The data path end to end with every server real: source service -> Kafka
 // `cache-message` -> cache-producer x3 (ZooKeeper locks, Redis Lua CAS) -> Redis Cluster.
 // One stack for the whole file (starting ZooKeeper + Kafka + Redis takes a while).
 import { jest } from '@jest/globals';
