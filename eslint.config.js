@@ -11,6 +11,22 @@ export default tseslint.config(
       '@typescript-eslint/no-explicit-any': 'error',
     },
   },
+  // The contract package is the only thing operator and workloads share: neither imports the
+  // other's source (each image ships only its own code), and the contract imports neither.
+  ...[
+    ['packages/*/src/**/*.ts', ['operator', 'workloads']],
+    ['operator/src/**/*.ts', ['workloads']],
+    ['workloads/cache-producer/src/**/*.ts', ['operator', 'source-service']],
+    ['workloads/source-service/src/**/*.ts', ['operator', 'cache-producer']],
+  ].map(([files, forbidden]) => ({
+    files: [files],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ group: forbidden.map((d) => `**/${d}/**`), message: 'shared names belong in packages/contract' }] },
+      ],
+    },
+  })),
   {
     files: ['**/*.js'],
     languageOptions: { globals: { process: 'readonly', console: 'readonly' } },

@@ -43,12 +43,12 @@ interface WrkResult {
 }
 
 // Products vary in length and content like a real catalog's. With same-shape bodies that differ
-// only in their id digits (this bench's data until 2026-12-01) the L2 row measured LuaJIT's
-// string interning, not the L2 path: OpenResty's LuaJIT hashes a string of 128+ bytes by its
-// length and 3 bytes, and on a long collision chain by its first and last 8 bytes plus 8-byte
-// windows of roughly its first half at offsets drawn per process (openresty/luajit2 issue 60), so
-// such bodies share hashes and every new one walks the chain (2.5-16k req/s, changing from one
-// worker process to the next). docs/bench-openresty.md has the measurements; real catalogs of
+// only in their id digits the L2 row would measure LuaJIT's string interning, not the L2 path:
+// OpenResty's LuaJIT hashes a string of 128+ bytes by its length and 3 bytes, and on a long
+// collision chain by its first and last 8 bytes plus 8-byte windows of roughly its first half at
+// offsets drawn per process (https://github.com/openresty/luajit2/issues/60), so such bodies share
+// hashes and every new one walks the chain (2.5-16k req/s, changing from one worker process to
+// the next). docs/benchmarks.md has the measurements; real catalogs of
 // near-identical JSON carry the same risk, which the app layer limits by interning as few long
 // strings per request as it can.
 const NAMES = ['red', 'blue shoe', 'big green lamp', 'tiny', 'phone case x', 'ultra wide monitor 27'];
@@ -296,7 +296,7 @@ async function main(): Promise<void> {
     // The broker's CPU is read during the logged runs and during the plain-nginx runs: the
     // reference's spread (164-204k req/s here, against a steady 219-236k with nothing else
     // running) is not the broker's doing (1 % of a core in those runs), nor pending disk
-    // writeback (a sync before every run did not change it); docs/bench-openresty.md.
+    // writeback (a sync before every run did not change it); docs/benchmarks.md.
     const broker = { plain: { cpu: 0, seconds: 0 }, kafka: { cpu: 0, seconds: 0 } };
     const watchingBroker = async (use: { cpu: number; seconds: number }, url: string): Promise<WrkResult> => {
       const c0 = cpuSeconds(brokerPid);

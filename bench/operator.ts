@@ -10,7 +10,7 @@ import * as k8s from '@kubernetes/client-node';
 import { resolve as resolveTier } from '../operator/src/api/defaults.js';
 import type { CacheTier } from '../operator/src/api/types.js';
 import { renderAll } from '../operator/src/render/index.js';
-import { KeepAliveKubeConfig } from '../operator/src/kube/client.js';
+import { KeepAliveKubeConfig } from '../operator/src/runtime/kube.js';
 import {
   CP_DIR,
   ROOT,

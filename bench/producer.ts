@@ -14,7 +14,7 @@ import { resolve } from '../operator/src/api/defaults.js';
 import type { CacheTier } from '../operator/src/api/types.js';
 import { createTopicManager } from '../operator/src/kafka/index.js';
 import { nodeHeapOptions } from '../operator/src/render/builders.js';
-import { INVALIDATION_CHANNEL, producerEnv } from '../operator/src/render/config/producer.js';
+import { producerEnv } from '../operator/src/render/config/producer.js';
 import { startKafkaCluster } from '../hack/local/kafka.js';
 import { makeRootDir, sleep } from '../hack/local/procs.js';
 import { ensureBuilt, startProducer, type ProducerHandle } from '../hack/local/producer.js';
@@ -22,6 +22,7 @@ import { startRedisCluster } from '../hack/local/redis.js';
 import { startZooKeeperEnsemble } from '../hack/local/zookeeper.js';
 import { ZkLocks } from '../workloads/cache-producer/src/zklock.js';
 import pino from 'pino';
+import { INVALIDATION_CHANNEL } from '../packages/contract/src/index.js';
 
 const IP = process.env.BENCH_IP_PREFIX ?? '127.0.5';
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 90_000);

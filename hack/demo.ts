@@ -13,7 +13,7 @@ import { resolve } from '../operator/src/api/defaults.js';
 import type { CacheTier, ResolvedCacheTier } from '../operator/src/api/types.js';
 import { createTopicManager } from '../operator/src/kafka/index.js';
 import { nodeHeapOptions } from '../operator/src/render/builders.js';
-import { HOT_SET_KEY, producerEnv } from '../operator/src/render/config/producer.js';
+import { producerEnv } from '../operator/src/render/config/producer.js';
 import { startKafkaCluster } from './local/kafka.js';
 import { startOpenResty } from './local/nginx.js';
 import { makeRootDir, sleep } from './local/procs.js';
@@ -21,6 +21,7 @@ import { startProducer } from './local/producer.js';
 import { startRedisCluster } from './local/redis.js';
 import { startSourceService } from './local/source.js';
 import { startZooKeeperEnsemble } from './local/zookeeper.js';
+import { HOT_SET_KEY } from '../packages/contract/src/index.js';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const IP = process.env.DEMO_IP_PREFIX ?? '127.0.4';

@@ -6,7 +6,7 @@ set -euo pipefail
 PKGS=(
   redis-server redis-tools
   zookeeper
-  nginx-light libnginx-mod-http-lua lua-nginx-redis lua-nginx-kafka lua-resty-core lua-resty-lrucache lua-cjson
+  nginx-light libnginx-mod-http-lua lua-nginx-redis lua-nginx-kafka lua-nginx-dns lua-resty-core lua-resty-lrucache lua-cjson
   etcd-server
   wrk hyperfine
   openjdk-17-jre-headless

@@ -1,4 +1,4 @@
-# Helm chart + CRD targets (owner: CRD/chart). helm comes from hack/deps.d/20-helm.sh
+# Helm chart + CRD targets. helm comes from hack/deps.d/20-helm.sh
 # ($(CACHETIER_CACHE)/bin is on PATH via the top Makefile).
 CHART_DIR := charts/cachetier-operator
 CHART_CRD := $(CHART_DIR)/crds/cachetier.yaml

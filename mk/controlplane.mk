@@ -1,4 +1,4 @@
-# Control-plane tier (issue 6): the operator against a real kube-apiserver/controller-manager/
+# Control-plane tier: the operator against a real kube-apiserver/controller-manager/
 # scheduler built from source (hack/deps-kubernetes.sh), etcd from Debian, with the chart's
 # RBAC. No containers. State lives in $CACHETIER_CP_DIR (default /tmp/cachetier-controlplane).
 .PHONY: deps-controlplane controlplane-up controlplane-down test-controlplane bench-operator

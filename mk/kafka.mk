@@ -1,4 +1,4 @@
-# Kafka / ZooKeeper tier (issue 4, data path): ZooKeeper x3 + Kafka 3.9 x3 started from the
+# Kafka / ZooKeeper tier (data path): ZooKeeper x3 + Kafka 3.9 x3 started from the
 # operator's rendered zoo.cfg / server.properties (hack/local/{zookeeper,kafka}.ts) and the
 # operator's topic manager (operator/src/kafka) tested against them. See docs/local-tier.md.
 

@@ -1,6 +1,6 @@
-# OpenResty distribution + app layers (issue 5): real Debian nginx + Lua against a real Redis
+# OpenResty distribution + app layers: real Debian nginx + Lua against a real Redis
 # Cluster, an HTTP L3 and a real Kafka (hack/local/*), on 127.0.3.x (tests) / 127.0.5.x (bench).
-# See docs/bench-openresty.md.
+# See CONTRIBUTING.md (what the tier proves) and docs/benchmarks.md.
 .PHONY: test-integration-openresty bench-openresty
 
 test-integration-openresty: kafka-deps ## nginx+Lua: slots/ASK/MOVED, single-flight, negative, stale, invalidation, hashing, hot spread, Kafka log (~3 min)

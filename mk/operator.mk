@@ -1,8 +1,8 @@
 # Operator runtime (reconciler, apply layer, leader election, metrics, main).
 .PHONY: test-operator run-operator
 
-test-operator: deps-node ## operator runtime unit tests: reconcile on a fake API, work queue, leader election, diff
-	$(JEST) operator/test/unit/controller --selectProjects unit
+test-operator: deps-node ## operator unit tests: reconcile on a fake API (controller/), work queue, leader election, servers (runtime/)
+	$(JEST) operator/test/unit/controller operator/test/unit/runtime --selectProjects unit
 
 # Runs the built operator against $KUBECONFIG (or ~/.kube/config) in the foreground. Defaults:
 # no leader election, metrics on 127.0.0.1:8080, probes on 127.0.0.1:8081; override any env of

@@ -1,5 +1,5 @@
-# Data path (issue 4): cache-producer + source service against real ZooKeeper x3, Kafka 3.9 x3 and
-# Redis Cluster 3+3 (hack/local/*), on 127.0.2.x (tests) / 127.0.5.x (bench). See docs/bench-producer.md.
+# Data path: cache-producer + source service against real ZooKeeper x3, Kafka 3.9 x3 and
+# Redis Cluster 3+3 (hack/local/*), on 127.0.2.x (tests) / 127.0.5.x (bench). See docs/benchmarks.md.
 .PHONY: test-integration-producer bench-producer
 
 # node_modules is checked, not rebuilt (a deps-node prerequisite could run `npm ci` under other tests).

@@ -1,4 +1,4 @@
-# Redis Cluster orchestration (issue 3): real redis-server 7.0 integration tests and the reshard benchmark.
+# Redis Cluster orchestration: real redis-server 7.0 integration tests and the reshard benchmark.
 .PHONY: test-integration-redis bench-reshard
 
 INTEGRATION_TARGETS += test-integration-redis

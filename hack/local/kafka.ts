@@ -6,9 +6,10 @@ import path from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { DEFAULT_SPEC } from '../../operator/src/api/defaults.js';
 import type { KafkaSpec } from '../../operator/src/api/types.js';
-import { KAFKA_PORT, renderServerProperties } from '../../operator/src/render/config/kafka.js';
+import { renderServerProperties } from '../../operator/src/render/config/kafka.js';
 import { startProcess, waitFor, type ManagedProcess } from './procs.js';
 import { kafkaHome, log4jConfig } from './zookeeper.js';
+import { KAFKA_PORT } from '../../packages/contract/src/index.js';
 
 export interface KafkaClusterOptions {
   /** e.g. "127.0.2": brokers on <ipPrefix>.<firstHost + i>:9092. */

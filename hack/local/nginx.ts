@@ -5,11 +5,14 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { API_VERSION, KIND, type CacheTierSpec, type DeepPartial, type ResolvedCacheTier } from '../../operator/src/api/types.js';
 import { resolve } from '../../operator/src/api/defaults.js';
-import { renderNginxConf, type NginxConfigInput, type OpenRestyLayer } from '../../operator/src/render/config/nginx.js';
+import { renderNginxConf, type NginxConfigInput } from '../../operator/src/render/config/nginx.js';
 import { repoRoot, startProcess, waitFor, type ManagedProcess } from './procs.js';
+import { type OpenRestyLayer } from '../../packages/contract/src/index.js';
 
 export const REPO_ROOT = repoRoot();
 export const OPENRESTY_LUA_SRC = path.join(REPO_ROOT, 'workloads', 'openresty', 'lua');
+/** Test-only Lua (testapi): never shipped, on the package path only with testEndpoints. */
+export const OPENRESTY_TEST_LUA_SRC = path.join(REPO_ROOT, 'workloads', 'openresty', 'test', 'lua');
 
 export interface OpenRestyOptions {
   layer: OpenRestyLayer;
@@ -79,6 +82,7 @@ export async function startOpenResty(opts: OpenRestyOptions): Promise<OpenRestyH
     listenAddress: opts.host,
     port: opts.port,
     luaDir: OPENRESTY_LUA_SRC,
+    testLuaDir: OPENRESTY_TEST_LUA_SRC,
     workerProcesses: 2,
     runDir: prefix,
     redisSeeds: [],

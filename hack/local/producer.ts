@@ -25,7 +25,7 @@ let built = false;
 /** Builds dist/ with tsc once per process when the workloads' sources are newer than the build. */
 export function ensureBuilt(force = false): void {
   if (built && !force) return;
-  const srcs = ['workloads/cache-producer/src', 'workloads/source-service/src', 'operator/src/render'].map((d) => path.join(REPO_ROOT, d));
+  const srcs = ['workloads/cache-producer/src', 'workloads/source-service/src', 'packages/contract/src', 'operator/src/render'].map((d) => path.join(REPO_ROOT, d));
   const newest = Math.max(...srcs.filter(existsSync).map(newestMtime));
   const outs = [PRODUCER_MAIN, SOURCE_MAIN];
   const stale = force || outs.some((o) => !existsSync(o) || statSync(o).mtimeMs < newest);

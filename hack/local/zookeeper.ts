@@ -8,8 +8,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { DEFAULT_SPEC } from '../../operator/src/api/defaults.js';
 import type { ZooKeeperSpec } from '../../operator/src/api/types.js';
-import { renderZooCfg, ZK_PORTS, type ZooKeeperServer } from '../../operator/src/render/config/zookeeper.js';
+import { renderZooCfg, type ZooKeeperServer } from '../../operator/src/render/config/zookeeper.js';
 import { startProcess, waitFor, type ManagedProcess } from './procs.js';
+import { ZK_PORTS } from '../../packages/contract/src/index.js';
 
 export const KAFKA_VERSION = '3.9.1';
 

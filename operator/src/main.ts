@@ -10,14 +10,14 @@
 import * as k8s from '@kubernetes/client-node';
 import { createLogger, type Logger } from './log.js';
 import { enableDefaultMetrics, leaderGauge, queueDepth, reconcileDuration, reconcileErrors, reconcileTotal, registry } from './metrics.js';
-import { KeepAliveKubeConfig, RealKubeClient, describeError } from './kube/client.js';
-import { WorkQueue } from './controller/queue.js';
+import { KeepAliveKubeConfig, RealKubeClient, describeError } from './runtime/kube.js';
+import { WorkQueue } from './runtime/queue.js';
 import { Reconciler } from './controller/reconcile.js';
-import { EventRecorder } from './controller/events.js';
-import { InformerSet } from './controller/informers.js';
-import { LeaderElector } from './controller/leader.js';
-import { startServers, type Servers } from './controller/servers.js';
-import { configFromEnv, type OperatorConfig } from './controller/config.js';
+import { EventRecorder } from './runtime/events.js';
+import { InformerSet } from './runtime/informers.js';
+import { LeaderElector } from './runtime/leader.js';
+import { startServers, type Servers } from './runtime/servers.js';
+import { configFromEnv, type OperatorConfig } from './runtime/config.js';
 import { createRedisOrchestrator } from './redis/index.js';
 import { createTopicManager } from './kafka/index.js';
 

@@ -1,8 +1,10 @@
 // Conditions as Kubernetes conventions want them: `Ready` plus one per concern, each
 // True/False/Unknown with a CamelCase reason and a human message; lastTransitionTime moves only
 // when the status changes.
-import type { Condition } from '../api/types.js';
-import type { ConditionUpdate } from '../orchestration/types.js';
+import type { Condition, ResolvedCacheTier } from '../api/types.js';
+import type { ConditionUpdate, RedisReconcileResult } from '../orchestration/types.js';
+import type { KObject } from '../runtime/kube.js';
+import { childName, type Component } from '../render/names.js';
 
 export const COMPONENT_CONDITIONS = ['ZooKeeperReady', 'KafkaReady', 'RedisReady', 'ProducerReady', 'OpenRestyReady'] as const;
 export const REDIS_CONDITIONS = ['SlotsCovered', 'SlotsBalanced', 'MembershipHealthy', 'ReplicaPlacement', 'KeyspaceIntact'] as const;
@@ -12,6 +14,9 @@ export const PAUSED = 'Paused';
 
 /** Order in status.conditions: Ready first, then components, then orchestration. */
 export const CONDITION_ORDER: readonly string[] = [READY, PAUSED, ...COMPONENT_CONDITIONS, ...REDIS_CONDITIONS, TOPICS_CONDITION];
+
+/** Types the reconciler computes itself; every other type in status came from the Redis orchestrator. */
+const RECONCILER_CONDITIONS: ReadonlySet<string> = new Set([READY, PAUSED, ...COMPONENT_CONDITIONS, TOPICS_CONDITION]);
 
 /**
  * Merge freshly computed conditions with the previous ones: a condition whose status did not
@@ -53,4 +58,124 @@ export function readyCondition(others: ConditionUpdate[]): ConditionUpdate {
   if (notTrue.length === 0) return { type: READY, status: 'True', reason: 'AllReady', message: 'all components and orchestration are ready' };
   const parts = notTrue.map((c) => `${c.type}=${c.status}${c.message ? ` (${c.message})` : ''}`);
   return { type: READY, status: 'False', reason: 'NotReady', message: `waiting for ${parts.join('; ')}`.slice(0, 1000) };
+}
+
+// ---- component conditions: one per workload, from its live status ---------------------------
+
+/** A child as the apply step left it (see steps/apply.ts ChildState). */
+export interface ChildView {
+  rendered?: unknown;
+  live?: KObject;
+  readError?: string;
+}
+
+function num(v: unknown): number {
+  return typeof v === 'number' && Number.isFinite(v) ? v : 0;
+}
+
+function field(obj: unknown, ...path: string[]): unknown {
+  let cur: unknown = obj;
+  for (const p of path) {
+    if (typeof cur !== 'object' || cur === null) return undefined;
+    cur = (cur as Record<string, unknown>)[p];
+  }
+  return cur;
+}
+
+/** Readiness of a StatefulSet or Deployment from its status, as a condition body. */
+export function workloadCondition(type: string, kind: string, name: string, st: ChildView): ConditionUpdate {
+  if (st.readError) return { type, status: 'Unknown', reason: 'ReadFailed', message: `${kind} ${name}: ${st.readError}` };
+  if (!st.live) {
+    if (!st.rendered) return { type, status: 'Unknown', reason: 'NotRendered', message: `${kind} ${name} is not rendered yet` };
+    return { type, status: 'False', reason: 'NotCreated', message: `${kind} ${name} does not exist yet` };
+  }
+  const live = st.live;
+  const desired = field(live, 'spec', 'replicas') === undefined ? 1 : num(field(live, 'spec', 'replicas'));
+  const generation = num(live.metadata.generation);
+  const observed = num(field(live, 'status', 'observedGeneration'));
+  const replicas = num(field(live, 'status', 'replicas'));
+  const ready = num(field(live, 'status', 'readyReplicas'));
+  const updated = num(field(live, 'status', 'updatedReplicas'));
+  const available = num(field(live, 'status', 'availableReplicas'));
+  if (observed < generation) {
+    return { type, status: 'False', reason: 'Progressing', message: `${kind} ${name}: waiting for the controller to observe generation ${generation}` };
+  }
+  if (updated < desired) return { type, status: 'False', reason: 'RollingUpdate', message: `${kind} ${name}: ${updated}/${desired} pods updated` };
+  if (ready < desired) return { type, status: 'False', reason: 'PodsNotReady', message: `${kind} ${name}: ${ready}/${desired} pods ready` };
+  if (kind === 'Deployment' && available < desired) {
+    return { type, status: 'False', reason: 'PodsNotAvailable', message: `${kind} ${name}: ${available}/${desired} pods available` };
+  }
+  if (replicas > desired) return { type, status: 'False', reason: 'ScalingDown', message: `${kind} ${name}: ${replicas} pods, want ${desired}` };
+  return { type, status: 'True', reason: 'Ready', message: `${kind} ${name}: ${ready}/${desired} pods ready` };
+}
+
+const STATEFUL: Record<string, Component> = { ZooKeeperReady: 'zookeeper', KafkaReady: 'kafka', RedisReady: 'redis' };
+
+export interface RedisPodsView {
+  /** Redis pods running with an IP. */
+  running: number;
+  /** Replicas the Redis StatefulSet is rendered with. */
+  replicas: number;
+  passwordProblem?: string;
+}
+
+/** ZooKeeperReady, KafkaReady, RedisReady, ProducerReady, OpenRestyReady, in that order. */
+export function componentConditions(
+  tier: ResolvedCacheTier,
+  child: (kind: string, component: Component) => ChildView,
+  redis: RedisPodsView,
+): ConditionUpdate[] {
+  const updates: ConditionUpdate[] = [];
+  for (const [type, component] of Object.entries(STATEFUL)) {
+    let c = workloadCondition(type, 'StatefulSet', childName(tier, component), child('StatefulSet', component));
+    if (component === 'redis') {
+      if (redis.passwordProblem) c = { type, status: 'False', reason: 'PasswordUnavailable', message: redis.passwordProblem };
+      else if (redis.running < redis.replicas && c.reason !== 'NotRendered') {
+        c = { type, status: 'False', reason: 'PodsNotRunning', message: `${redis.running}/${redis.replicas} pods running` };
+      }
+    }
+    updates.push(c);
+  }
+  updates.push(workloadCondition('ProducerReady', 'Deployment', childName(tier, 'producer'), child('Deployment', 'producer')));
+  const dist = workloadCondition('OpenRestyReady', 'Deployment', childName(tier, 'openresty-distribution'), child('Deployment', 'openresty-distribution'));
+  const app = workloadCondition('OpenRestyReady', 'Deployment', childName(tier, 'openresty-app'), child('Deployment', 'openresty-app'));
+  if (dist.status === 'True' && app.status === 'True') {
+    updates.push({ ...dist, message: `${dist.message}; ${app.message}` });
+  } else {
+    updates.push(dist.status !== 'True' ? dist : app);
+  }
+  return updates;
+}
+
+// ---- orchestration conditions: whatever the Redis orchestrator reports ----------------------
+
+/**
+ * The Redis orchestrator's conditions, passed through whatever their types: the reconciler only
+ * insists on REDIS_CONDITIONS (NotReported when missing). When the orchestrator could not run,
+ * `problem` stands in for every orchestration condition — the known ones and any other type it
+ * reported before (still in `previous`), so a condition never vanishes just because Redis is down.
+ */
+export function orchestrationConditions(
+  result: Pick<RedisReconcileResult, 'conditions'> | undefined,
+  problem: ConditionUpdate | undefined,
+  previous: readonly Condition[] | undefined,
+): ConditionUpdate[] {
+  const known = REDIS_CONDITIONS as readonly string[];
+  if (result) {
+    const updates: ConditionUpdate[] = known.map(
+      (type) =>
+        result.conditions.find((x) => x.type === type) ?? {
+          type,
+          status: 'Unknown',
+          reason: 'NotReported',
+          message: 'the orchestration did not report this condition',
+        },
+    );
+    for (const c of result.conditions) if (!known.includes(c.type)) updates.push(c);
+    return updates;
+  }
+  if (!problem) return [];
+  const types = [...known];
+  for (const c of previous ?? []) if (!RECONCILER_CONDITIONS.has(c.type) && !types.includes(c.type)) types.push(c.type);
+  return types.map((type) => ({ ...problem, type }));
 }

@@ -5,6 +5,8 @@
 // never seen as drift and never reverted. Arrays are compared element by element (same length:
 // an item we stopped rendering is drift).
 
+import { parseQuantity } from '../api/quantity.js';
+
 export type Path = (string | number)[];
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
@@ -20,21 +22,6 @@ function isEmptyValue(v: unknown): boolean {
   if (Array.isArray(v)) return v.length === 0;
   if (isPlainObject(v)) return Object.values(v).every((x) => x === undefined);
   return false;
-}
-
-const QUANTITY = /^([+-]?(?:\d+\.?\d*|\.\d+))(?:(Ki|Mi|Gi|Ti|Pi|Ei)|([numkMGTPE])|[eE]([+-]?\d+))?$/;
-const BINARY: Record<string, number> = { Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50, Ei: 2 ** 60 };
-const DECIMAL: Record<string, number> = { n: 1e-9, u: 1e-6, m: 1e-3, k: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, E: 1e18 };
-
-/** Numeric value of a Kubernetes quantity ("500m", "1Gi", "1e3"), or undefined. */
-export function parseQuantity(s: string): number | undefined {
-  const m = QUANTITY.exec(s);
-  if (!m) return undefined;
-  const n = Number(m[1]);
-  if (m[2]) return n * BINARY[m[2]];
-  if (m[3]) return n * DECIMAL[m[3]];
-  if (m[4]) return n * 10 ** Number(m[4]);
-  return n;
 }
 
 /** Resource quantities are canonicalised by the API server ("0.5" -> "500m"); compare values. */

@@ -1,7 +1,19 @@
-// The reconcile of one CacheTier: render the desired children (pure), apply only what differs
-// from the live objects, drive the orchestration seams (Redis Cluster shape, Kafka topics), and
-// write an honest status — only when it changed. Everything that talks to Kubernetes goes
-// through the injected KubeClient, so unit tests run this against an in-memory fake.
+// The reconcile of one CacheTier, as a pipeline of named steps (each in its own module, each
+// testable alone):
+//   observe -> orchestrate Redis -> render -> apply children -> conditions -> topics
+//           -> status -> events -> requeue
+// - observe (steps/observe.ts): the live Redis StatefulSet, the Redis pods, the password;
+// - orchestrate Redis (steps/redis.ts): one call into the Redis orchestrator, which decides the
+//   Redis StatefulSet's replicas;
+// - render (render/index.ts, pure) and apply children (steps/apply.ts): write only what differs;
+// - conditions (conditions.ts): one per component from the workloads' status, plus whatever the
+//   Redis orchestrator reports;
+// - topics (steps/topics.ts): once Kafka is ready;
+// - status (status.ts): assembled from all of the above, written only when it changed;
+// - events: condition transitions and what the orchestration reported;
+// - requeue: again soon while not converged, backing off while nothing changes.
+// Everything that talks to Kubernetes goes through the injected KubeClient, so unit tests run
+// this against an in-memory fake.
 //
 // Decisions worth knowing:
 // - "Differs" means the rendered object is not a subset of the live one (controller/diff.ts):
@@ -16,31 +28,22 @@
 // - The Redis StatefulSet's replicas come from the orchestration (grow first; shrink only after
 //   a verified drain). With no Redis pod running (no IPs yet) the orchestrator is not called:
 //   the StatefulSet follows spec.redis.masters upward and status says "0/6 pods running".
-import type { CacheTier, CacheTierStatus, Condition, RedisMemberStatus, ResolvedCacheTier, TopicStatus } from '../api/types.js';
+import type { CacheTier, Condition, ResolvedCacheTier } from '../api/types.js';
 import { resolve } from '../api/defaults.js';
-import type { KObject, KubeClient, PodInfo } from '../kube/client.js';
-import { describeError, isConflict, isNotFound } from '../kube/client.js';
-import type { KubeObject, RenderOptions } from '../render/index.js';
+import type { KubeClient } from '../runtime/kube.js';
+import { describeError, isNotFound } from '../runtime/kube.js';
+import type { Recorder } from '../runtime/events.js';
+import type { RenderOptions } from '../render/index.js';
 import { renderAll } from '../render/index.js';
-import type { Component } from '../render/common.js';
-import { childName, podDnsName, selectorLabels, serviceDnsName } from '../render/common.js';
-import { KAFKA_PORT } from '../render/config/kafka.js';
-import { REDIS_PORT } from '../render/config/redis.js';
-import { ZK_PORTS } from '../render/config/zookeeper.js';
-import { PRODUCER_HTTP_PORT } from '../render/config/producer.js';
-import { OPENRESTY_PORT } from '../render/config/nginx.js';
-import type {
-  ConditionUpdate,
-  OrchestrationEvent,
-  RedisMember,
-  RedisOrchestrator,
-  RedisReconcileResult,
-  TopicManager,
-  TopicReconcileResult,
-} from '../orchestration/types.js';
-import type { Recorder } from './events.js';
-import { deepEqual, firstDifference, formatPath } from './diff.js';
-import { PAUSED, READY, REDIS_CONDITIONS, TOPICS_CONDITION, mergeConditions, readyCondition } from './conditions.js';
+import type { KubeObject } from '../render/object.js';
+import { childName, type Component } from '../render/names.js';
+import type { ConditionUpdate, OrchestrationEvent, RedisOrchestrator, TopicManager } from '../orchestration/types.js';
+import { PAUSED, READY, componentConditions, mergeConditions, orchestrationConditions, readyCondition } from './conditions.js';
+import { activeStatusPatch, redisStatus, statusChanges } from './status.js';
+import { observeRedis, type RedisObservation } from './steps/observe.js';
+import { orchestrateRedis, type RedisStepOutcome } from './steps/redis.js';
+import { applyChildren, type ApplyOutcome, type ChildState } from './steps/apply.js';
+import { reconcileTopics, type TopicsStepOutcome } from './steps/topics.js';
 import type { Logger } from '../log.js';
 import { silentLogger } from '../log.js';
 
@@ -66,106 +69,21 @@ export interface ReconcileOutcome {
   statusWritten: boolean;
 }
 
-interface ChildState {
-  rendered?: KubeObject;
-  live?: KObject;
-  readError?: string;
+type Emit = (type: 'Normal' | 'Warning', reason: string, message: string) => void;
+
+/** One active reconcile pass: its inputs, and the failures that make it fail (and retry). */
+interface Pass {
+  tier: CacheTier;
+  resolved: ResolvedCacheTier;
+  now: string;
+  key: string;
+  log: Logger;
+  emit: Emit;
+  errors: string[];
 }
-
-/** Children read/applied at once in one reconcile (a tier has ~30). */
-const APPLY_CONCURRENCY = 8;
-
-interface ChildOutcome {
-  id: string;
-  applied?: boolean;
-  error?: string;
-  event?: { type: 'Normal' | 'Warning'; reason: string; message: string };
-}
-
-/** fn over items, at most `limit` at a time; results in the items' order. */
-export async function mapBounded<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const i = next++;
-      results[i] = await fn(items[i], i);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(Math.max(1, limit), items.length) }, () => worker()));
-  return results;
-}
-
-const STATEFUL: Record<string, Component> = { ZooKeeperReady: 'zookeeper', KafkaReady: 'kafka', RedisReady: 'redis' };
 
 function num(v: unknown): number {
   return typeof v === 'number' && Number.isFinite(v) ? v : 0;
-}
-
-function field(obj: unknown, ...path: string[]): unknown {
-  let cur: unknown = obj;
-  for (const p of path) {
-    if (typeof cur !== 'object' || cur === null) return undefined;
-    cur = (cur as Record<string, unknown>)[p];
-  }
-  return cur;
-}
-
-/** Readiness of a StatefulSet or Deployment from its status, as a condition body. */
-export function workloadCondition(type: string, kind: string, name: string, st: ChildState): ConditionUpdate {
-  if (st.readError) return { type, status: 'Unknown', reason: 'ReadFailed', message: `${kind} ${name}: ${st.readError}` };
-  if (!st.live) {
-    if (!st.rendered) return { type, status: 'Unknown', reason: 'NotRendered', message: `${kind} ${name} is not rendered yet` };
-    return { type, status: 'False', reason: 'NotCreated', message: `${kind} ${name} does not exist yet` };
-  }
-  const live = st.live;
-  const desired = field(live, 'spec', 'replicas') === undefined ? 1 : num(field(live, 'spec', 'replicas'));
-  const generation = num(live.metadata.generation);
-  const observed = num(field(live, 'status', 'observedGeneration'));
-  const replicas = num(field(live, 'status', 'replicas'));
-  const ready = num(field(live, 'status', 'readyReplicas'));
-  const updated = num(field(live, 'status', 'updatedReplicas'));
-  const available = num(field(live, 'status', 'availableReplicas'));
-  if (observed < generation) {
-    return { type, status: 'False', reason: 'Progressing', message: `${kind} ${name}: waiting for the controller to observe generation ${generation}` };
-  }
-  if (updated < desired) return { type, status: 'False', reason: 'RollingUpdate', message: `${kind} ${name}: ${updated}/${desired} pods updated` };
-  if (ready < desired) return { type, status: 'False', reason: 'PodsNotReady', message: `${kind} ${name}: ${ready}/${desired} pods ready` };
-  if (kind === 'Deployment' && available < desired) {
-    return { type, status: 'False', reason: 'PodsNotAvailable', message: `${kind} ${name}: ${available}/${desired} pods available` };
-  }
-  if (replicas > desired) return { type, status: 'False', reason: 'ScalingDown', message: `${kind} ${name}: ${replicas} pods, want ${desired}` };
-  return { type, status: 'True', reason: 'Ready', message: `${kind} ${name}: ${ready}/${desired} pods ready` };
-}
-
-function podOrdinal(pod: string): number {
-  const m = /-(\d+)$/.exec(pod);
-  return m ? Number(m[1]) : -1;
-}
-
-export function redisMembersFromPods(pods: PodInfo[]): RedisMember[] {
-  return pods
-    .filter((p) => p.phase === 'Running' && p.podIP && !p.deleting && podOrdinal(p.name) >= 0)
-    .map((p) => ({ pod: p.name, ordinal: podOrdinal(p.name), host: p.podIP as string, port: REDIS_PORT, node: p.nodeName ?? '' }))
-    .sort((a, b) => a.ordinal - b.ordinal);
-}
-
-/**
- * Only the fields the CRD's status schema declares: anything else would be pruned by the API
- * server, and the live status would never equal the desired one (a write on every reconcile).
- */
-function pick<T extends object>(o: T, keys: readonly (keyof T)[]): T {
-  const out = {} as T;
-  for (const k of keys) if (o[k] !== undefined && o[k] !== null) out[k] = o[k];
-  return out;
-}
-const MEMBER_KEYS = ['pod', 'nodeId', 'address', 'role', 'masterOf', 'replicaOf', 'slots', 'kubernetesNode'] as const;
-const TOPIC_KEYS = ['name', 'partitions', 'replicationFactor', 'ready', 'message'] as const;
-const memberStatus = (m: RedisMemberStatus): RedisMemberStatus => pick(m, MEMBER_KEYS);
-const topicStatus = (t: TopicStatus): TopicStatus => pick(t, TOPIC_KEYS);
-
-function refOf(o: KubeObject, ns: string) {
-  return { apiVersion: o.apiVersion, kind: o.kind, namespace: o.metadata.namespace ?? ns, name: o.metadata.name };
 }
 
 export class Reconciler {
@@ -212,291 +130,139 @@ export class Reconciler {
       pendingEvents.push(this.deps.recorder.event(tier, type, reason, message));
     };
     try {
-      return await this.reconcileActive(tier, resolved, now, key, log, emit);
+      return await this.reconcileActive({ tier, resolved, now, key, log, emit, errors: [] });
     } finally {
       await Promise.allSettled(pendingEvents);
     }
   }
 
-  private async reconcileActive(
-    tier: CacheTier,
-    resolved: ResolvedCacheTier,
-    now: string,
-    key: string,
-    log: Logger,
-    emit: (type: 'Normal' | 'Warning', reason: string, message: string) => void,
-  ): Promise<ReconcileOutcome> {
-    const { kube } = this.deps;
-    const { namespace } = tier.metadata;
-    const events: OrchestrationEvent[] = [];
-    const errors: string[] = [];
-    let changed = false;
-
-    // --- Redis: members, password, orchestration -> StatefulSet replicas ---------------------
-    const redisName = childName(resolved, 'redis');
-    const shape = resolved.spec.redis;
-    const wantRedis = shape.masters * (1 + shape.replicasPerMaster);
-    let liveRedisSts: KObject | undefined;
-    let redisStsError: string | undefined;
-    try {
-      liveRedisSts = await kube.get({ apiVersion: 'apps/v1', kind: 'StatefulSet', namespace, name: redisName });
-    } catch (err) {
-      redisStsError = describeError(err);
-    }
-    const currentRedisReplicas = liveRedisSts ? num(field(liveRedisSts, 'spec', 'replicas')) : 0;
-    let pods: PodInfo[] = [];
-    try {
-      pods = await kube.listPods(namespace, selectorLabels(resolved, 'redis'));
-    } catch (err) {
-      errors.push(`list Redis pods: ${describeError(err)}`);
-    }
-    const members = redisMembersFromPods(pods);
-
-    let password: string | undefined;
-    let passwordProblem: string | undefined;
-    if (shape.auth?.passwordSecretRef) {
-      const ref = shape.auth.passwordSecretRef;
-      try {
-        const data = await kube.getSecret(namespace, ref.name);
-        if (!data) passwordProblem = `Secret ${ref.name} not found`;
-        else if (data[ref.key] === undefined) passwordProblem = `Secret ${ref.name} has no key ${ref.key}`;
-        else password = data[ref.key];
-      } catch (err) {
-        passwordProblem = `Secret ${ref.name}: ${describeError(err)}`;
-      }
-    }
-
-    let redisResult: RedisReconcileResult | undefined;
-    let redisProblem: ConditionUpdate | undefined;
-    // The StatefulSet follows the spec upward even when no pod runs; it never shrinks without
-    // the orchestration's word.
-    let redisReplicas = Math.max(currentRedisReplicas, wantRedis);
-    if (redisStsError) {
-      redisProblem = { type: 'SlotsCovered', status: 'Unknown', reason: 'ReadFailed', message: `StatefulSet ${redisName}: ${redisStsError}` };
-    } else if (passwordProblem) {
-      redisProblem = { type: 'SlotsCovered', status: 'Unknown', reason: 'PasswordUnavailable', message: passwordProblem };
-    } else if (members.length === 0) {
-      redisProblem = {
-        type: 'SlotsCovered',
-        status: 'Unknown',
-        reason: 'PodsNotRunning',
-        message: `${members.length}/${redisReplicas} Redis pods running`,
-      };
-    } else {
-      try {
-        redisResult = await this.deps.redis.reconcile(
-          { masters: shape.masters, replicasPerMaster: shape.replicasPerMaster, password },
-          members,
-          currentRedisReplicas || wantRedis,
-        );
-        redisReplicas = redisResult.statefulSetReplicas;
-        events.push(...redisResult.events);
-      } catch (err) {
-        const msg = describeError(err);
-        log.warn({ err: msg }, 'Redis orchestration failed');
-        redisProblem = { type: 'SlotsCovered', status: 'Unknown', reason: 'OrchestrationError', message: msg };
-        events.push({ type: 'Warning', reason: 'RedisOrchestrationFailed', message: msg });
-      }
-    }
-
-    // --- children: render, compare, apply what differs ----------------------------------------
+  /** The pipeline: each step is one method below, in the order they run. */
+  private async reconcileActive(pass: Pass): Promise<ReconcileOutcome> {
+    const observed = await this.observe(pass);
+    const redis = await this.orchestrateRedis(pass, observed);
     let objects: KubeObject[];
     try {
-      objects = this.render(resolved, { redisStatefulSetReplicas: redisReplicas });
+      objects = this.render(pass.resolved, { redisStatefulSetReplicas: redis.replicas });
     } catch (err) {
-      return this.renderFailed(tier, describeError(err), now);
+      return this.renderFailed(pass.tier, describeError(err), pass.now);
     }
-    const children = new Map<string, ChildState>();
-    // Children don't depend on each other: read and apply them APPLY_CONCURRENCY at a time.
-    // Results land in render order (applied, errors, events), whatever order the requests finish.
-    const outcomes = await mapBounded(objects, APPLY_CONCURRENCY, async (obj): Promise<ChildOutcome> => {
-      const ref = refOf(obj, namespace);
-      const id = `${ref.kind}/${ref.name}`;
-      const st: ChildState = { rendered: obj };
-      children.set(id, st);
-      const isRedisSts = ref.kind === 'StatefulSet' && ref.name === redisName;
-      if (isRedisSts && redisStsError) {
-        // Without the live replicas we can't tell a grow from a shrink: leave it alone.
-        st.readError = redisStsError;
-        return { id, error: `${id}: ${redisStsError}` };
-      }
-      try {
-        const live = isRedisSts ? liveRedisSts : await kube.get(ref);
-        st.live = live;
-        const diff = live ? firstDifference(obj, live) : [];
-        if (!diff) return { id };
-        const body = { ...obj, metadata: { ...obj.metadata, namespace: ref.namespace } } as KObject;
-        st.live = live ? await kube.apply(body) : await this.createOrApply(body);
-        const verb = live ? 'Updated' : 'Created';
-        const msg = live ? `updated ${ref.kind} ${ref.name} (${formatPath(diff)} differed)` : `created ${ref.kind} ${ref.name}`;
-        log.info({ child: id }, msg);
-        return { id, applied: true, event: { type: 'Normal', reason: verb, message: msg } };
-      } catch (err) {
-        const msg = describeError(err);
-        st.readError = msg;
-        log.warn({ child: id, err: msg }, 'apply failed');
-        return { id, error: `${id}: ${msg}`, event: { type: 'Warning', reason: 'ApplyFailed', message: `${ref.kind} ${ref.name}: ${msg}` } };
-      }
-    });
-    const applied: string[] = [];
-    for (const o of outcomes) {
-      if (o.applied) {
-        applied.push(o.id);
-        changed = true;
-      }
-      if (o.error) errors.push(o.error);
-      if (o.event) emit(o.event.type, o.event.reason, o.event.message);
+    const applied = await this.applyChildren(pass, objects, observed);
+    const updates = this.componentAndOrchestrationConditions(pass, applied, observed, redis);
+    const topics = await this.reconcileTopics(pass, applied, updates);
+    updates.push(topics.condition);
+    const { ready, conditions, transitions } = this.mergeConditions(pass, updates);
+    const statusWritten = await this.writeActiveStatus(pass, conditions, observed, redis, topics);
+    this.emitEvents(pass, transitions, [...redis.events, ...topics.events]);
+    if (pass.errors.length > 0) {
+      this.backoff.delete(pass.key);
+      throw new Error(`reconcile ${pass.key}: ${pass.errors.join('; ')}`);
     }
-    const child = (kind: string, component: Component): ChildState =>
-      children.get(`${kind}/${childName(resolved, component)}`) ?? {};
+    const converged = ready.status === 'True' && (redis.result?.converged ?? false);
+    return this.requeue(pass.key, converged, applied.applied.length > 0 || statusWritten, { applied: applied.applied, statusWritten });
+  }
 
-    // --- component conditions ----------------------------------------------------------------
-    const updates: ConditionUpdate[] = [];
-    for (const [type, component] of Object.entries(STATEFUL)) {
-      let c = workloadCondition(type, 'StatefulSet', childName(resolved, component), child('StatefulSet', component));
-      if (component === 'redis') {
-        const running = members.length;
-        if (passwordProblem) c = { type, status: 'False', reason: 'PasswordUnavailable', message: passwordProblem };
-        else if (running < redisReplicas && c.reason !== 'NotRendered') {
-          c = { type, status: 'False', reason: 'PodsNotRunning', message: `${running}/${redisReplicas} pods running` };
-        }
-      }
-      updates.push(c);
-    }
-    updates.push(workloadCondition('ProducerReady', 'Deployment', childName(resolved, 'producer'), child('Deployment', 'producer')));
-    const dist = workloadCondition('OpenRestyReady', 'Deployment', childName(resolved, 'openresty-distribution'), child('Deployment', 'openresty-distribution'));
-    const app = workloadCondition('OpenRestyReady', 'Deployment', childName(resolved, 'openresty-app'), child('Deployment', 'openresty-app'));
-    if (dist.status === 'True' && app.status === 'True') {
-      updates.push({ ...dist, message: `${dist.message}; ${app.message}` });
-    } else {
-      updates.push(dist.status !== 'True' ? dist : app);
-    }
+  /** observe: the Redis StatefulSet, pods and password, before anything is applied. */
+  private async observe(pass: Pass): Promise<RedisObservation> {
+    const observed = await observeRedis(this.deps.kube, pass.resolved);
+    pass.errors.push(...observed.errors);
+    return observed;
+  }
 
-    // --- Redis orchestration conditions ------------------------------------------------------
-    if (redisResult) {
-      for (const type of REDIS_CONDITIONS) {
-        const c = redisResult.conditions.find((x) => x.type === type);
-        updates.push(c ?? { type, status: 'Unknown', reason: 'NotReported', message: 'the orchestration did not report this condition' });
-      }
-      for (const c of redisResult.conditions) if (!(REDIS_CONDITIONS as readonly string[]).includes(c.type)) updates.push(c);
-    } else if (redisProblem) {
-      for (const type of REDIS_CONDITIONS) updates.push({ ...redisProblem, type });
-    }
+  /** orchestrate Redis: one call behind orchestration/types.ts; decides the StatefulSet's replicas. */
+  private orchestrateRedis(pass: Pass, observed: RedisObservation): Promise<RedisStepOutcome> {
+    return orchestrateRedis(this.deps.redis, pass.resolved, observed, pass.log);
+  }
 
-    // --- Kafka topics ------------------------------------------------------------------------
+  /** apply children: write what differs; Created/Updated/ApplyFailed events as they happen. */
+  private async applyChildren(pass: Pass, objects: KubeObject[], observed: RedisObservation): Promise<ApplyOutcome> {
+    const known = { kind: 'StatefulSet', name: childName(pass.resolved, 'redis'), live: observed.statefulSet, readError: observed.statefulSetError };
+    const out = await applyChildren(this.deps.kube, pass.tier.metadata.namespace, objects, known, pass.log);
+    pass.errors.push(...out.errors);
+    for (const e of out.events) pass.emit(e.type, e.reason, e.message);
+    return out;
+  }
+
+  /** conditions: one per component, then whatever the Redis orchestrator reported. */
+  private componentAndOrchestrationConditions(
+    pass: Pass,
+    applied: ApplyOutcome,
+    observed: RedisObservation,
+    redis: RedisStepOutcome,
+  ): ConditionUpdate[] {
+    const child = (kind: string, component: Component): ChildState => applied.children.get(`${kind}/${childName(pass.resolved, component)}`) ?? {};
+    return [
+      ...componentConditions(pass.resolved, child, {
+        running: observed.members.length,
+        replicas: redis.replicas,
+        passwordProblem: observed.passwordProblem,
+      }),
+      ...orchestrationConditions(redis.result, redis.problem, pass.tier.status?.conditions),
+    ];
+  }
+
+  /** topics: once KafkaReady is True, through the topic manager. */
+  private reconcileTopics(pass: Pass, applied: ApplyOutcome, updates: ConditionUpdate[]): Promise<TopicsStepOutcome> {
     const kafkaReady = updates.find((c) => c.type === 'KafkaReady')?.status === 'True';
-    const kafkaReplicas = num(field(child('StatefulSet', 'kafka').live, 'spec', 'replicas'));
-    let topicResult: TopicReconcileResult | undefined;
-    if (kafkaReady && kafkaReplicas > 0) {
-      const brokers = Array.from({ length: kafkaReplicas }, (_, i) => `${podDnsName(resolved, 'kafka', i)}:${KAFKA_PORT}`);
-      const t = resolved.spec.kafka.topics;
-      try {
-        topicResult = await this.deps.topics.reconcile(brokers, [t.cacheMessage, t.accessLog, t.deadLetter]);
-        updates.push({ ...topicResult.condition, type: TOPICS_CONDITION });
-        events.push(...topicResult.events);
-      } catch (err) {
-        const msg = describeError(err);
-        updates.push({ type: TOPICS_CONDITION, status: 'Unknown', reason: 'TopicManagerError', message: msg });
-        events.push({ type: 'Warning', reason: 'TopicReconcileFailed', message: msg });
-      }
-    } else {
-      updates.push({ type: TOPICS_CONDITION, status: 'Unknown', reason: 'WaitingForKafka', message: 'waiting for Kafka to be ready' });
-    }
+    const kafka = applied.children.get(`StatefulSet/${childName(pass.resolved, 'kafka')}`)?.live;
+    const kafkaReplicas = num((kafka?.spec as { replicas?: unknown } | undefined)?.replicas);
+    return reconcileTopics(this.deps.topics, pass.resolved, kafkaReady, kafkaReplicas);
+  }
 
+  /** Ready from all the others, merged with the previous conditions (transition times kept). */
+  private mergeConditions(pass: Pass, updates: ConditionUpdate[]) {
     const ready = readyCondition(updates);
-    const { conditions, transitions } = mergeConditions(tier.status?.conditions, [ready, ...updates], now, tier.metadata.generation);
+    return { ready, ...mergeConditions(pass.tier.status?.conditions, [ready, ...updates], pass.now, pass.tier.metadata.generation) };
+  }
 
-    // --- status ------------------------------------------------------------------------------
-    const redisStatus: NonNullable<CacheTierStatus['redis']> = { ...(tier.status?.redis ?? { readyMasters: 0 }) };
-    if (redisResult) {
-      redisStatus.readyMasters = redisResult.readyMasters;
-      redisStatus.members = redisResult.members.map(memberStatus);
-    } else if (redisProblem?.reason === 'PodsNotRunning' || redisProblem?.reason === 'PasswordUnavailable') {
-      redisStatus.readyMasters = 0;
-      redisStatus.members = pods
-        .filter((p) => podOrdinal(p.name) >= 0)
-        .sort((a, b) => podOrdinal(a.name) - podOrdinal(b.name))
-        .map((p): RedisMemberStatus => {
-          const m: RedisMemberStatus = { pod: p.name, role: 'unknown' };
-          if (p.podIP) m.address = `${p.podIP}:${REDIS_PORT}`;
-          if (p.nodeName) m.kubernetesNode = p.nodeName;
-          return m;
-        });
-    }
-    const statusPatch: Record<string, unknown> = {
-      observedGeneration: tier.metadata.generation,
+  /** status: assembled in status.ts, written only when it changed. */
+  private writeActiveStatus(
+    pass: Pass,
+    conditions: Condition[],
+    observed: RedisObservation,
+    redis: RedisStepOutcome,
+    topics: TopicsStepOutcome,
+  ): Promise<boolean> {
+    const patch = activeStatusPatch({
+      tier: pass.tier,
+      resolved: pass.resolved,
       conditions,
-      redis: redisStatus,
-      endpoints: this.endpoints(resolved),
-    };
-    if (topicResult) statusPatch.topics = topicResult.topics.map(topicStatus);
-    const statusWritten = await this.writeStatus(tier, statusPatch, errors);
-    changed ||= statusWritten;
+      redis: redisStatus(pass.tier.status?.redis, redis.result, redis.problem, observed.pods),
+      topics: topics.result,
+    });
+    return this.writeStatus(pass.tier, patch, pass.errors);
+  }
 
-    // --- events: condition transitions and orchestration --------------------------------------
+  /** events: condition transitions, leaving pause, then what the orchestration reported. */
+  private emitEvents(pass: Pass, transitions: { update: ConditionUpdate; from?: Condition['status'] }[], orchestration: OrchestrationEvent[]): void {
     for (const t of transitions) {
       if (t.from === undefined && t.update.status === 'Unknown') continue;
       const type = t.update.status === 'False' ? 'Warning' : 'Normal';
-      emit(type, `${t.update.type}${t.update.status}`, `${t.update.type} ${t.from ?? 'unset'} -> ${t.update.status} (${t.update.reason}): ${t.update.message}`);
+      pass.emit(type, `${t.update.type}${t.update.status}`, `${t.update.type} ${t.from ?? 'unset'} -> ${t.update.status} (${t.update.reason}): ${t.update.message}`);
     }
-    if (tier.status?.conditions?.some((c) => c.type === PAUSED)) {
-      emit('Normal', 'Resumed', 'spec.paused is false: reconciling again');
+    if (pass.tier.status?.conditions?.some((c) => c.type === PAUSED)) {
+      pass.emit('Normal', 'Resumed', 'spec.paused is false: reconciling again');
     }
-    for (const e of events) emit(e.type, e.reason, e.message);
-
-    if (errors.length > 0) {
-      this.backoff.delete(key);
-      throw new Error(`reconcile ${key}: ${errors.join('; ')}`);
-    }
-
-    // --- requeue -----------------------------------------------------------------------------
-    const converged = ready.status === 'True' && (redisResult?.converged ?? false);
-    if (converged) {
-      this.backoff.delete(key);
-      return { applied, statusWritten };
-    }
-    // Not there yet: look again soon; back off while nothing changes (e.g. pods that never
-    // start) — informer events on children still wake us at once.
-    const prev = this.backoff.get(key);
-    const delay = changed || prev === undefined ? this.requeueMs : Math.min(this.maxRequeueMs, prev * 2);
-    this.backoff.set(key, delay);
-    return { applied, statusWritten, requeueAfterMs: delay };
+    for (const e of orchestration) pass.emit(e.type, e.reason, e.message);
   }
 
   /**
-   * A missing child is created with POST (the `create` verb RBAC grants and audit shows); if it
-   * appeared meanwhile (409), it is applied instead.
+   * requeue: none once converged. Otherwise look again soon, backing off while nothing changes
+   * (e.g. pods that never start) — informer events on children still wake us at once.
    */
-  private async createOrApply(body: KObject): Promise<KObject> {
-    try {
-      return await this.deps.kube.create(body);
-    } catch (err) {
-      if (!isConflict(err)) throw err;
-      return this.deps.kube.apply(body);
+  private requeue(key: string, converged: boolean, changed: boolean, outcome: ReconcileOutcome): ReconcileOutcome {
+    if (converged) {
+      this.backoff.delete(key);
+      return outcome;
     }
-  }
-
-  private endpoints(tier: ResolvedCacheTier): Record<string, string> {
-    const redisSeeds = Array.from(
-      { length: tier.spec.redis.masters * (1 + tier.spec.redis.replicasPerMaster) },
-      (_, i) => `${podDnsName(tier, 'redis', i)}:${REDIS_PORT}`,
-    );
-    const zk = Array.from({ length: tier.spec.zookeeper.replicas }, (_, i) => `${podDnsName(tier, 'zookeeper', i)}:${ZK_PORTS.client}`);
-    const kafka = Array.from({ length: tier.spec.kafka.replicas }, (_, i) => `${podDnsName(tier, 'kafka', i)}:${KAFKA_PORT}`);
-    return {
-      distribution: `http://${serviceDnsName(tier, 'openresty-distribution')}:${OPENRESTY_PORT}`,
-      producer: `http://${serviceDnsName(tier, 'producer')}:${PRODUCER_HTTP_PORT}`,
-      redisSeeds: redisSeeds.join(','),
-      zookeeper: zk.join(','),
-      kafkaBootstrap: kafka.join(','),
-    };
+    const prev = this.backoff.get(key);
+    const delay = changed || prev === undefined ? this.requeueMs : Math.min(this.maxRequeueMs, prev * 2);
+    this.backoff.set(key, delay);
+    return { ...outcome, requeueAfterMs: delay };
   }
 
   /** Merge-patch the status when it differs from the live one; true when written. */
   private async writeStatus(tier: CacheTier, patch: Record<string, unknown>, errors: string[]): Promise<boolean> {
-    const live = (tier.status ?? {}) as Record<string, unknown>;
-    const desired = { ...live, ...patch };
-    if (deepEqual(JSON.parse(JSON.stringify(desired)), JSON.parse(JSON.stringify(live)))) return false;
+    if (!statusChanges(tier.status, patch)) return false;
     try {
       await this.deps.kube.patchCacheTierStatus(tier.metadata.namespace, tier.metadata.name, patch);
       return true;

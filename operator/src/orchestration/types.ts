@@ -39,7 +39,13 @@ export interface RedisReconcileResult {
   members: RedisMemberStatus[];
   /** Masters that own slots. */
   readyMasters: number;
-  /** SlotsCovered, SlotsBalanced, MembershipHealthy, ReplicaPlacement, KeyspaceIntact. */
+  /**
+   * SlotsCovered, SlotsBalanced, MembershipHealthy, ReplicaPlacement, KeyspaceIntact (NotReported
+   * when missing),
+   * plus any other type: each goes into status as reported, and stands in as Unknown with the
+   * reason while the orchestrator cannot run. Ready is True only when every condition is, so a
+   * new type must mean "good" when True.
+   */
   conditions: ConditionUpdate[];
   events: OrchestrationEvent[];
   /**

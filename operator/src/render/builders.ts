@@ -2,19 +2,28 @@
 // Everything here is pure and deterministic, and emits only fields the operator means to own
 // under server-side apply: no status, no server-defaulted fields (imagePullPolicy, dnsPolicy,
 // restartPolicy, strategy, ...), no `undefined` values.
+import { parseQuantity } from '../api/quantity.js';
 import type { ResolvedCacheTier, ResourceRequirements, SecretKeyRef, StorageSpec } from '../api/types.js';
-import {
-  CONFIG_HASH_ANNOTATION,
-  type Component,
-  containerSecurityContext,
-  labels,
-  objectMeta,
-  podAntiAffinity,
-  podDnsName,
-  podSecurityContext,
-  selectorLabels,
-} from './common.js';
-import type { KubeObject } from './index.js';
+import { CONFIG_HASH_ANNOTATION, containerSecurityContext, labels, objectMeta, podAntiAffinity, podSecurityContext, selectorLabels } from './common.js';
+import { configMapName, type Component } from './names.js';
+import type {
+  V1ConfigMap,
+  V1Container,
+  V1ContainerPort,
+  V1Deployment,
+  V1EnvVar,
+  V1PersistentVolumeClaim,
+  V1PodSpec,
+  V1PodTemplateSpec,
+  V1ResourceRequirements,
+  V1Service,
+  V1ServicePort,
+  V1ServiceSpec,
+  V1StatefulSet,
+  V1StatefulSetSpec,
+  V1Volume,
+} from '@kubernetes/client-node';
+import type { Rendered } from './object.js';
 
 export const DEFAULT_CLUSTER_DOMAIN = 'cluster.local';
 /** nginx does not use resolv.conf, so the OpenResty layers name the cluster DNS explicitly. */
@@ -36,15 +45,6 @@ export function configMountPath(component: Component): string {
   return `/etc/cachetier/${component}`;
 }
 
-export function configMapName(tier: ResolvedCacheTier, component: Component): string {
-  return `${tier.metadata.name}-${component}-config`;
-}
-
-/** `<pod>.<headless>.<ns>.svc.<clusterDomain>`: resolvable without resolv.conf search paths. */
-export function podFqdn(tier: ResolvedCacheTier, component: Component, ordinal: number, clusterDomain: string) {
-  return `${podDnsName(tier, component, ordinal)}.${clusterDomain}`;
-}
-
 export function ordinals(n: number): number[] {
   return Array.from({ length: Math.max(0, n) }, (_, i) => i);
 }
@@ -60,7 +60,7 @@ export function configMap(
   component: Component,
   data: Record<string, string>,
   name = configMapName(tier, component),
-): KubeObject {
+): Rendered<V1ConfigMap> {
   return { apiVersion: 'v1', kind: 'ConfigMap', metadata: objectMeta(tier, component, name), data: sortedRecord(data) };
 }
 
@@ -69,11 +69,11 @@ export interface PortSpec {
   port: number;
 }
 
-export function servicePorts(ports: PortSpec[]) {
+export function servicePorts(ports: PortSpec[]): V1ServicePort[] {
   return ports.map((p) => ({ name: p.name, port: p.port, protocol: 'TCP' }));
 }
 
-export function containerPorts(ports: PortSpec[]) {
+export function containerPorts(ports: PortSpec[]): V1ContainerPort[] {
   return ports.map((p) => ({ name: p.name, containerPort: p.port, protocol: 'TCP' }));
 }
 
@@ -86,8 +86,8 @@ export interface ServiceOptions {
   publishNotReadyAddresses?: boolean;
 }
 
-export function service(tier: ResolvedCacheTier, component: Component, o: ServiceOptions): KubeObject {
-  const spec: Record<string, unknown> = {};
+export function service(tier: ResolvedCacheTier, component: Component, o: ServiceOptions): Rendered<V1Service> {
+  const spec: V1ServiceSpec = {};
   if (o.headless) spec.clusterIP = 'None';
   if (o.publishNotReadyAddresses) spec.publishNotReadyAddresses = true;
   spec.selector = selectorLabels(tier, component);
@@ -96,32 +96,11 @@ export function service(tier: ResolvedCacheTier, component: Component, o: Servic
 }
 
 /** Only the keys that are set: resources: {} is valid, `limits: undefined` is not a stable value. */
-export function resources(r: ResourceRequirements): Record<string, Record<string, string>> {
-  const out: Record<string, Record<string, string>> = {};
+export function resources(r: ResourceRequirements): V1ResourceRequirements {
+  const out: V1ResourceRequirements = {};
   if (r.requests && Object.keys(r.requests).length > 0) out.requests = sortedRecord(r.requests);
   if (r.limits && Object.keys(r.limits).length > 0) out.limits = sortedRecord(r.limits);
   return out;
-}
-
-const QUANTITY_FACTORS: Record<string, number> = {
-  '': 1,
-  k: 1e3,
-  K: 1e3,
-  M: 1e6,
-  G: 1e9,
-  T: 1e12,
-  Ki: 2 ** 10,
-  Mi: 2 ** 20,
-  Gi: 2 ** 30,
-  Ti: 2 ** 40,
-};
-
-/** Bytes in a Kubernetes memory quantity ("512Mi", "1G", "1073741824"); undefined if unparseable. */
-export function parseMemoryQuantity(q: string | undefined): number | undefined {
-  if (q === undefined) return undefined;
-  const m = /^(\d+(?:\.\d+)?)(Ki|Mi|Gi|Ti|k|K|M|G|T)?$/.exec(q.trim());
-  if (!m) return undefined;
-  return Number(m[1]) * QUANTITY_FACTORS[m[2] ?? ''];
 }
 
 /**
@@ -129,7 +108,7 @@ export function parseMemoryQuantity(q: string | undefined): number | undefined {
  * direct buffers stay under the limit. undefined = leave the image's default.
  */
 export function jvmHeapMiB(r: ResourceRequirements): number | undefined {
-  const bytes = parseMemoryQuantity(r.limits?.memory) ?? parseMemoryQuantity(r.requests?.memory);
+  const bytes = parseQuantity(r.limits?.memory) ?? parseQuantity(r.requests?.memory);
   if (bytes === undefined) return undefined;
   return Math.max(64, Math.floor(bytes / 2 / 2 ** 20));
 }
@@ -145,40 +124,32 @@ export function nodeHeapOptions(r: ResourceRequirements): string | undefined {
   return mib === undefined ? undefined : `--max-old-space-size=${mib}`;
 }
 
-/** Cores in a Kubernetes CPU quantity ("100m", "2", "1.5"); undefined if unparseable. */
-export function parseCpuQuantity(q: string | undefined): number | undefined {
-  if (q === undefined) return undefined;
-  const m = /^(\d+(?:\.\d+)?)(m?)$/.exec(q.trim());
-  if (!m) return undefined;
-  return m[2] === 'm' ? Number(m[1]) / 1000 : Number(m[1]);
-}
-
 /**
  * Worker processes for a container: its CPU limit (else request), rounded up, 1..8. Never "auto":
  * in a container that means one worker per host core, each with its own Lua VM and L1 cache.
  */
 export function workerCount(r: ResourceRequirements, fallback = 2): number {
-  const cores = parseCpuQuantity(r.limits?.cpu) ?? parseCpuQuantity(r.requests?.cpu) ?? fallback;
+  const cores = parseQuantity(r.limits?.cpu) ?? parseQuantity(r.requests?.cpu) ?? fallback;
   return Math.min(8, Math.max(1, Math.ceil(cores)));
 }
 
-export function emptyDirVolume(name: string) {
+export function emptyDirVolume(name: string): V1Volume {
   return { name, emptyDir: {} };
 }
 
-export function configMapVolume(tier: ResolvedCacheTier, component: Component) {
+export function configMapVolume(tier: ResolvedCacheTier, component: Component): V1Volume {
   return { name: CONFIG_VOLUME, configMap: { name: configMapName(tier, component) } };
 }
 
-export function secretEnv(name: string, ref: SecretKeyRef) {
+export function secretEnv(name: string, ref: SecretKeyRef): V1EnvVar {
   return { name, valueFrom: { secretKeyRef: { name: ref.name, key: ref.key } } };
 }
 
-export function fieldEnv(name: string, fieldPath: string) {
+export function fieldEnv(name: string, fieldPath: string): V1EnvVar {
   return { name, valueFrom: { fieldRef: { fieldPath } } };
 }
 
-export function plainEnv(name: string, value: string) {
+export function plainEnv(name: string, value: string): V1EnvVar {
   return { name, value };
 }
 
@@ -187,11 +158,11 @@ export function plainEnv(name: string, value: string) {
  * the two fields is returned.
  */
 export function dataStorage(storage: StorageSpec): {
-  volumes: Record<string, unknown>[];
-  volumeClaimTemplates?: Record<string, unknown>[];
+  volumes: V1Volume[];
+  volumeClaimTemplates?: V1PersistentVolumeClaim[];
 } {
   if (!storage.persistent) return { volumes: [emptyDirVolume(DATA_VOLUME)] };
-  const spec: Record<string, unknown> = {
+  const spec: V1PersistentVolumeClaim['spec'] = {
     accessModes: ['ReadWriteOnce'],
     resources: { requests: { storage: storage.size } },
   };
@@ -204,8 +175,8 @@ export function dataStorage(storage: StorageSpec): {
 
 export interface PodOptions {
   uid: number;
-  containers: Record<string, unknown>[];
-  volumes: Record<string, unknown>[];
+  containers: V1Container[];
+  volumes: V1Volume[];
   terminationGracePeriodSeconds?: number;
 }
 
@@ -213,18 +184,18 @@ export interface PodOptions {
  * A pod template with the restricted security profile, anti-affinity by hostname and the
  * component's config hash (a config change rolls exactly this component).
  */
-export function podTemplate(tier: ResolvedCacheTier, component: Component, hash: string, o: PodOptions) {
-  const spec: Record<string, unknown> = {
+export function podTemplate(tier: ResolvedCacheTier, component: Component, hash: string, o: PodOptions): V1PodTemplateSpec {
+  const spec: V1PodSpec = {
     // Workloads never talk to the API server, and service-link env vars (e.g. <TIER>_KAFKA_PORT)
     // would leak into images that read KAFKA_*/ZOO_* variables.
     automountServiceAccountToken: false,
     enableServiceLinks: false,
     securityContext: podSecurityContext(o.uid),
     affinity: podAntiAffinity(tier, component, tier.spec.podAntiAffinity),
+    ...(o.terminationGracePeriodSeconds !== undefined ? { terminationGracePeriodSeconds: o.terminationGracePeriodSeconds } : {}),
+    containers: o.containers.map((c) => ({ ...c, securityContext: containerSecurityContext() })),
+    volumes: [...o.volumes].sort((a, b) => String(a.name).localeCompare(String(b.name))),
   };
-  if (o.terminationGracePeriodSeconds !== undefined) spec.terminationGracePeriodSeconds = o.terminationGracePeriodSeconds;
-  spec.containers = o.containers.map((c) => ({ ...c, securityContext: containerSecurityContext() }));
-  spec.volumes = [...o.volumes].sort((a, b) => String(a.name).localeCompare(String(b.name)));
   return {
     metadata: { labels: labels(tier, component), annotations: { [CONFIG_HASH_ANNOTATION]: hash } },
     spec,
@@ -234,13 +205,13 @@ export function podTemplate(tier: ResolvedCacheTier, component: Component, hash:
 export interface StatefulSetOptions extends PodOptions {
   replicas: number;
   serviceName: string;
-  volumeClaimTemplates?: Record<string, unknown>[];
+  volumeClaimTemplates?: V1PersistentVolumeClaim[];
   /** persistentVolumeClaimRetentionPolicy, rendered with the claims (Kubernetes >= 1.27 honours it). */
   claimRetention?: { whenScaled: 'Retain' | 'Delete'; whenDeleted: 'Retain' | 'Delete' };
 }
 
-export function statefulSet(tier: ResolvedCacheTier, component: Component, hash: string, o: StatefulSetOptions) {
-  const spec: Record<string, unknown> = {
+export function statefulSet(tier: ResolvedCacheTier, component: Component, hash: string, o: StatefulSetOptions): Rendered<V1StatefulSet> {
+  const spec: V1StatefulSetSpec = {
     serviceName: o.serviceName,
     replicas: o.replicas,
     // Nothing depends on pod 0 coming up first: ensembles and the Redis Cluster form in parallel.
@@ -252,14 +223,14 @@ export function statefulSet(tier: ResolvedCacheTier, component: Component, hash:
     spec.volumeClaimTemplates = o.volumeClaimTemplates;
     if (o.claimRetention) spec.persistentVolumeClaimRetentionPolicy = o.claimRetention;
   }
-  return { apiVersion: 'apps/v1', kind: 'StatefulSet', metadata: objectMeta(tier, component), spec } as KubeObject;
+  return { apiVersion: 'apps/v1', kind: 'StatefulSet', metadata: objectMeta(tier, component), spec };
 }
 
 export interface DeploymentOptions extends PodOptions {
   replicas: number;
 }
 
-export function deployment(tier: ResolvedCacheTier, component: Component, hash: string, o: DeploymentOptions) {
+export function deployment(tier: ResolvedCacheTier, component: Component, hash: string, o: DeploymentOptions): Rendered<V1Deployment> {
   return {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
@@ -269,7 +240,7 @@ export function deployment(tier: ResolvedCacheTier, component: Component, hash: 
       selector: { matchLabels: selectorLabels(tier, component) },
       template: podTemplate(tier, component, hash, o),
     },
-  } as KubeObject;
+  };
 }
 
 /** POSIX sh that sets $ordinal from the pod's hostname (<statefulset>-<ordinal>) or fails. */

@@ -3,40 +3,14 @@
 import { createHash } from 'node:crypto';
 import type { AntiAffinity, ResolvedCacheTier } from '../api/types.js';
 import { API_VERSION, KIND } from '../api/types.js';
-
-export type Component = 'zookeeper' | 'kafka' | 'redis' | 'producer' | 'openresty-distribution' | 'openresty-app';
-
-export const COMPONENTS: readonly Component[] = [
-  'zookeeper',
-  'kafka',
-  'redis',
-  'producer',
-  'openresty-distribution',
-  'openresty-app',
-];
+import type { V1Affinity, V1OwnerReference, V1PodDisruptionBudget, V1PodSecurityContext, V1SecurityContext } from '@kubernetes/client-node';
+import type { Rendered } from './object.js';
+import { childName, type Component } from './names.js';
 
 /** Pod-template annotation holding the hash of the component's rendered config. */
 export const CONFIG_HASH_ANNOTATION = 'cachetier.io/config-hash';
 export const FIELD_MANAGER = 'cachetier-operator';
 export const MANAGED_BY = 'cachetier-operator';
-
-/** Child object name: "<tier>-<component>", e.g. "shop-redis". */
-export function childName(tier: ResolvedCacheTier, component: Component): string {
-  return `${tier.metadata.name}-${component}`;
-}
-
-export function headlessName(tier: ResolvedCacheTier, component: Component): string {
-  return `${childName(tier, component)}-headless`;
-}
-
-/** Stable DNS name of StatefulSet pod `ordinal` behind its headless Service. */
-export function podDnsName(tier: ResolvedCacheTier, component: Component, ordinal: number): string {
-  return `${childName(tier, component)}-${ordinal}.${headlessName(tier, component)}.${tier.metadata.namespace}.svc`;
-}
-
-export function serviceDnsName(tier: ResolvedCacheTier, component: Component): string {
-  return `${childName(tier, component)}.${tier.metadata.namespace}.svc`;
-}
 
 /** Labels that select one component's pods; never change them (selectors are immutable). */
 export function selectorLabels(tier: ResolvedCacheTier, component: Component): Record<string, string> {
@@ -55,7 +29,7 @@ export function labels(tier: ResolvedCacheTier, component: Component): Record<st
   };
 }
 
-export function ownerReference(tier: ResolvedCacheTier) {
+export function ownerReference(tier: ResolvedCacheTier): V1OwnerReference {
   return {
     apiVersion: API_VERSION,
     kind: KIND,
@@ -83,7 +57,7 @@ export function configHash(files: Record<string, string>): string {
 }
 
 /** Pod-level security context meeting the "restricted" Pod Security Standard. */
-export function podSecurityContext(uid: number) {
+export function podSecurityContext(uid: number): V1PodSecurityContext {
   return {
     runAsNonRoot: true,
     runAsUser: uid,
@@ -94,7 +68,7 @@ export function podSecurityContext(uid: number) {
   };
 }
 
-export function containerSecurityContext() {
+export function containerSecurityContext(): V1SecurityContext {
   return {
     allowPrivilegeEscalation: false,
     privileged: false,
@@ -109,7 +83,7 @@ export function containerSecurityContext() {
  * Spread a component's pods over nodes by hostname. Soft by default so a one-node kind cluster
  * still schedules everything; "hard" refuses to co-locate.
  */
-export function podAntiAffinity(tier: ResolvedCacheTier, component: Component, mode: AntiAffinity) {
+export function podAntiAffinity(tier: ResolvedCacheTier, component: Component, mode: AntiAffinity): V1Affinity {
   const term = {
     labelSelector: { matchLabels: selectorLabels(tier, component) },
     topologyKey: 'kubernetes.io/hostname',
@@ -121,7 +95,7 @@ export function podAntiAffinity(tier: ResolvedCacheTier, component: Component, m
 }
 
 /** A PDB that keeps a quorum-sized majority up during voluntary disruptions. */
-export function podDisruptionBudget(tier: ResolvedCacheTier, component: Component, maxUnavailable: number) {
+export function podDisruptionBudget(tier: ResolvedCacheTier, component: Component, maxUnavailable: number): Rendered<V1PodDisruptionBudget> {
   return {
     apiVersion: 'policy/v1',
     kind: 'PodDisruptionBudget',

@@ -1,29 +1,16 @@
 // renderAll: the whole desired state of one CacheTier, as plain Kubernetes objects.
-// OWNER: the renderers (issue 2). Pure: same tier in, same objects out (same order, same keys),
+// Pure: same tier in, same objects out (same order, same keys),
 // so the reconciler can compare desired with live and write nothing when idle.
 import type { ResolvedCacheTier } from '../api/types.js';
 import { DEFAULT_CLUSTER_DOMAIN, DEFAULT_DNS_RESOLVER, type RenderContext } from './builders.js';
-import { serviceDnsName } from './common.js';
-import { OPENRESTY_PORT } from './config/nginx.js';
-import { PRODUCER_HTTP_PORT } from './config/producer.js';
-import { kafkaBrokerAddresses, renderKafka } from './kafka.js';
+import { renderKafka } from './kafka.js';
 import { renderOpenResty } from './openresty.js';
 import { renderProducer } from './producer.js';
-import { redisSeedAddresses, renderRedis } from './redis.js';
-import { renderZooKeeper, zookeeperClientAddresses } from './zookeeper.js';
+import { renderRedis } from './redis.js';
+import { renderZooKeeper } from './zookeeper.js';
+import type { KubeObject } from './object.js';
 
-export interface KubeObject {
-  apiVersion: string;
-  kind: string;
-  metadata: {
-    name: string;
-    namespace?: string;
-    labels?: Record<string, string>;
-    annotations?: Record<string, string>;
-    ownerReferences?: unknown[];
-  };
-  [field: string]: unknown;
-}
+export type { KubeObject } from './object.js';
 
 export interface RenderOptions {
   /**
@@ -59,17 +46,6 @@ export function renderAll(tier: ResolvedCacheTier, opts: RenderOptions = {}): Ku
     ...renderProducer(tier, ctx),
     ...renderOpenResty(tier, ctx),
   ];
-}
-
-/** Where clients reach each part of the tier (in-cluster DNS), e.g. for status.endpoints. */
-export function renderEndpoints(tier: ResolvedCacheTier): Record<string, string> {
-  return {
-    zookeeper: zookeeperClientAddresses(tier).join(','),
-    kafka: kafkaBrokerAddresses(tier).join(','),
-    redis: redisSeedAddresses(tier).join(','),
-    producer: `http://${serviceDnsName(tier, 'producer')}:${PRODUCER_HTTP_PORT}`,
-    entry: `http://${serviceDnsName(tier, 'openresty-distribution')}:${OPENRESTY_PORT}`,
-  };
 }
 
 export { renderZooKeeper } from './zookeeper.js';

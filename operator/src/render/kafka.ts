@@ -1,10 +1,11 @@
 // Kafka brokers (ZooKeeper mode): ConfigMap (server.properties template + start script),
 // headless + client Services, StatefulSet (upstream apache/kafka:3.9.x image), PDB.
+import type { V1Container } from '@kubernetes/client-node';
 import type { ResolvedCacheTier } from '../api/types.js';
-import { childName, configHash, headlessName, podDisruptionBudget, podDnsName } from './common.js';
+import { configHash, podDisruptionBudget } from './common.js';
+import { childName, headlessFqdn, headlessName, zookeeperClientAddresses } from './names.js';
 import {
   BROKER_ID_PLACEHOLDER,
-  KAFKA_PORT,
   POD_HOST_PLACEHOLDER,
   renderServerProperties,
 } from './config/kafka.js';
@@ -21,15 +22,13 @@ import {
   dataStorage,
   emptyDirVolume,
   jvmHeapMiB,
-  ordinals,
   plainEnv,
-  podFqdn,
   resources,
   service,
   statefulSet,
 } from './builders.js';
-import type { KubeObject } from './index.js';
-import { zookeeperClientAddresses } from './zookeeper.js';
+import type { KubeObject } from './object.js';
+import { KAFKA_PORT } from '../../../packages/contract/src/index.js';
 
 const C = 'kafka' as const;
 
@@ -48,23 +47,13 @@ export const KAFKA_START_SCRIPT = 'start.sh';
 
 const PORTS = [{ name: 'kafka', port: KAFKA_PORT }];
 
-/** Kafka pod DNS names (`.svc`, resolved through the pod's search path) with the port. */
-export function kafkaBrokerAddresses(tier: ResolvedCacheTier): string[] {
-  return ordinals(tier.spec.kafka.replicas).map((i) => `${podDnsName(tier, C, i)}:${KAFKA_PORT}`);
-}
-
-/** Fully qualified broker addresses, for clients without search paths (nginx's resolver). */
-export function kafkaBrokerFqdns(tier: ResolvedCacheTier, clusterDomain: string): string[] {
-  return ordinals(tier.spec.kafka.replicas).map((i) => `${podFqdn(tier, C, i, clusterDomain)}:${KAFKA_PORT}`);
-}
-
 /**
  * broker.id = the ordinal, advertised host = the pod's fully qualified DNS name (Kafka hands it to
  * every client, including nginx, which ignores search paths). Both are sed'ed into a writable copy
  * of server.properties, then the broker is exec'ed. CACHETIER_KAFKA_* overrides are for unit tests.
  */
 export function kafkaStartScript(tier: ResolvedCacheTier, clusterDomain: string): string {
-  const suffix = `${headlessName(tier, C)}.${tier.metadata.namespace}.svc.${clusterDomain}`;
+  const suffix = headlessFqdn(tier, C, clusterDomain);
   return [
     '#!/bin/sh',
     '# Rendered by the CacheTier operator: broker.id = StatefulSet ordinal; then the broker in the foreground.',
@@ -100,7 +89,7 @@ export function renderKafka(tier: ResolvedCacheTier, ctx: RenderContext): KubeOb
   const env = [plainEnv('LOG_DIR', KAFKA_APP_LOG_DIR)];
   const heap = jvmHeapMiB(k.resources);
   if (heap !== undefined) env.push(plainEnv('KAFKA_HEAP_OPTS', `-Xms${heap}m -Xmx${heap}m`));
-  const container = {
+  const container: V1Container = {
     name: 'kafka',
     image: k.image,
     command: ['sh', `${configMountPath(C)}/${KAFKA_START_SCRIPT}`],

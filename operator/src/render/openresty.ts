@@ -1,10 +1,11 @@
 // OpenResty distribution and app layers: ConfigMap (nginx.conf), Service(s), Deployment, PDB.
 // The distribution Service is the tier's entry point; the app layer's headless Service is what
 // the distribution layer re-resolves to find app pods.
+import type { V1Container, V1EnvVar } from '@kubernetes/client-node';
 import type { ResolvedCacheTier } from '../api/types.js';
-import { type Component, childName, configHash, headlessName, podDisruptionBudget, serviceDnsName } from './common.js';
-import { OPENRESTY_PORT, renderNginxConf, type NginxConfigInput, type OpenRestyLayer } from './config/nginx.js';
-import { PRODUCER_HTTP_PORT } from './config/producer.js';
+import { configHash, podDisruptionBudget } from './common.js';
+import { type Component, childName, headlessFqdn, headlessName, kafkaBrokerFqdns, producerUrl, redisSeedFqdns } from './names.js';
+import { renderNginxConf, type NginxConfigInput } from './config/nginx.js';
 import {
   CONFIG_VOLUME,
   TMP_VOLUME,
@@ -21,9 +22,8 @@ import {
   secretEnv,
   service,
 } from './builders.js';
-import type { KubeObject } from './index.js';
-import { kafkaBrokerFqdns } from './kafka.js';
-import { REDIS_PASSWORD_ENV, redisSeedFqdns } from './redis.js';
+import type { KubeObject } from './object.js';
+import { OPENRESTY_PORT, REDIS_PASSWORD_ENV, type OpenRestyLayer } from '../../../packages/contract/src/index.js';
 
 /** This repo's images run as uid 10001. */
 export const OPENRESTY_UID = 10001;
@@ -39,10 +39,6 @@ export function openRestyComponent(layer: OpenRestyLayer): Component {
   return layer === 'distribution' ? 'openresty-distribution' : 'openresty-app';
 }
 
-function fqdn(svcDns: string, clusterDomain: string): string {
-  return `${svcDns}.${clusterDomain}`;
-}
-
 /** The NginxConfigInput a pod of `layer` runs with. Names are fully qualified: nginx ignores search paths. */
 export function nginxConfigInput(tier: ResolvedCacheTier, layer: OpenRestyLayer, ctx: RenderContext): NginxConfigInput {
   const input: NginxConfigInput = {
@@ -54,16 +50,11 @@ export function nginxConfigInput(tier: ResolvedCacheTier, layer: OpenRestyLayer,
     runDir: OPENRESTY_RUN_DIR,
     resolver: ctx.dnsResolver,
     redisSeeds: redisSeedFqdns(tier, ctx.clusterDomain),
-    producerUrl: `http://${fqdn(serviceDnsName(tier, 'producer'), ctx.clusterDomain)}:${PRODUCER_HTTP_PORT}`,
+    producerUrl: producerUrl(tier, ctx.clusterDomain),
     kafkaBrokers: kafkaBrokerFqdns(tier, ctx.clusterDomain),
   };
   if (layer === 'distribution') {
-    const app = 'openresty-app';
-    input.appUpstream = {
-      kind: 'dns',
-      name: `${headlessName(tier, app)}.${tier.metadata.namespace}.svc.${ctx.clusterDomain}`,
-      port: OPENRESTY_PORT,
-    };
+    input.appUpstream = { kind: 'dns', name: headlessFqdn(tier, 'openresty-app', ctx.clusterDomain), port: OPENRESTY_PORT };
   }
   if (tier.spec.redis.auth) input.redisPasswordEnv = REDIS_PASSWORD_ENV;
   return input;
@@ -94,13 +85,13 @@ function renderLayer(tier: ResolvedCacheTier, layer: OpenRestyLayer, ctx: Render
   const o = tier.spec.openresty;
   const C = openRestyComponent(layer);
   const files = openRestyConfigFiles(tier, layer, ctx);
-  const container: Record<string, unknown> = {
+  const container: V1Container = {
     name: 'openresty',
     image: o.image,
     command: nginxCommand(files[NGINX_CONFIG_FILE], C),
   };
   // POD_NAME: the member name the app layer reports (nginx.conf declares `env POD_NAME`).
-  const env: Record<string, unknown>[] = [fieldEnv('POD_NAME', 'metadata.name')];
+  const env: V1EnvVar[] = [fieldEnv('POD_NAME', 'metadata.name')];
   if (tier.spec.redis.auth) env.push(secretEnv(REDIS_PASSWORD_ENV, tier.spec.redis.auth.passwordSecretRef));
   container.env = env;
   Object.assign(container, {

@@ -1,12 +1,13 @@
 // cache-producer: env ConfigMap (producerEnv), Service, Deployment (this repo's image), PDB.
+import type { V1Container, V1EnvVar } from '@kubernetes/client-node';
 import type { ResolvedCacheTier } from '../api/types.js';
-import { childName, configHash, podDisruptionBudget } from './common.js';
-import { PRODUCER_HTTP_PORT, PRODUCER_PASSWORD_ENV, producerEnv, type ProducerEndpoints } from './config/producer.js';
+import { configHash, podDisruptionBudget } from './common.js';
+import { childName, configMapName, kafkaBrokerAddresses, redisSeedAddresses, zookeeperClientAddresses } from './names.js';
+import { producerEnv, type ProducerEndpoints } from './config/producer.js';
 import {
   TMP_VOLUME,
   type RenderContext,
   configMap,
-  configMapName,
   containerPorts,
   deployment,
   emptyDirVolume,
@@ -15,10 +16,8 @@ import {
   secretEnv,
   service,
 } from './builders.js';
-import type { KubeObject } from './index.js';
-import { kafkaBrokerAddresses } from './kafka.js';
-import { redisSeedAddresses } from './redis.js';
-import { zookeeperClientAddresses } from './zookeeper.js';
+import type { KubeObject } from './object.js';
+import { PRODUCER_HTTP_PORT, REDIS_PASSWORD_ENV } from '../../../packages/contract/src/index.js';
 
 const C = 'producer' as const;
 
@@ -43,12 +42,12 @@ export function producerConfigFiles(tier: ResolvedCacheTier): Record<string, str
 export function renderProducer(tier: ResolvedCacheTier, _ctx: RenderContext): KubeObject[] {
   const p = tier.spec.producer;
   const data = producerConfigFiles(tier);
-  const env: Record<string, unknown>[] = [];
+  const env: V1EnvVar[] = [];
   // Not in the ConfigMap: it is the runtime's setting, not the producer's configuration contract.
   const nodeOptions = nodeHeapOptions(p.resources);
   if (nodeOptions) env.push({ name: 'NODE_OPTIONS', value: nodeOptions });
-  if (tier.spec.redis.auth) env.push(secretEnv(PRODUCER_PASSWORD_ENV, tier.spec.redis.auth.passwordSecretRef));
-  const container: Record<string, unknown> = {
+  if (tier.spec.redis.auth) env.push(secretEnv(REDIS_PASSWORD_ENV, tier.spec.redis.auth.passwordSecretRef));
+  const container: V1Container = {
     name: 'cache-producer',
     image: p.image,
     envFrom: [{ configMapRef: { name: configMapName(tier, C) } }],

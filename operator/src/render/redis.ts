@@ -1,10 +1,11 @@
 // Redis Cluster members: ConfigMap (redis.conf), headless + client Services, StatefulSet
 // (upstream redis:7.0.x image), PDB. The operator's orchestration forms the cluster over pod IPs;
 // nothing here depends on pod 0.
+import type { V1Container, V1EnvVar } from '@kubernetes/client-node';
 import type { ResolvedCacheTier } from '../api/types.js';
-import { childName, configHash, headlessName, podDisruptionBudget, podDnsName } from './common.js';
-import { REDIS_PORT, renderRedisConf } from './config/redis.js';
-import { PRODUCER_PASSWORD_ENV } from './config/producer.js';
+import { configHash, podDisruptionBudget } from './common.js';
+import { childName, headlessName, redisSpecMembers } from './names.js';
+import { renderRedisConf } from './config/redis.js';
 import {
   CONFIG_VOLUME,
   DATA_VOLUME,
@@ -15,14 +16,13 @@ import {
   containerPorts,
   dataStorage,
   fieldEnv,
-  ordinals,
-  podFqdn,
   resources,
   secretEnv,
   service,
   statefulSet,
 } from './builders.js';
-import type { KubeObject } from './index.js';
+import type { KubeObject } from './object.js';
+import { REDIS_PASSWORD_ENV, REDIS_PORT } from '../../../packages/contract/src/index.js';
 
 const C = 'redis' as const;
 
@@ -31,40 +31,13 @@ export const REDIS_UID = 999;
 export const REDIS_BUS_PORT = REDIS_PORT + 10000;
 export const REDIS_DATA_DIR = '/data';
 export const REDIS_CONFIG_FILE = 'redis.conf';
-/** Password env var in Redis pods (and the producer / OpenResty): always from the Secret. */
-export const REDIS_PASSWORD_ENV = PRODUCER_PASSWORD_ENV;
-/**
- * Client seeds are the first few members only: any one reachable member hands out the whole slot
- * map, and a fixed list means scaling Redis does not roll the producer and OpenResty.
- */
-export const REDIS_SEED_COUNT = 3;
-
 const PORTS = [
   { name: 'redis', port: REDIS_PORT },
   { name: 'cluster-bus', port: REDIS_BUS_PORT },
 ];
 
-/** masters * (1 + replicasPerMaster): the spec's shape. */
-export function redisSpecMembers(tier: ResolvedCacheTier): number {
-  return tier.spec.redis.masters * (1 + tier.spec.redis.replicasPerMaster);
-}
-
 export function redisStatefulSetReplicas(tier: ResolvedCacheTier, ctx: Pick<RenderContext, 'redisStatefulSetReplicas'>) {
   return ctx.redisStatefulSetReplicas ?? redisSpecMembers(tier);
-}
-
-function seedOrdinals(tier: ResolvedCacheTier): number[] {
-  return ordinals(Math.min(REDIS_SEED_COUNT, redisSpecMembers(tier)));
-}
-
-/** Seed addresses (pod DNS `.svc` names, resolved through the search path) for the producer. */
-export function redisSeedAddresses(tier: ResolvedCacheTier): string[] {
-  return seedOrdinals(tier).map((i) => `${podDnsName(tier, C, i)}:${REDIS_PORT}`);
-}
-
-/** Fully qualified seeds for nginx (its resolver ignores search paths). */
-export function redisSeedFqdns(tier: ResolvedCacheTier, clusterDomain: string): string[] {
-  return seedOrdinals(tier).map((i) => `${podFqdn(tier, C, i, clusterDomain)}:${REDIS_PORT}`);
 }
 
 export function redisConfigFiles(tier: ResolvedCacheTier): Record<string, string> {
@@ -87,13 +60,13 @@ export function renderRedis(tier: ResolvedCacheTier, ctx: RenderContext): KubeOb
   const r = tier.spec.redis;
   const files = redisConfigFiles(tier);
   const storage = dataStorage(r.storage);
-  const env: Record<string, unknown>[] = [fieldEnv('POD_IP', 'status.podIP')];
+  const env: V1EnvVar[] = [fieldEnv('POD_IP', 'status.podIP')];
   if (r.auth) {
     env.push(secretEnv(REDIS_PASSWORD_ENV, r.auth.passwordSecretRef));
     // redis-cli reads the password from here, so the probe never shows it on a command line.
     env.push(secretEnv('REDISCLI_AUTH', r.auth.passwordSecretRef));
   }
-  const container = {
+  const container: V1Container = {
     name: 'redis',
     image: r.image,
     command: ['redis-server'],

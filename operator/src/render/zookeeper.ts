@@ -1,8 +1,10 @@
 // ZooKeeper ensemble: ConfigMap (zoo.cfg + start script), headless + client Services,
 // StatefulSet (upstream zookeeper:3.8.x image), PodDisruptionBudget.
+import type { V1Container } from '@kubernetes/client-node';
 import type { ResolvedCacheTier } from '../api/types.js';
-import { configHash, headlessName, childName, podDisruptionBudget, podDnsName } from './common.js';
-import { renderZooCfg, ZK_PORTS, zkMyId, type ZooKeeperServer } from './config/zookeeper.js';
+import { configHash, podDisruptionBudget } from './common.js';
+import { childName, headlessName, podDnsName } from './names.js';
+import { renderZooCfg, zkMyId, type ZooKeeperServer } from './config/zookeeper.js';
 import {
   CONFIG_VOLUME,
   DATA_VOLUME,
@@ -22,7 +24,8 @@ import {
   service,
   statefulSet,
 } from './builders.js';
-import type { KubeObject } from './index.js';
+import type { KubeObject } from './object.js';
+import { ZK_PORTS } from '../../../packages/contract/src/index.js';
 
 const C = 'zookeeper' as const;
 
@@ -43,11 +46,6 @@ const PORTS = [
 /** server.N entries: N = ordinal + 1, host = the pod's stable DNS name. */
 export function zookeeperServers(tier: ResolvedCacheTier): ZooKeeperServer[] {
   return ordinals(tier.spec.zookeeper.replicas).map((i) => ({ id: zkMyId(i), host: podDnsName(tier, C, i) }));
-}
-
-/** host:2181 of every ensemble member (no chroot). */
-export function zookeeperClientAddresses(tier: ResolvedCacheTier): string[] {
-  return zookeeperServers(tier).map((s) => `${s.host}:${ZK_PORTS.client}`);
 }
 
 /**
@@ -97,7 +95,7 @@ export function renderZooKeeper(tier: ResolvedCacheTier, _ctx: RenderContext): K
   const env = [plainEnv('ZOO_LOG_DIR', ZK_LOG_DIR)];
   const heap = jvmHeapMiB(zk.resources);
   if (heap !== undefined) env.push(plainEnv('ZK_SERVER_HEAP', String(heap)));
-  const container = {
+  const container: V1Container = {
     name: 'zookeeper',
     image: zk.image,
     command: ['sh', `${configMountPath(C)}/${ZK_START_SCRIPT}`],

@@ -1,7 +1,7 @@
-// The producer's configuration: exactly the environment variables the operator renders
-// (operator/src/render/config/producer.ts producerEnv()) plus REDIS_PASSWORD, HTTP_HOST and the
-// test harness's DEBUG_LOCK_HISTORY. Nothing else is read, so what the operator ships is what runs.
-import { PRODUCER_PASSWORD_ENV } from '../../../operator/src/render/config/producer.js';
+// The producer's configuration: exactly the environment variables named in the contract package's
+// PRODUCER_ENV (what the operator renders, plus the password from a Secret and the harness-only
+// HTTP_HOST / DEBUG_LOCK_HISTORY). Nothing else is read, so what the operator ships is what runs.
+import { PRODUCER_ENV as E } from '../../../packages/contract/src/index.js';
 
 export interface ProducerConfig {
   kafka: {
@@ -92,53 +92,53 @@ export function parseConfig(env: Env): ProducerConfig {
     return s.replace(/\/+$/, '');
   };
 
-  const brokers = hostPorts('KAFKA_BROKERS').map((h) => `${h.host}:${h.port}`);
-  const zk = str('ZOOKEEPER_CONNECT');
+  const brokers = hostPorts(E.kafkaBrokers).map((h) => `${h.host}:${h.port}`);
+  const zk = str(E.zookeeperConnect);
   if (zk !== '' && !/^[^,\s]+:\d+(,[^,\s]+:\d+)*(\/[\w/.-]*)?$/.test(zk)) {
     problems.push(`ZOOKEEPER_CONNECT must be host:port[,host:port...][/chroot], got ${JSON.stringify(zk)}`);
   }
-  const lockRoot = str('LOCK_ROOT');
+  const lockRoot = str(E.lockRoot);
   if (lockRoot !== '' && !/^(\/[\w.-]+)+$/.test(lockRoot)) {
     problems.push(`LOCK_ROOT must be an absolute znode path, got ${JSON.stringify(lockRoot)}`);
   }
-  const password = env[PRODUCER_PASSWORD_ENV];
+  const password = env[E.redisPassword];
 
   const cfg: ProducerConfig = {
     kafka: {
       brokers,
-      groupId: str('KAFKA_GROUP_ID'),
-      topicCacheMessage: str('KAFKA_TOPIC_CACHE_MESSAGE'),
-      topicAccessLog: str('KAFKA_TOPIC_ACCESS_LOG'),
-      topicDeadLetter: str('KAFKA_TOPIC_DEAD_LETTER'),
+      groupId: str(E.kafkaGroupId),
+      topicCacheMessage: str(E.topicCacheMessage),
+      topicAccessLog: str(E.topicAccessLog),
+      topicDeadLetter: str(E.topicDeadLetter),
     },
     zookeeperConnect: zk,
     redis: {
-      seeds: hostPorts('REDIS_SEEDS'),
+      seeds: hostPorts(E.redisSeeds),
       ...(password !== undefined && password !== '' ? { password } : {}),
     },
     sources: {
-      productInfoService: url('SOURCE_PRODUCT_INFO_URL'),
-      shopInfoService: url('SOURCE_SHOP_INFO_URL'),
+      productInfoService: url(E.sourceProductInfoUrl),
+      shopInfoService: url(E.sourceShopInfoUrl),
     },
     lock: {
-      enabled: bool('LOCK_ENABLED'),
-      timeoutMs: int('LOCK_TIMEOUT_MS', 1, 600_000),
-      sessionTimeoutMs: int('LOCK_SESSION_TIMEOUT_MS', 1000, 600_000),
+      enabled: bool(E.lockEnabled),
+      timeoutMs: int(E.lockTimeoutMs, 1, 600_000),
+      sessionTimeoutMs: int(E.lockSessionTimeoutMs, 1000, 600_000),
       root: lockRoot,
     },
     localCache: {
-      maxEntries: int('LOCAL_CACHE_MAX_ENTRIES', 1, 10_000_000),
-      ttlSeconds: int('LOCAL_CACHE_TTL_SECONDS', 1, 30 * 86400),
+      maxEntries: int(E.localCacheMaxEntries, 1, 10_000_000),
+      ttlSeconds: int(E.localCacheTtlSeconds, 1, 30 * 86400),
     },
     hot: {
-      windowSeconds: int('HOT_WINDOW_SECONDS', 1, 86400),
-      topN: int('HOT_TOP_N', 1, 100_000),
-      ttlSeconds: int('HOT_TTL_SECONDS', 1, 86400),
-      setKey: str('HOT_SET_KEY'),
+      windowSeconds: int(E.hotWindowSeconds, 1, 86400),
+      topN: int(E.hotTopN, 1, 100_000),
+      ttlSeconds: int(E.hotTtlSeconds, 1, 86400),
+      setKey: str(E.hotSetKey),
     },
-    invalidationChannel: str('INVALIDATION_CHANNEL'),
-    http: { host: str('HTTP_HOST', '0.0.0.0'), port: int('HTTP_PORT', 1, 65535) },
-    debugLockHistory: bool('DEBUG_LOCK_HISTORY', false),
+    invalidationChannel: str(E.invalidationChannel),
+    http: { host: str(E.httpHost, '0.0.0.0'), port: int(E.httpPort, 1, 65535) },
+    debugLockHistory: bool(E.debugLockHistory, false),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return cfg;

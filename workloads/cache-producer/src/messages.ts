@@ -1,8 +1,8 @@
-// Change messages on `cache-message`, in exactly the seeds' two shapes:
+// Change messages on `cache-message`, in exactly two shapes:
 //   pull  {"serviceId":"productInfoService","productId":1,"shopId":1}   (fetch fresh data from the source)
 //   push  {"serviceId":"productInfoService","id":200,...,"modifiedTime":"..."} (the record itself)
 // Anything else is rejected with a reason (it goes to the dead-letter topic).
-import { recordVersion } from './version.js';
+import { KEY_PREFIX, recordVersion } from '../../../packages/contract/src/index.js';
 
 export type ServiceId = 'productInfoService' | 'shopInfoService';
 export type EntityKind = 'product' | 'shop';
@@ -25,7 +25,7 @@ export type ChangeMessage =
 export type ParseResult = { ok: true; msg: ChangeMessage } | { ok: false; reason: string; detail: string };
 
 export function redisKey(e: Entity): string {
-  return e.kind === 'product' ? `product_info_${e.id}` : `shop_info_${e.id}`;
+  return `${KEY_PREFIX[e.kind]}${e.id}`;
 }
 export function entityName(e: Entity): string {
   return `${e.kind}_${e.id}`;
@@ -45,7 +45,7 @@ const fail = (reason: string, detail: string): ParseResult => ({ ok: false, reas
 
 /**
  * Parses one message value. `fallbackVersion` (the Kafka message timestamp) versions a push record
- * that carries neither `version` nor `modifiedTime` (seed 003's example has neither).
+ * that carries neither `version` nor `modifiedTime` (a push may omit both).
  */
 export function parseChangeMessage(value: Buffer | string | null | undefined, fallbackVersion?: number): ParseResult {
   if (value === null || value === undefined) return fail('empty', 'message has no value');

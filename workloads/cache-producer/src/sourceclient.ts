@@ -1,7 +1,7 @@
 // HTTP client for the source services: timeouts, retries with exponential backoff + jitter on
 // network errors / 5xx / 429; 404 means the entity is gone (the producer writes a tombstone).
 import type { Entity } from './messages.js';
-import { recordVersion } from './version.js';
+import { recordVersion } from '../../../packages/contract/src/index.js';
 
 export type SourceResult =
   | { status: 'found'; record: Record<string, unknown>; version: number }

@@ -1,4 +1,4 @@
-// Per-entity ZooKeeper locks, the recipe from the ZooKeeper docs (and seed 004): every contender
+// Per-entity ZooKeeper locks, the lock recipe from the ZooKeeper docs: every contender
 // creates an EPHEMERAL_SEQUENTIAL znode, the lowest sequence among the entity's nodes holds the lock,
 // every other contender watches ONLY its predecessor (no herd effect). Timeouts, release on every
 // path, and session loss (locks are then considered lost; the caller redoes its work).

@@ -1,5 +1,5 @@
 // Sample source service (products + shops) for the demo, the tests and the benchmarks.
-// GET/PUT/DELETE /product/:id and /shop/:id; a PUT or DELETE publishes the seeds' change message
+// GET/PUT/DELETE /product/:id and /shop/:id; a PUT or DELETE publishes the change message
 // to `cache-message` keyed by productId (pull by default, ?mode=push sends the full record).
 // GET /stats counts calls per path; latency/failures can be injected (env, query or POST /config).
 import express, { type NextFunction, type Request, type Response } from 'express';

@@ -1,5 +1,5 @@
 // In-memory products and shops with modifiedTime and a strictly increasing per-record version.
-import { formatModifiedTime } from '../../cache-producer/src/version.js';
+import { formatModifiedTime } from '../../../packages/contract/src/index.js';
 
 export type Kind = 'product' | 'shop';
 export type Rec = Record<string, unknown> & { id: number; modifiedTime: string; version: number };

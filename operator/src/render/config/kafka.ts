@@ -12,7 +12,6 @@ export interface KafkaConfigInput {
   logDir: string;
 }
 
-export const KAFKA_PORT = 9092;
 /** Kafka's metadata lives under this znode so the producer's locks never collide with it. */
 export const KAFKA_ZK_CHROOT = '/kafka';
 export const BROKER_ID_PLACEHOLDER = '@BROKER_ID@';

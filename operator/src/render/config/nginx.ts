@@ -1,10 +1,9 @@
-// nginx.conf for the OpenResty distribution and app layers.
-// OWNER: workloads/openresty (issue 5). The Lua it loads lives in workloads/openresty/lua
-// (/opt/cachetier/lua in the image); the integration tests start nginx with exactly this output.
+// nginx.conf for the OpenResty distribution and app layers. The operator owns this renderer (it
+// renders the ConfigMap the pods run); the Lua it loads lives in workloads/openresty/lua
+// (/opt/cachetier/lua in the image) and reads the embedded JSON as the contract's LuaConfig. The
+// OpenResty integration tests start nginx with exactly this output.
 import type { ResolvedCacheTier } from '../../api/types.js';
-import { HOT_SET_KEY, INVALIDATION_CHANNEL } from './producer.js';
-
-export type OpenRestyLayer = 'distribution' | 'app';
+import { HOT_SET_KEY, INVALIDATION_CHANNEL, type LuaConfig, type OpenRestyLayer } from '../../../../packages/contract/src/index.js';
 
 export interface NginxConfigInput {
   layer: OpenRestyLayer;
@@ -24,11 +23,13 @@ export interface NginxConfigInput {
   redisPasswordEnv?: string;
   producerUrl: string;
   kafkaBrokers: string[];
-  // ---- additive optional fields (issue 5) ----
+  // ---- optional: defaults suit the pods ----
   /** Name this app-layer instance reports in X-App-Member (default: $POD_NAME, then $HOSTNAME). */
   memberName?: string;
   /** Adds /_cachetier/* endpoints the integration tests use (keyslot, route, state). Never in the image. */
   testEndpoints?: boolean;
+  /** With testEndpoints: the folder holding the test-only Lua (workloads/openresty/test/lua), added to lua_package_path. */
+  testLuaDir?: string;
   /** Error log target (default "stderr", which the container runtime collects). */
   errorLog?: string;
   errorLogLevel?: 'debug' | 'info' | 'notice' | 'warn' | 'error';
@@ -47,7 +48,6 @@ export interface NginxConfigInput {
   vnodes?: number;
 }
 
-export const OPENRESTY_PORT = 8080;
 export const DEFAULT_MODULE_DIR = '/usr/lib/nginx/modules';
 
 /** The `load_module` lines every rendered config starts with (ndk, then lua, which needs it). */
@@ -91,11 +91,11 @@ export function appMemberValue(memberName?: string): string {
 }
 
 /** The JSON handed to cachetier.init.init() (Lua reads it with cjson). Exported for unit tests. */
-export function luaConfig(tier: ResolvedCacheTier, input: NginxConfigInput): Record<string, unknown> {
+export function luaConfig(tier: ResolvedCacheTier, input: NginxConfigInput): LuaConfig {
   const o = tier.spec.openresty;
   const t = o.upstreamTimeoutMs;
   const redisTimeout = Math.max(50, Math.round(t * 0.15));
-  const cfg: Record<string, unknown> = {
+  const cfg: LuaConfig = {
     layer: input.layer,
     testEndpoints: input.testEndpoints === true,
     redis: {
@@ -136,7 +136,7 @@ export function luaConfig(tier: ResolvedCacheTier, input: NginxConfigInput): Rec
     };
     if (up.kind === 'dns') {
       if (!input.resolver) throw new Error('appUpstream kind "dns" needs a resolver');
-      (cfg.dist as Record<string, unknown>).dns = {
+      cfg.dist.dns = {
         name: up.name,
         port: up.port,
         resolver: input.resolver,
@@ -152,6 +152,7 @@ export function renderNginxConf(tier: ResolvedCacheTier, input: NginxConfigInput
   const t = o.upstreamTimeoutMs;
   const run = input.runDir.replace(/\/$/, '');
   const lua = input.luaDir.replace(/\/$/, '');
+  const testLua = input.testEndpoints && input.testLuaDir ? `${input.testLuaDir.replace(/\/$/, '')}/?.lua;;` : ';';
   const cacheKb = sizeToKb(o.l1.sharedDictSize);
   const negKb = Math.max(1024, Math.floor(cacheKb / 4));
   const json = JSON.stringify(luaConfig(tier, input));
@@ -192,7 +193,7 @@ export function renderNginxConf(tier: ResolvedCacheTier, input: NginxConfigInput
     `  scgi_temp_path ${run}/scgi;`,
     '  client_max_body_size 1m;',
     '  client_body_buffer_size 1m;',
-    `  lua_package_path '${lua}/?.lua;${lua}/?/init.lua;;';`,
+    `  lua_package_path '${lua}/?.lua;${lua}/?/init.lua;${testLua}';`,
     '  lua_socket_log_errors off;',
     '  lua_shared_dict metrics 1m;',
     '  lua_shared_dict locks 2m;',

@@ -1,7 +1,8 @@
-// The cache-producer's configuration contract: the operator renders these environment variables
-// (ConfigMap + Secret refs); workloads/cache-producer/src/config.ts parses exactly these names.
-// A unit test feeds one into the other.
+// The cache-producer's environment as the operator renders it (ConfigMap + Secret refs). The names
+// are the contract package's PRODUCER_ENV, which workloads/cache-producer/src/config.ts parses;
+// workloads/cache-producer/test/unit/config.test.ts feeds one into the other.
 import type { ResolvedCacheTier } from '../../api/types.js';
+import { HOT_SET_KEY, INVALIDATION_CHANNEL, PRODUCER_ENV, PRODUCER_HTTP_PORT } from '../../../../packages/contract/src/index.js';
 
 export interface ProducerEndpoints {
   kafkaBrokers: string[];
@@ -9,11 +10,6 @@ export interface ProducerEndpoints {
   redisSeeds: string[];
 }
 
-export const PRODUCER_HTTP_PORT = 8080;
-/** Redis pub/sub channel on which every written key is announced (OpenResty L1 drops it). */
-export const INVALIDATION_CHANNEL = 'cachetier:invalidate';
-/** Redis key (a sorted set, score = expiry ms) holding the hot product ids. */
-export const HOT_SET_KEY = 'cachetier:hot';
 /** ZooKeeper root of the per-product locks. */
 export const LOCK_ROOT = '/cachetier/locks';
 export const PRODUCER_GROUP_ID = 'cache-producer';
@@ -21,29 +17,28 @@ export const PRODUCER_GROUP_ID = 'cache-producer';
 export function producerEnv(tier: ResolvedCacheTier, ep: ProducerEndpoints): Record<string, string> {
   const p = tier.spec.producer;
   const t = tier.spec.kafka.topics;
+  const E = PRODUCER_ENV;
   return {
-    KAFKA_BROKERS: ep.kafkaBrokers.join(','),
-    KAFKA_GROUP_ID: PRODUCER_GROUP_ID,
-    KAFKA_TOPIC_CACHE_MESSAGE: t.cacheMessage.name,
-    KAFKA_TOPIC_ACCESS_LOG: t.accessLog.name,
-    KAFKA_TOPIC_DEAD_LETTER: t.deadLetter.name,
-    ZOOKEEPER_CONNECT: ep.zookeeperConnect,
-    REDIS_SEEDS: ep.redisSeeds.join(','),
-    SOURCE_PRODUCT_INFO_URL: p.sources.productInfoService,
-    SOURCE_SHOP_INFO_URL: p.sources.shopInfoService,
-    LOCK_ENABLED: String(p.lock.enabled),
-    LOCK_TIMEOUT_MS: String(p.lock.timeoutMs),
-    LOCK_SESSION_TIMEOUT_MS: String(p.lock.sessionTimeoutMs),
-    LOCK_ROOT,
-    LOCAL_CACHE_MAX_ENTRIES: String(p.localCache.maxEntries),
-    LOCAL_CACHE_TTL_SECONDS: String(p.localCache.ttlSeconds),
-    HOT_WINDOW_SECONDS: String(p.hotProducts.windowSeconds),
-    HOT_TOP_N: String(p.hotProducts.topN),
-    HOT_TTL_SECONDS: String(p.hotProducts.hotTtlSeconds),
-    HOT_SET_KEY,
-    INVALIDATION_CHANNEL,
-    HTTP_PORT: String(PRODUCER_HTTP_PORT),
+    [E.kafkaBrokers]: ep.kafkaBrokers.join(','),
+    [E.kafkaGroupId]: PRODUCER_GROUP_ID,
+    [E.topicCacheMessage]: t.cacheMessage.name,
+    [E.topicAccessLog]: t.accessLog.name,
+    [E.topicDeadLetter]: t.deadLetter.name,
+    [E.zookeeperConnect]: ep.zookeeperConnect,
+    [E.redisSeeds]: ep.redisSeeds.join(','),
+    [E.sourceProductInfoUrl]: p.sources.productInfoService,
+    [E.sourceShopInfoUrl]: p.sources.shopInfoService,
+    [E.lockEnabled]: String(p.lock.enabled),
+    [E.lockTimeoutMs]: String(p.lock.timeoutMs),
+    [E.lockSessionTimeoutMs]: String(p.lock.sessionTimeoutMs),
+    [E.lockRoot]: LOCK_ROOT,
+    [E.localCacheMaxEntries]: String(p.localCache.maxEntries),
+    [E.localCacheTtlSeconds]: String(p.localCache.ttlSeconds),
+    [E.hotWindowSeconds]: String(p.hotProducts.windowSeconds),
+    [E.hotTopN]: String(p.hotProducts.topN),
+    [E.hotTtlSeconds]: String(p.hotProducts.hotTtlSeconds),
+    [E.hotSetKey]: HOT_SET_KEY,
+    [E.invalidationChannel]: INVALIDATION_CHANNEL,
+    [E.httpPort]: String(PRODUCER_HTTP_PORT),
   };
 }
-/** REDIS_PASSWORD comes from the Secret in spec.redis.auth, never from the ConfigMap. */
-export const PRODUCER_PASSWORD_ENV = 'REDIS_PASSWORD';

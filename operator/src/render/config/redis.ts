@@ -13,7 +13,6 @@ export interface RedisConfigInput {
   clusterNodeTimeoutMs?: number;
 }
 
-export const REDIS_PORT = 6379;
 export const REDIS_CLUSTER_CONFIG_FILE = 'nodes.conf';
 
 export const REDIS_RESERVED_KEYS = [

@@ -20,8 +20,6 @@ export interface ZooKeeperConfigInput {
   quorumListenOnAllIPs: boolean;
 }
 
-export const ZK_PORTS = { client: 2181, peer: 2888, election: 3888 } as const;
-
 /** Keys the user may not override: they are the ensemble's identity and wiring. */
 export const ZK_RESERVED_KEYS = ['dataDir', 'clientPort', 'clientPortAddress'];
 

@@ -1,9 +1,10 @@
 // The reconcile's request pattern: children read/applied concurrently (bounded), Event writes
 // off the child path, the recorder's aggregation safe when events are not awaited.
-import { Reconciler, mapBounded } from '../../../src/controller/reconcile.js';
-import { EventRecorder } from '../../../src/controller/events.js';
-import type { EventBody, KObject, ObjectRef } from '../../../src/kube/client.js';
-import { FakeKube } from './fake-kube.js';
+import { Reconciler } from '../../../src/controller/reconcile.js';
+import { mapBounded } from '../../../src/controller/steps/apply.js';
+import { EventRecorder } from '../../../src/runtime/events.js';
+import type { EventBody, KObject, ObjectRef } from '../../../src/runtime/kube.js';
+import { FakeKube } from '../runtime/fake-kube.js';
 import { FakeRedis, FakeTopics, NAME, NS, makeTier, name, testRender } from './helpers.js';
 
 const tick = () => new Promise<void>((r) => setImmediate(r));

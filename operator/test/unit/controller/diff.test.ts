@@ -1,4 +1,5 @@
-import { deepEqual, firstDifference, formatPath, isSubset, parseQuantity } from '../../../src/controller/diff.js';
+import { deepEqual, firstDifference, formatPath, isSubset } from '../../../src/controller/diff.js';
+import { parseQuantity } from '../../../src/api/quantity.js';
 
 describe('isSubset (desired vs live)', () => {
   test('extra live fields, defaults and annotations are not drift', () => {

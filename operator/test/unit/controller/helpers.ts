@@ -3,7 +3,8 @@
 import type { CacheTier, ResolvedCacheTier } from '../../../src/api/types.js';
 import { API_VERSION, KIND } from '../../../src/api/types.js';
 import type { KubeObject, RenderOptions } from '../../../src/render/index.js';
-import { childName, configHash, headlessName, labels, objectMeta, selectorLabels, type Component } from '../../../src/render/common.js';
+import { configHash, labels, objectMeta, selectorLabels } from '../../../src/render/common.js';
+import { childName, headlessName, type Component } from '../../../src/render/names.js';
 import type {
   RedisDesiredShape,
   RedisMember,
@@ -13,7 +14,7 @@ import type {
   TopicReconcileResult,
 } from '../../../src/orchestration/types.js';
 import type { TopicSpec } from '../../../src/api/types.js';
-import type { PodInfo } from '../../../src/kube/client.js';
+import type { PodInfo } from '../../../src/runtime/kube.js';
 
 export const NS = 'shop-ns';
 export const NAME = 'shop';

@@ -1,10 +1,10 @@
 import { Reconciler } from '../../../src/controller/reconcile.js';
-import { EventRecorder } from '../../../src/controller/events.js';
-import type { KObject } from '../../../src/kube/client.js';
+import { EventRecorder } from '../../../src/runtime/events.js';
+import type { KObject } from '../../../src/runtime/kube.js';
 import type { Condition } from '../../../src/api/types.js';
 import { renderAll } from '../../../src/render/index.js';
 import { resolve } from '../../../src/api/defaults.js';
-import { FakeKube } from './fake-kube.js';
+import { FakeKube } from '../runtime/fake-kube.js';
 import { FakeRedis, FakeTopics, NAME, NS, WORKLOADS, makeTier, name, redisPods, testRender } from './helpers.js';
 
 /** What the API server does to our objects: canonical quantities, omitted empty values, defaults. */

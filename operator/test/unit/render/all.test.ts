@@ -1,7 +1,8 @@
 // Properties every rendered object must have, checked over the whole renderAll output.
 import { renderAll, type KubeObject } from '../../../src/render/index.js';
 import { API_VERSION, KIND } from '../../../src/api/types.js';
-import { COMPONENTS, CONFIG_HASH_ANNOTATION, configHash, selectorLabels } from '../../../src/render/common.js';
+import { CONFIG_HASH_ANNOTATION, configHash, selectorLabels } from '../../../src/render/common.js';
+import { COMPONENTS } from '../../../src/render/names.js';
 import {
   changedHashes,
   componentOf,

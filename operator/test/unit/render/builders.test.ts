@@ -1,5 +1,7 @@
-import { jvmHeapMiB, nodeHeapOptions, parseCpuQuantity, parseMemoryQuantity, workerCount } from '../../../src/render/builders.js';
-import { renderEndpoints, renderContext } from '../../../src/render/index.js';
+import { parseQuantity } from '../../../src/api/quantity.js';
+import { jvmHeapMiB, nodeHeapOptions, workerCount } from '../../../src/render/builders.js';
+import { renderContext } from '../../../src/render/index.js';
+import { tierEndpoints } from '../../../src/render/names.js';
 import { nginxConfigInput } from '../../../src/render/openresty.js';
 import { makeTier, NS } from './helpers.js';
 
@@ -12,7 +14,7 @@ describe('quantities', () => {
     ['1.5Gi', 1.5 * 2 ** 30],
     ['lots', undefined],
     [undefined, undefined],
-  ])('memory %s -> %s bytes', (q, want) => expect(parseMemoryQuantity(q)).toBe(want));
+  ])('memory %s -> %s bytes', (q, want) => expect(parseQuantity(q)).toBe(want));
 
   test.each([
     ['100m', 0.1],
@@ -20,7 +22,7 @@ describe('quantities', () => {
     ['1.5', 1.5],
     ['2000m', 2],
     ['two', undefined],
-  ])('cpu %s -> %s cores', (q, want) => expect(parseCpuQuantity(q)).toBe(want));
+  ])('cpu %s -> %s cores', (q, want) => expect(parseQuantity(q)).toBe(want));
 
   test('JVM heap and Node old space: half the limit, else half the request, else the runtime default', () => {
     expect(jvmHeapMiB({ limits: { memory: '2Gi' }, requests: { memory: '1Gi' } })).toBe(1024);
@@ -42,12 +44,12 @@ describe('quantities', () => {
   });
 });
 
-test('renderEndpoints names every entry point by in-cluster DNS', () => {
-  expect(renderEndpoints(makeTier())).toEqual({
-    zookeeper: [0, 1, 2].map((i) => `shop-zookeeper-${i}.shop-zookeeper-headless.${NS}.svc:2181`).join(','),
-    kafka: [0, 1, 2].map((i) => `shop-kafka-${i}.shop-kafka-headless.${NS}.svc:9092`).join(','),
-    redis: [0, 1, 2].map((i) => `shop-redis-${i}.shop-redis-headless.${NS}.svc:6379`).join(','),
+test('tierEndpoints (status.endpoints) names every entry point by in-cluster DNS', () => {
+  expect(tierEndpoints(makeTier())).toEqual({
+    distribution: `http://shop-openresty-distribution.${NS}.svc:8080`,
     producer: `http://shop-producer.${NS}.svc:8080`,
-    entry: `http://shop-openresty-distribution.${NS}.svc:8080`,
+    redisSeeds: [0, 1, 2, 3, 4, 5].map((i) => `shop-redis-${i}.shop-redis-headless.${NS}.svc:6379`).join(','),
+    zookeeper: [0, 1, 2].map((i) => `shop-zookeeper-${i}.shop-zookeeper-headless.${NS}.svc:2181`).join(','),
+    kafkaBootstrap: [0, 1, 2].map((i) => `shop-kafka-${i}.shop-kafka-headless.${NS}.svc:9092`).join(','),
   });
 });

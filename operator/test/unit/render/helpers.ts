@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { resolve } from '../../../src/api/defaults.js';
 import { API_VERSION, KIND, type CacheTierSpec, type DeepPartial, type ResolvedCacheTier } from '../../../src/api/types.js';
-import { CONFIG_HASH_ANNOTATION, type Component } from '../../../src/render/common.js';
+import { CONFIG_HASH_ANNOTATION } from '../../../src/render/common.js';
+import type { Component } from '../../../src/render/names.js';
 import { renderAll, type KubeObject, type RenderOptions } from '../../../src/render/index.js';
 
 export const NS = 'prod';

@@ -1,5 +1,6 @@
 import { writeFileSync } from 'node:fs';
-import { renderKafka, kafkaBrokerAddresses } from '../../../src/render/kafka.js';
+import { renderKafka } from '../../../src/render/kafka.js';
+import { kafkaBrokerAddresses } from '../../../src/render/names.js';
 import { renderContext } from '../../../src/render/index.js';
 import { BROKER_ID_PLACEHOLDER, POD_HOST_PLACEHOLDER } from '../../../src/render/config/kafka.js';
 import { find, makeTier, NS, runStartScript, type J } from './helpers.js';

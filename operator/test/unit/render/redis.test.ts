@@ -1,4 +1,5 @@
-import { renderRedis, redisSeedAddresses } from '../../../src/render/redis.js';
+import { renderRedis } from '../../../src/render/redis.js';
+import { redisSeedAddresses } from '../../../src/render/names.js';
 import { renderAll, renderContext, type RenderOptions } from '../../../src/render/index.js';
 import { find, makeTier, NS, ofKind, type J } from './helpers.js';
 

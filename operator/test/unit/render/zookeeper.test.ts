@@ -1,9 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { renderZooKeeper, zookeeperClientAddresses } from '../../../src/render/zookeeper.js';
+import { renderZooKeeper } from '../../../src/render/zookeeper.js';
+import { zookeeperClientAddresses } from '../../../src/render/names.js';
 import { renderContext } from '../../../src/render/index.js';
-import { ZK_PORTS } from '../../../src/render/config/zookeeper.js';
 import { find, makeTier, NS, runStartScript, type J } from './helpers.js';
+import { ZK_PORTS } from '../../../../packages/contract/src/index.js';
 
 const ctx = renderContext();
 const render = (spec: Parameters<typeof makeTier>[0] = {}) => renderZooKeeper(makeTier(spec), ctx);

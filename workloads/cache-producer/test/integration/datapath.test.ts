@@ -1,10 +1,10 @@
-// The data path end to end with every server real (issue 4): source service -> Kafka
+// The data path end to end with every server real: source service -> Kafka
 // `cache-message` -> cache-producer x3 (ZooKeeper locks, Redis Lua CAS) -> Redis Cluster.
 // One stack for the whole file (starting ZooKeeper + Kafka + Redis takes a while).
 import { jest } from '@jest/globals';
 import { Redis } from 'ioredis';
-import { HOT_SET_KEY, INVALIDATION_CHANNEL } from '../../../../operator/src/render/config/producer.js';
 import { getJson, groupLag, metricSum, pool, startStack, waitFor, waitRedisMatchesSource, type SourceRecord, type Stack } from './env.js';
+import { HOT_SET_KEY, INVALIDATION_CHANNEL } from '../../../../packages/contract/src/index.js';
 
 jest.setTimeout(600_000);
 

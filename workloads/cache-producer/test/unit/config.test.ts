@@ -1,7 +1,8 @@
 import { resolve } from '../../../../operator/src/api/defaults.js';
 import type { CacheTier } from '../../../../operator/src/api/types.js';
-import { INVALIDATION_CHANNEL, HOT_SET_KEY, LOCK_ROOT, producerEnv } from '../../../../operator/src/render/config/producer.js';
+import { LOCK_ROOT, producerEnv } from '../../../../operator/src/render/config/producer.js';
 import { ConfigError, parseConfig } from '../../src/config.js';
+import { HOT_SET_KEY, INVALIDATION_CHANNEL } from '../../../../packages/contract/src/index.js';
 
 const tier: CacheTier = {
   apiVersion: 'cachetier.io/v1alpha1',

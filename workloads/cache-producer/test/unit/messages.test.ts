@@ -1,5 +1,5 @@
 import { coalesce, parseChangeMessage, parseId, redisKey, MAX_MESSAGE_BYTES, type ChangeMessage } from '../../src/messages.js';
-import { formatModifiedTime, parseModifiedTime, recordVersion } from '../../src/version.js';
+import { formatModifiedTime, parseModifiedTime, recordVersion } from '../../../../packages/contract/src/index.js';
 
 const ok = (v: string | Buffer, fb?: number): ChangeMessage => {
   const r = parseChangeMessage(typeof v === 'string' ? Buffer.from(v) : v, fb);
@@ -32,7 +32,7 @@ describe('version parsing', () => {
   });
 });
 
-describe('change message parsing (the seeds formats)', () => {
+describe('change message parsing (the pull and push shapes)', () => {
   it('pull, product service', () => {
     const m = ok('{"serviceId":"productInfoService","productId":1,"shopId":1}');
     expect(m).toEqual({ type: 'pull', serviceId: 'productInfoService', entity: { kind: 'product', id: 1 }, productId: 1 });
@@ -53,7 +53,7 @@ describe('change message parsing (the seeds formats)', () => {
     expect(m.record.serviceId).toBeUndefined();
     expect(m.record.name).toBe('iphone7');
   });
-  it('push without any version (seed 003) takes the message timestamp', () => {
+  it('push without any version takes the message timestamp', () => {
     const m = ok('{ "serviceId":"productInfoService","id": 200,  "name":  "iphone7",  "price": 5599, "shopId": 300}', 1_700_000_000_123);
     expect(m.type === 'push' && m.version).toBe(1_700_000_000_123);
   });

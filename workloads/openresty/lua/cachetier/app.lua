@@ -148,7 +148,7 @@ end
 -- immutable; a refreshed one is a new table), but only from its second answer with the same shop
 -- entry on: the first (a fill, or another worker's entry promoted from the shared dict) prints the
 -- parts, so a product read once costs LuaJIT no joined string to intern (long JSON strings of one
--- shape collide in its string hash: docs/bench-openresty.md). Printing the parts on every answer
+-- shape collide in its string hash: docs/benchmarks.md). Printing the parts on every answer
 -- would cost an L1 hit ~0.7 us more than printing one string.
 local PARTS = { '{"product":', "", ',"shop":', "", "}" }
 local JOIN_LEN = #PARTS[1] + #PARTS[3] + #PARTS[5]

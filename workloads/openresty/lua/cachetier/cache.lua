@@ -58,7 +58,7 @@ _M.KINDS = KINDS
 -- (e.g. the older "fresh_until|body" format after a reload onto this code): ignored, refilled.
 -- Why not a "fresh_until|body" string: every such value, and the sub() of it on each read, is one
 -- more long string for LuaJIT to intern, and JSON bodies of one shape collide in its string hash
--- (docs/bench-openresty.md).
+-- (docs/benchmarks.md).
 local WRAP, HALF = 2147483648, 1073741824
 local NOT_FRESH = 1
 

@@ -1,5 +1,6 @@
--- Require shim: OpenResty/opm ship lua-resty-redis and lua-resty-kafka as resty.redis and
--- resty.kafka.producer; Debian ships the same code as nginx.redis and nginx.kafka.producer.
+-- Require shim: OpenResty/opm ship lua-resty-redis, lua-resty-kafka and lua-resty-dns as
+-- resty.redis, resty.kafka.producer and resty.dns.resolver; Debian ships the same code as
+-- nginx.redis, nginx.kafka.producer and nginx.dns.resolver.
 local _M = {}
 
 local function first(names)
@@ -16,6 +17,10 @@ end
 
 function _M.redis()
   return first({ "resty.redis", "nginx.redis" })
+end
+
+function _M.dns_resolver()
+  return first({ "resty.dns.resolver", "nginx.dns.resolver" })
 end
 
 function _M.kafka_producer()

@@ -7,7 +7,8 @@
 local ring_mod = require "cachetier.ring"
 local rcluster = require "cachetier.rcluster"
 local metrics = require "cachetier.metrics"
-local dns = require "cachetier.dns"
+local compat = require "cachetier.compat"
+local resolver = compat.dns_resolver()
 
 local ngx = ngx
 local random = math.random
@@ -43,12 +44,38 @@ local function set_members(list)
   end
 end
 
+-- A records of `name` from one DNS server ("ip" or "ip:port"): a sorted list of IPv4 addresses,
+-- or nil, err (timeouts, NXDOMAIN and other rcodes alike). Fully qualified names only: nginx has
+-- no search domains.
+local function resolve_a(server, name, timeout_ms)
+  local host, port = server:match("^([^:]+):?(%d*)$")
+  local r, err = resolver:new({ nameservers = { { host, tonumber(port) or 53 } }, retrans = 1, timeout = timeout_ms })
+  if not r then
+    return nil, err
+  end
+  local answers, qerr = r:query(name, { qtype = r.TYPE_A })
+  if not answers then
+    return nil, qerr
+  end
+  if answers.errcode then
+    return nil, "rcode " .. answers.errcode .. " (" .. tostring(answers.errstr) .. ")"
+  end
+  local ips = {}
+  for _, a in ipairs(answers) do
+    if a.type == r.TYPE_A and a.address then
+      ips[#ips + 1] = a.address
+    end
+  end
+  table.sort(ips)
+  return ips
+end
+
 local function resolve_members(premature)
   if premature then
     return
   end
   local d = cfg.dns
-  local ips, err = dns.resolve_a(d.resolver, d.name, 2000)
+  local ips, err = resolve_a(d.resolver, d.name, 2000)
   if ips and #ips > 0 then
     local list = {}
     for _, ip in ipairs(ips) do

@@ -1,4 +1,7 @@
--- Minimal Redis Cluster client for the request path (read-mostly, single-key commands):
+-- Minimal Redis Cluster client for the request path (read-mostly, single-key commands). It exists
+-- because neither Debian nor OpenResty ship a Redis Cluster client for OpenResty: lua-resty-redis
+-- (Debian's lua-nginx-redis, used here per connection) speaks to one server and knows nothing of
+-- slots or redirects.
 --   * slot map from CLUSTER SLOTS, per worker;
 --   * MOVED: follow the redirect now, remember the new owner for that slot, and refresh the
 --     whole map in the background (one refresh at a time per worker, rate-limited);

@@ -6,8 +6,8 @@
 // - the leader renews every renewPeriod; if it cannot renew for renewDeadline it has lost;
 // - every write is a replace with the read resourceVersion, so two candidates can't both win.
 // Losing the lease is fatal for the caller (main exits non-zero; Kubernetes restarts the pod).
-import type { KubeClient, LeaseRecord } from '../kube/client.js';
-import { describeError, isConflict } from '../kube/client.js';
+import type { KubeClient, LeaseRecord } from './kube.js';
+import { describeError, isConflict } from './kube.js';
 import type { Logger } from '../log.js';
 import { silentLogger } from '../log.js';
 

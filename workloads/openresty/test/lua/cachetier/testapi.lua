@@ -1,5 +1,6 @@
--- Test-only endpoints (rendered only when the config asks for them; never in the shipped image
--- config): expose the Lua internals the integration tests compare against real Redis/nginx.
+-- Test-only endpoints (rendered only when the config asks for them): expose the Lua internals
+-- the integration tests compare against real Redis/nginx. It lives outside workloads/openresty/lua,
+-- so the image never ships it; the harness puts this folder on lua_package_path (testLuaDir).
 local cjson = require "cjson.safe"
 local ngx = ngx
 local _M = {}

@@ -1,6 +1,6 @@
-import { configFromEnv } from '../../../src/controller/config.js';
-import { ownerKey, tierKey } from '../../../src/controller/informers.js';
-import { parseAddr, startServers } from '../../../src/controller/servers.js';
+import { configFromEnv } from '../../../src/runtime/config.js';
+import { ownerKey, tierKey } from '../../../src/runtime/informers.js';
+import { parseAddr, startServers } from '../../../src/runtime/servers.js';
 import { Registry, Counter } from 'prom-client';
 
 describe('configFromEnv (operator process contract)', () => {

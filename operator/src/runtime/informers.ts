@@ -5,7 +5,7 @@
 import * as k8s from '@kubernetes/client-node';
 import { GROUP, KIND, PLURAL, VERSION } from '../api/types.js';
 import { MANAGED_BY } from '../render/common.js';
-import { describeError } from '../kube/client.js';
+import { describeError } from './kube.js';
 import type { Logger } from '../log.js';
 import { silentLogger } from '../log.js';
 

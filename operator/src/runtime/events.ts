@@ -2,8 +2,8 @@
 // only calls this on state changes. The same event repeated within ten minutes bumps the count
 // of the existing Event instead of creating a new one, as client-go's recorder does.
 import type { CacheTier } from '../api/types.js';
-import type { EventBody, KubeClient } from '../kube/client.js';
-import { describeError } from '../kube/client.js';
+import type { EventBody, KubeClient } from './kube.js';
+import { describeError } from './kube.js';
 import type { Logger } from '../log.js';
 import { silentLogger } from '../log.js';
 

@@ -3,7 +3,7 @@
 // generation moves only when spec changes, status is merge-patched, Lease replace is guarded by
 // resourceVersion. Every write is recorded so tests can count them.
 import type { CacheTier } from '../../../src/api/types.js';
-import type { EventBody, KObject, KubeClient, LeaseRecord, ObjectRef, PodInfo } from '../../../src/kube/client.js';
+import type { EventBody, KObject, KubeClient, LeaseRecord, ObjectRef, PodInfo } from '../../../src/runtime/kube.js';
 
 export interface Write {
   verb: 'create' | 'apply' | 'patch-status' | 'create-event' | 'patch-event' | 'create-lease' | 'replace-lease';

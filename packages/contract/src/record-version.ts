@@ -1,4 +1,5 @@
-// Record versions. The contract: version = the record's explicit integer `version` if present,
+// Record versions, shared by the source service (writes them) and the cache-producer (orders
+// writes by them). The contract: version = the record's explicit integer `version` if present,
 // else `modifiedTime` ("YYYY-MM-DD HH:mm:ss", optional ".SSS") read as UTC, in epoch ms.
 
 const MODIFIED_TIME = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,3}))?$/;

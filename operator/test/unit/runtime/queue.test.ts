@@ -1,5 +1,5 @@
 import { jest } from '@jest/globals';
-import { WorkQueue } from '../../../src/controller/queue.js';
+import { WorkQueue } from '../../../src/runtime/queue.js';
 
 /** A promise the test resolves by hand. */
 function gate() {

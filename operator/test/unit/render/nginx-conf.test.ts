@@ -1,8 +1,8 @@
 // Key properties of the rendered nginx.conf (the integration tests start nginx with the same
 // renderer; these pin what the shipped config must contain).
 import { localTier } from '../../../../hack/local/nginx.js';
-import { appMemberValue, luaConfig, renderNginxConf, sizeToKb, type NginxConfigInput } from '../../../../operator/src/render/config/nginx.js';
-import { HOT_SET_KEY, INVALIDATION_CHANNEL } from '../../../../operator/src/render/config/producer.js';
+import { appMemberValue, luaConfig, renderNginxConf, sizeToKb, type NginxConfigInput } from '../../../src/render/config/nginx.js';
+import { HOT_SET_KEY, INVALIDATION_CHANNEL } from '../../../../packages/contract/src/index.js';
 
 const base: NginxConfigInput = {
   layer: 'app',

@@ -3,6 +3,16 @@
 // drive them with an in-memory fake; RealKubeClient is that interface on
 // @kubernetes/client-node 1.4 (ESM, one object parameter per call, bodies returned directly,
 // ApiException with .code).
+//
+// Why client-node is pinned to exactly 1.4.0 (operator/package.json): 2.x (undici 8) crashes on
+// Node 20, the runtime of our images; and this file reaches into 1.4 internals that a minor
+// release may change:
+// - RawObjectApi overrides KubernetesObjectApi's protected processResponse() (bodies stay plain
+//   JSON instead of typed models) and builds requests with its configuration.baseServer,
+//   specUriPath() and requestPromise();
+// - KeepAliveKubeConfig overrides KubeConfig.applySecurityAuthentication() and reads the
+//   per-request agent's `options` to share keep-alive agents.
+// Bump it only together with the control-plane tier (make test-controlplane).
 import http from 'node:http';
 import https from 'node:https';
 import * as k8s from '@kubernetes/client-node';

@@ -1,4 +1,4 @@
-import { LeaderElector, type Clock } from '../../../src/controller/leader.js';
+import { LeaderElector, type Clock } from '../../../src/runtime/leader.js';
 import { FakeKube } from './fake-kube.js';
 
 /** A clock the test moves by hand; sleep() advances it (so loops run instantly). */

@@ -1,0 +1,71 @@
+// Step 1, observe: what the Redis orchestration needs to know before anything is applied — the
+// live Redis StatefulSet (its replicas), the running Redis pods and the password.
+import type { ResolvedCacheTier } from '../../api/types.js';
+import type { KObject, KubeClient, PodInfo } from '../../runtime/kube.js';
+import { describeError } from '../../runtime/kube.js';
+import type { RedisMember } from '../../orchestration/types.js';
+import { selectorLabels } from '../../render/common.js';
+import { childName } from '../../render/names.js';
+import { REDIS_PORT } from '../../../../packages/contract/src/index.js';
+
+export interface RedisObservation {
+  /** The live StatefulSet; undefined when it does not exist yet (or could not be read). */
+  statefulSet?: KObject;
+  /** Set when the StatefulSet could not be read: without its replicas no grow/shrink is safe. */
+  statefulSetError?: string;
+  /** spec.replicas of the live StatefulSet (0 when absent). */
+  currentReplicas: number;
+  pods: PodInfo[];
+  /** Running pods with an IP, in ordinal order: what the orchestrator works on. */
+  members: RedisMember[];
+  password?: string;
+  passwordProblem?: string;
+  /** Failures that fail the pass (it is retried), e.g. listing pods. */
+  errors: string[];
+}
+
+export function podOrdinal(pod: string): number {
+  const m = /-(\d+)$/.exec(pod);
+  return m ? Number(m[1]) : -1;
+}
+
+export function redisMembersFromPods(pods: PodInfo[]): RedisMember[] {
+  return pods
+    .filter((p) => p.phase === 'Running' && p.podIP && !p.deleting && podOrdinal(p.name) >= 0)
+    .map((p) => ({ pod: p.name, ordinal: podOrdinal(p.name), host: p.podIP as string, port: REDIS_PORT, node: p.nodeName ?? '' }))
+    .sort((a, b) => a.ordinal - b.ordinal);
+}
+
+function num(v: unknown): number {
+  return typeof v === 'number' && Number.isFinite(v) ? v : 0;
+}
+
+export async function observeRedis(kube: KubeClient, tier: ResolvedCacheTier): Promise<RedisObservation> {
+  const { namespace } = tier.metadata;
+  const shape = tier.spec.redis;
+  const obs: RedisObservation = { currentReplicas: 0, pods: [], members: [], errors: [] };
+  try {
+    obs.statefulSet = await kube.get({ apiVersion: 'apps/v1', kind: 'StatefulSet', namespace, name: childName(tier, 'redis') });
+  } catch (err) {
+    obs.statefulSetError = describeError(err);
+  }
+  obs.currentReplicas = num((obs.statefulSet?.spec as { replicas?: unknown } | undefined)?.replicas);
+  try {
+    obs.pods = await kube.listPods(namespace, selectorLabels(tier, 'redis'));
+  } catch (err) {
+    obs.errors.push(`list Redis pods: ${describeError(err)}`);
+  }
+  obs.members = redisMembersFromPods(obs.pods);
+  if (shape.auth?.passwordSecretRef) {
+    const ref = shape.auth.passwordSecretRef;
+    try {
+      const data = await kube.getSecret(namespace, ref.name);
+      if (!data) obs.passwordProblem = `Secret ${ref.name} not found`;
+      else if (data[ref.key] === undefined) obs.passwordProblem = `Secret ${ref.name} has no key ${ref.key}`;
+      else obs.password = data[ref.key];
+    } catch (err) {
+      obs.passwordProblem = `Secret ${ref.name}: ${describeError(err)}`;
+    }
+  }
+  return obs;
+}

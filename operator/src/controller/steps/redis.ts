@@ -1,0 +1,52 @@
+// Step 2, orchestrate Redis: one call into the Redis orchestrator (operator/src/redis, behind
+// orchestration/types.ts). It decides the StatefulSet's replicas: grow first, shrink only after a
+// verified drain. When it cannot be called (StatefulSet unreadable, no password, no pod running),
+// the reason becomes the Redis conditions' status instead.
+import type { ResolvedCacheTier } from '../../api/types.js';
+import { describeError } from '../../runtime/kube.js';
+import type { ConditionUpdate, OrchestrationEvent, RedisOrchestrator, RedisReconcileResult } from '../../orchestration/types.js';
+import { redisSpecMembers, childName } from '../../render/names.js';
+import type { Logger } from '../../log.js';
+import type { RedisObservation } from './observe.js';
+
+export interface RedisStepOutcome {
+  /** The orchestrator's answer; undefined when it was not called or failed. */
+  result?: RedisReconcileResult;
+  /** Why there is no result: applied to every orchestration condition (type is a placeholder). */
+  problem?: ConditionUpdate;
+  /** Replicas to render for the Redis StatefulSet. */
+  replicas: number;
+  events: OrchestrationEvent[];
+}
+
+export async function orchestrateRedis(
+  orchestrator: RedisOrchestrator,
+  tier: ResolvedCacheTier,
+  obs: RedisObservation,
+  log: Logger,
+): Promise<RedisStepOutcome> {
+  const shape = tier.spec.redis;
+  const want = redisSpecMembers(tier);
+  // The StatefulSet follows the spec upward even when no pod runs; it never shrinks without
+  // the orchestration's word.
+  const out: RedisStepOutcome = { replicas: Math.max(obs.currentReplicas, want), events: [] };
+  const problem = (reason: string, message: string): RedisStepOutcome => ({
+    ...out,
+    problem: { type: 'SlotsCovered', status: 'Unknown', reason, message },
+  });
+  if (obs.statefulSetError) return problem('ReadFailed', `StatefulSet ${childName(tier, 'redis')}: ${obs.statefulSetError}`);
+  if (obs.passwordProblem) return problem('PasswordUnavailable', obs.passwordProblem);
+  if (obs.members.length === 0) return problem('PodsNotRunning', `${obs.members.length}/${out.replicas} Redis pods running`);
+  try {
+    const result = await orchestrator.reconcile(
+      { masters: shape.masters, replicasPerMaster: shape.replicasPerMaster, password: obs.password },
+      obs.members,
+      obs.currentReplicas || want,
+    );
+    return { result, replicas: result.statefulSetReplicas, events: [...result.events] };
+  } catch (err) {
+    const msg = describeError(err);
+    log.warn({ err: msg }, 'Redis orchestration failed');
+    return { ...problem('OrchestrationError', msg), events: [{ type: 'Warning', reason: 'RedisOrchestrationFailed', message: msg }] };
+  }
+}

@@ -1,0 +1,10 @@
+// Ports every side agrees on: the operator renders Services and configs with them, the
+// workloads listen on them, the local harness (hack/local) starts servers on them.
+
+export const REDIS_PORT = 6379;
+export const KAFKA_PORT = 9092;
+export const ZK_PORTS = { client: 2181, peer: 2888, election: 3888 } as const;
+/** The cache-producer's HTTP API (L3 for the OpenResty app layer) and metrics. */
+export const PRODUCER_HTTP_PORT = 8080;
+/** Both OpenResty layers listen here. */
+export const OPENRESTY_PORT = 8080;

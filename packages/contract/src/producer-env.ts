@@ -1,0 +1,35 @@
+// The cache-producer's process contract: the environment variables the operator renders into its
+// ConfigMap (operator/src/render/config/producer.ts) and the producer parses
+// (workloads/cache-producer/src/config.ts). A name added here is a name both sides must handle.
+
+export const PRODUCER_ENV = {
+  kafkaBrokers: 'KAFKA_BROKERS',
+  kafkaGroupId: 'KAFKA_GROUP_ID',
+  topicCacheMessage: 'KAFKA_TOPIC_CACHE_MESSAGE',
+  topicAccessLog: 'KAFKA_TOPIC_ACCESS_LOG',
+  topicDeadLetter: 'KAFKA_TOPIC_DEAD_LETTER',
+  zookeeperConnect: 'ZOOKEEPER_CONNECT',
+  redisSeeds: 'REDIS_SEEDS',
+  sourceProductInfoUrl: 'SOURCE_PRODUCT_INFO_URL',
+  sourceShopInfoUrl: 'SOURCE_SHOP_INFO_URL',
+  lockEnabled: 'LOCK_ENABLED',
+  lockTimeoutMs: 'LOCK_TIMEOUT_MS',
+  lockSessionTimeoutMs: 'LOCK_SESSION_TIMEOUT_MS',
+  lockRoot: 'LOCK_ROOT',
+  localCacheMaxEntries: 'LOCAL_CACHE_MAX_ENTRIES',
+  localCacheTtlSeconds: 'LOCAL_CACHE_TTL_SECONDS',
+  hotWindowSeconds: 'HOT_WINDOW_SECONDS',
+  hotTopN: 'HOT_TOP_N',
+  hotTtlSeconds: 'HOT_TTL_SECONDS',
+  hotSetKey: 'HOT_SET_KEY',
+  invalidationChannel: 'INVALIDATION_CHANNEL',
+  httpPort: 'HTTP_PORT',
+  /** Not rendered: the Deployment sets it from the Secret in spec.redis.auth. */
+  redisPassword: 'REDIS_PASSWORD',
+  /** Not rendered: defaults to 0.0.0.0; the local harness binds one loopback address. */
+  httpHost: 'HTTP_HOST',
+  /** Not rendered: test harnesses turn on /debug/locks. */
+  debugLockHistory: 'DEBUG_LOCK_HISTORY',
+} as const;
+
+export type ProducerEnvName = (typeof PRODUCER_ENV)[keyof typeof PRODUCER_ENV];
