@@ -1,4 +1,4 @@
-// Redis Cluster orchestration (issue 3). The reconciler only calls createRedisOrchestrator();
+// Redis Cluster orchestration. The reconciler only calls createRedisOrchestrator();
 // everything else here is exported for tests, the local harness and the reshard benchmark.
 import type { RedisOrchestrator } from '../orchestration/types.js';
 import { Orchestrator, type RedisOrchestratorOptions } from './orchestrator.js';
