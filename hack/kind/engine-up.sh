@@ -10,7 +10,7 @@
 # second `make e2e` reuses them). On these machines root's capability bounding set lacks
 # CAP_SYS_RESOURCE, and Docker asks for it for every --privileged container (kind's nodes), so
 # our dockerd's default runtime is a wrapper around runc that deletes that one capability from
-# the OCI spec (hack/kind/runc-nosysres). See docs/e2e-kind.md.
+# the OCI spec (hack/kind/runc-nosysres). See README.md, "The kind e2e tier".
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD

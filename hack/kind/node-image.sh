@@ -23,12 +23,10 @@ K8S_MOD="$CACHETIER_CACHE/go/mod/k8s.io/kubernetes@$K8S_VERSION"
 mkdir -p "$CACHETIER_CACHE/images"
 t_all=$(date +%s)
 
-for f in "$KB/containerd-$CONTAINERD_VERSION/containerd" "$KB/runc-$RUNC_VERSION/runc" "$KB/crictl-$CRICTL_VERSION/crictl" \
+need() { for f in "$@"; do [ -e "$f" ] || { echo "node-image: missing $f (run hack/kind/build-binaries.sh)" >&2; exit 1; }; done; }
+need "$KB/containerd-$CONTAINERD_VERSION/containerd" "$KB/runc-$RUNC_VERSION/runc" "$KB/crictl-$CRICTL_VERSION/crictl" \
   "$KB/etcd-$ETCD_VERSION/etcd" "$KB/coredns-$COREDNS_VERSION/coredns" "$KB/local-path-$LOCAL_PATH_VERSION/local-path-provisioner" \
-  "$K8S_BIN/kubeadm" "$K8S_BIN/kubelet" "$K8S_BIN/kube-proxy" "$K8S_BIN/kube-apiserver" "$K8S_BIN/kubectl" \
-  "$K8S_BIN/kube-controller-manager" "$K8S_BIN/kube-scheduler" "$KIND_MOD/images/base/files/etc/containerd/config.toml"; do
-  [ -e "$f" ] || { echo "node-image: missing $f (run hack/kind/build-binaries.sh)" >&2; exit 1; }
-done
+  "$KIND_MOD/images/base/files/etc/containerd/config.toml" "$K8S_MOD/build/pause/linux/pause.c"
 
 BASE=$(bash hack/kind/base-image.sh)
 
@@ -57,10 +55,6 @@ debian_image() {   # debian_image NAME TAG "APT PACKAGES" ENTRYPOINT_JSON [BINAR
   build_image "$name" "$c" "BASE_IMAGE=$BASE" -- "$tag" >/dev/null
 }
 R=registry.k8s.io
-for c in kube-apiserver kube-controller-manager kube-scheduler; do
-  static_image "$c" "$R/$c:$K8S_VERSION" "" "$K8S_BIN/$c"
-done
-debian_image kube-proxy "$R/kube-proxy:$K8S_VERSION" "iptables nftables conntrack ipset kmod" "" "$K8S_BIN/kube-proxy"
 static_image etcd "$R/etcd:${ETCD_VERSION#v}-0" "" "$KB/etcd-$ETCD_VERSION/etcd"
 static_image coredns "$R/coredns/coredns:$COREDNS_VERSION" '["/usr/local/bin/coredns"]' "$KB/coredns-$COREDNS_VERSION/coredns"
 pause_dir="$CACHETIER_CACHE/kind-bin/pause-$K8S_VERSION"
@@ -80,6 +74,14 @@ debian_image local-path-provisioner "$lp_img" "" "" "$KB/local-path-$LOCAL_PATH_
 debian_image local-path-helper "$lh_img" "" ""
 debian_image kindnetd-standin "$kn_img" "" \
   'CMD ["sh", "-c", "echo kindnetd is not available in this build: the cachetier kind tier disables the default CNI and runs kube-router; exit 1"]'
+
+# the Kubernetes images last: their binaries take longest to build (hack/deps-kubernetes.sh)
+need "$K8S_BIN/kubeadm" "$K8S_BIN/kubelet" "$K8S_BIN/kube-proxy" "$K8S_BIN/kube-apiserver" "$K8S_BIN/kubectl" \
+  "$K8S_BIN/kube-controller-manager" "$K8S_BIN/kube-scheduler"
+for c in kube-apiserver kube-controller-manager kube-scheduler; do
+  static_image "$c" "$R/$c:$K8S_VERSION" "" "$K8S_BIN/$c"
+done
+debian_image kube-proxy "$R/kube-proxy:$K8S_VERSION" "iptables nftables conntrack ipset kmod" "" "$K8S_BIN/kube-proxy"
 
 # 3. the tarball + node image, keyed by every input image and binary
 extra=("$R/etcd:${ETCD_VERSION#v}-0" "$R/coredns/coredns:$COREDNS_VERSION" "$R/pause:3.10.2" "$lp_img" "$lh_img" "$kn_img")
