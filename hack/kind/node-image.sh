@@ -101,6 +101,9 @@ else
   # kube-proxy.tar: kube-proxy plus every extra image; `repositories` first so kind sees all tags.
   x="$work/proxy-x"; mkdir -p "$x"
   docker save "$R/kube-proxy:$K8S_VERSION" "${extra[@]}" | tar -C "$x" -xf -
+  # docker writes Docker Hub names short (kindest/x); kind compares them with docker.io/kindest/x.
+  jq -c 'with_entries(if (.key | split("/")[0] | test("[.:]")) then . else .key = "docker.io/" + .key end)' "$x/repositories" > "$x/repositories.new"
+  mv "$x/repositories.new" "$x/repositories"
   (cd "$x" && tar -cf "$work/kubernetes/server/bin/kube-proxy.tar" repositories manifest.json $(ls -A | grep -vx 'repositories\|manifest.json'))
   rm -rf "$x"
   tar -C "$work" -czf "$work/kubernetes-server-linux-amd64.tar.gz" kubernetes

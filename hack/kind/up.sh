@@ -70,7 +70,9 @@ done_step cluster
 
 step load-images
 # shellcheck disable=SC2086
-kind load docker-image --name "$CLUSTER" $E2E_IMAGES >&2
+# Workers only: the control plane is tainted and never runs the tier.
+workers=$(kubectl get nodes -l '!node-role.kubernetes.io/control-plane' -o jsonpath='{.items[*].metadata.name}' | tr ' ' ,)
+kind load docker-image --name "$CLUSTER" --nodes "$workers" $E2E_IMAGES >&2
 done_step load-images
 
 step helm-install
