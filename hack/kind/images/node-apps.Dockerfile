@@ -23,6 +23,8 @@ EXPOSE 8080
 ENTRYPOINT ["node", "--enable-source-maps", "dist/workloads/cache-producer/src/main.js"]
 
 FROM runtime AS source-service
+# source-service imports cache-producer's version helpers (store.ts -> cache-producer/src/version.js).
+COPY dist/workloads/cache-producer ./dist/workloads/cache-producer
 COPY dist/workloads/source-service ./dist/workloads/source-service
 EXPOSE 8080
 ENTRYPOINT ["node", "--enable-source-maps", "dist/workloads/source-service/src/main.js"]
