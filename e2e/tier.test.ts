@@ -131,12 +131,19 @@ class Writer {
   }
 }
 
-/** Reads back every acknowledged key; returns the indexes whose value is missing or wrong. */
-async function lostWrites(run: string, acked: number[]): Promise<number[]> {
+/** Reads back every acknowledged key; returns how many are missing or wrong, and the first few. */
+async function lostWrites(run: string, acked: number[]): Promise<{ lost: number; first: number[] }> {
+  const bad = await badIndexes(run, acked);
+  return { lost: bad.length, first: bad.slice(0, 10) };
+}
+const NONE_LOST = { lost: 0, first: [] };
+
+async function badIndexes(run: string, acked: number[]): Promise<number[]> {
   const max = Math.max(...acked);
   const name = `e2e-reader-${run}`;
   await redisPod(name, `i=1; while [ $i -le ${max} ]; do echo "GET e2e:${run}:$i"; i=$((i+1)); done | redis-cli -c -h ${REDIS_SVC}`);
-  const lines = (await podFinished(name, 10 * 60_000)).split('\n');
+  // redis-cli reading commands from stdin announces each cluster redirect on a line of its own.
+  const lines = (await podFinished(name, 10 * 60_000)).split('\n').filter((l) => !l.startsWith('-> Redirected'));
   return acked.filter((i) => lines[i - 1]?.trim() !== String(i));
 }
 
@@ -169,7 +176,7 @@ test('CacheTier is Ready within the stated time, every component condition True,
   const members = t.status?.redis?.members ?? [];
   expect(members).toHaveLength(6);
   for (const m of members.filter((x) => x.role === 'replica')) {
-    const owner = members.find((x) => x.nodeId === m.replicaOf);
+    const owner = members.find((x) => x.pod === m.replicaOf); // replicaOf names the master's pod
     expect(owner?.kubernetesNode).toBeDefined();
     expect(m.kubernetesNode).not.toBe(owner?.kubernetesNode);
   }
@@ -179,7 +186,7 @@ test('CacheTier is Ready within the stated time, every component condition True,
 });
 
 test('a product is read through the distribution Service: L3 first, then from L1/L2', async () => {
-  const pid = 500 + Math.floor(Math.random() * 400); // seeded by the source, not read before
+  const pid = 10 + Math.floor(Math.random() * 80); // seeded by the source (1..100), not used by other tests
   const first = await read(pid);
   expect(first).toMatchObject({ status: 200, level: 'L3' });
   expect(typeof first.price).toBe('number');
@@ -224,7 +231,7 @@ test('kubectl scale cachetier 3 -> 4 -> 3 -> 4 under a writer: every acknowledge
   const acked = await w.stop();
   console.log(`e2e: scale writer: ${acked.length} acknowledged writes`);
   expect(acked.length).toBeGreaterThan(100);
-  expect(await lostWrites('scale', acked)).toEqual([]);
+  expect(await lostWrites('scale', acked)).toEqual(NONE_LOST);
 });
 
 test('deleting the Redis master pod, a Kafka broker and a ZooKeeper pod: the data path keeps working, nothing lost', async () => {
@@ -245,7 +252,7 @@ test('deleting the Redis master pod, a Kafka broker and a ZooKeeper pod: the dat
   expect(await changeAndSee(3, 10_000)).toBeLessThanOrEqual(1000);
   const acked = await w.stop();
   expect(acked.length).toBeGreaterThan(50);
-  expect(await lostWrites('kill', acked)).toEqual([]);
+  expect(await lostWrites('kill', acked)).toEqual(NONE_LOST);
 });
 
 test('kubectl drain of a worker (PodDisruptionBudgets respected): the data path keeps working, nothing lost', async () => {
@@ -268,7 +275,8 @@ test('kubectl drain of a worker (PodDisruptionBudgets respected): the data path 
   })();
   let drainOut = '';
   try {
-    drainOut = await kubectl(['drain', node, '--ignore-daemonsets', '--delete-emptydir-data', '--timeout=240s']);
+    // The test's own client pods (no controller) stay: they are the users of the tier, not part of it.
+    drainOut = await kubectl(['drain', node, '--ignore-daemonsets', '--delete-emptydir-data', '--pod-selector=app.kubernetes.io/part-of!=cachetier-e2e', '--timeout=240s']);
   } catch (e) {
     // A pod whose PVC lives on the drained node cannot move (local-path volumes); with its PDB
     // budget spent, the drain stops at the PDB instead of taking a second pod: that is the promise.
@@ -285,7 +293,7 @@ test('kubectl drain of a worker (PodDisruptionBudgets respected): the data path 
   for (const [c, n] of worst) expect({ c, n: Math.min(n, 1) }).toEqual({ c, n });
   const acked = await w.stop();
   expect(acked.length).toBeGreaterThan(50);
-  expect(await lostWrites('drain', acked)).toEqual([]);
+  expect(await lostWrites('drain', acked)).toEqual(NONE_LOST);
 });
 
 test('a config change in the CR rolls only that component', async () => {
