@@ -1,5 +1,6 @@
 // Small helpers the e2e suite uses: kubectl, port-forwards and polling, against the kind cluster
-// that hack/kind/up.sh created. Nothing here is faked: every call goes to the real cluster.
+// that hack/kind/up.sh created (its own kubeconfig in $KUBECONFIG; the user's context is never
+// used or changed). Nothing here is faked: every call goes to the real cluster.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { promisify } from 'node:util';
 
@@ -49,6 +50,7 @@ interface Condition {
   status: string;
   reason?: string;
   message?: string;
+  lastTransitionTime?: string;
 }
 export interface TierObject {
   metadata: { generation: number };
@@ -100,4 +102,30 @@ export async function portForward(service: string, localPort: number, remotePort
     500,
   );
   return { port: localPort, stop: () => p.kill('SIGTERM') };
+}
+
+export interface PodInfo {
+  name: string;
+  uid: string;
+  node?: string;
+  ready: boolean;
+}
+
+/** The tier's pods of one component (label app.kubernetes.io/name), terminating ones excluded. */
+export async function pods(component: string): Promise<PodInfo[]> {
+  const list = await getJson<{
+    items: {
+      metadata: { name: string; uid: string; deletionTimestamp?: string };
+      spec: { nodeName?: string };
+      status: { conditions?: { type: string; status: string }[] };
+    }[];
+  }>(['-n', NS, 'get', 'pods', '-l', `app.kubernetes.io/name=${component},app.kubernetes.io/instance=${TIER}`]);
+  return list.items
+    .filter((p) => !p.metadata.deletionTimestamp)
+    .map((p) => ({
+      name: p.metadata.name,
+      uid: p.metadata.uid,
+      node: p.spec.nodeName,
+      ready: p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false,
+    }));
 }

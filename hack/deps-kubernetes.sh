@@ -17,6 +17,10 @@ CACHETIER_CACHE="${CACHETIER_CACHE:-$HOME/.cache/cachetier}"
 OUT="$CACHETIER_CACHE/k8s-$K8S_VERSION/bin"
 BUILD="$CACHETIER_CACHE/k8s-build/$K8S_VERSION"
 CMDS=(kube-apiserver kubectl kube-scheduler kube-controller-manager)   # apiserver first: usable soonest
+# The kind tier's node image also needs kubelet, kubeadm and kube-proxy (hack/kind/build-binaries.sh):
+# same module, same build cache, so they are added here rather than built a second time elsewhere.
+# shellcheck disable=SC2206
+CMDS+=(${K8S_EXTRA_CMDS:-})
 
 have_all() {
   local c

