@@ -126,6 +126,8 @@ export interface PodInfo {
   uid: string;
   node?: string;
   ready: boolean;
+  /** Phase Running (scheduled and started); a pod that is Pending or gone is disrupted. */
+  running: boolean;
 }
 
 /** The tier's pods of one component (label app.kubernetes.io/name), terminating ones excluded. */
@@ -134,7 +136,7 @@ export async function pods(component: string): Promise<PodInfo[]> {
     items: {
       metadata: { name: string; uid: string; deletionTimestamp?: string };
       spec: { nodeName?: string };
-      status: { conditions?: { type: string; status: string }[] };
+      status: { phase?: string; conditions?: { type: string; status: string }[] };
     }[];
   }>(['-n', NS, 'get', 'pods', '-l', `app.kubernetes.io/name=${component},app.kubernetes.io/instance=${TIER}`]);
   return list.items
@@ -144,5 +146,6 @@ export async function pods(component: string): Promise<PodInfo[]> {
       uid: p.metadata.uid,
       node: p.spec.nodeName,
       ready: p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false,
+      running: p.status.phase === 'Running',
     }));
 }

@@ -260,15 +260,21 @@ test('kubectl drain of a worker (PodDisruptionBudgets respected): the data path 
   await w.start();
   const kafka = await pods('kafka');
   const node = kafka.find((p) => p.name === `${TIER}-kafka-0`)!.node!;
-  // Sample every component's unavailable pods while the drain runs: evictions honour the PDBs
-  // (maxUnavailable 1), so no component may ever have two pods down at once.
+  // Sample every component's disrupted pods (evicted and not yet running again: gone, terminating
+  // or Pending) while the drain runs: evictions honour the PDBs (maxUnavailable 1), so no
+  // component may ever have two pods disrupted at once. (Readiness is no measure here: a
+  // ZooKeeper leader leaving makes its followers unready for the election, with no pod evicted.)
+  const expected = new Map<string, number>();
+  for (const c of ['zookeeper', 'kafka', 'redis']) {
+    expected.set(c, (await getJson<{ spec: { replicas: number } }>(['-n', NS, 'get', 'statefulset', `${TIER}-${c}`])).spec.replicas);
+  }
   let sampling = true;
   const worst = new Map<string, number>();
   const sampler = (async () => {
     while (sampling) {
       for (const c of ['zookeeper', 'kafka', 'redis']) {
-        const down = (await pods(c).catch(() => [])).filter((p) => !p.ready).length;
-        worst.set(c, Math.max(worst.get(c) ?? 0, down));
+        const running = (await pods(c).catch(() => undefined))?.filter((p) => p.running).length;
+        if (running !== undefined) worst.set(c, Math.max(worst.get(c) ?? 0, expected.get(c)! - running));
       }
       await new Promise((r) => setTimeout(r, 1000));
     }
@@ -293,7 +299,7 @@ test('kubectl drain of a worker (PodDisruptionBudgets respected): the data path 
   await waitConditions(['Ready', 'SlotsCovered', 'MembershipHealthy'], 10 * 60_000);
   sampling = false;
   await sampler;
-  console.log(`e2e: most pods unavailable at once during the drain: ${JSON.stringify(Object.fromEntries(worst))}`);
+  console.log(`e2e: most pods disrupted at once during the drain: ${JSON.stringify(Object.fromEntries(worst))}`);
   for (const [c, n] of worst) expect({ c, n: Math.min(n, 1) }).toEqual({ c, n });
   const acked = await w.stop();
   expect(acked.length).toBeGreaterThan(50);
