@@ -87,11 +87,22 @@ export interface PortForward {
   stop(): void;
 }
 
-/** kubectl port-forward to a Service; resolves once the local port answers. */
+/**
+ * kubectl port-forward to a Service; resolves once the local port answers. kubectl forwards to one
+ * pod of the Service and exits when that pod goes away (a drain, a roll), so it is restarted
+ * until stop(): the test keeps talking to the Service, as a client behind it would.
+ */
 export async function portForward(service: string, localPort: number, remotePort: number): Promise<PortForward> {
-  const p: ChildProcess = spawn('kubectl', ['--context', CONTEXT, '-n', NS, 'port-forward', `svc/${service}`, `${localPort}:${remotePort}`], {
-    stdio: 'ignore',
-  });
+  let stopped = false;
+  let p: ChildProcess | undefined;
+  const start = () => {
+    if (stopped) return;
+    p = spawn('kubectl', ['--context', CONTEXT, '-n', NS, 'port-forward', `svc/${service}`, `${localPort}:${remotePort}`], { stdio: 'ignore' });
+    p.on('exit', () => {
+      if (!stopped) setTimeout(start, 500);
+    });
+  };
+  start();
   await eventually(
     `port-forward ${service}`,
     async () => {
@@ -101,7 +112,13 @@ export async function portForward(service: string, localPort: number, remotePort
     60_000,
     500,
   );
-  return { port: localPort, stop: () => p.kill('SIGTERM') };
+  return {
+    port: localPort,
+    stop: () => {
+      stopped = true;
+      p?.kill('SIGTERM');
+    },
+  };
 }
 
 export interface PodInfo {
@@ -109,6 +126,8 @@ export interface PodInfo {
   uid: string;
   node?: string;
   ready: boolean;
+  /** Phase Running (scheduled and started); a pod that is Pending or gone is disrupted. */
+  running: boolean;
 }
 
 /** The tier's pods of one component (label app.kubernetes.io/name), terminating ones excluded. */
@@ -117,7 +136,7 @@ export async function pods(component: string): Promise<PodInfo[]> {
     items: {
       metadata: { name: string; uid: string; deletionTimestamp?: string };
       spec: { nodeName?: string };
-      status: { conditions?: { type: string; status: string }[] };
+      status: { phase?: string; conditions?: { type: string; status: string }[] };
     }[];
   }>(['-n', NS, 'get', 'pods', '-l', `app.kubernetes.io/name=${component},app.kubernetes.io/instance=${TIER}`]);
   return list.items
@@ -127,5 +146,6 @@ export async function pods(component: string): Promise<PodInfo[]> {
       uid: p.metadata.uid,
       node: p.spec.nodeName,
       ready: p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false,
+      running: p.status.phase === 'Running',
     }));
 }

@@ -27,5 +27,5 @@ trap cleanup EXIT
 bash hack/kind/up.sh
 export KUBECONFIG="$E2E_KUBECONFIG"
 ts=$(date +%s)
-node --experimental-vm-modules --no-warnings node_modules/jest/bin/jest.js --selectProjects e2e --runInBand ${E2E_JEST_ARGS:-}
+node --experimental-vm-modules --no-warnings node_modules/jest/bin/jest.js --selectProjects e2e --runInBand --forceExit ${E2E_JEST_ARGS:-}
 echo "$(date -u +%FT%TZ) e2e-suite $(( $(date +%s) - ts ))s" >> "$CACHETIER_CACHE/kind/timings.log"
