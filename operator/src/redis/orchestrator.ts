@@ -1,10 +1,11 @@
-// Redis Cluster orchestrator: each pass observes every member (view.ts), decides the next step
-// with the pure planners (plan.ts, membership.ts) and acts in one small, re-observable phase;
-// status.ts reports on the settled view. All state lives in the cluster itself (nodes.conf,
+// Redis Cluster orchestrator: each pass observes every member (view.ts), takes the next action
+// from the pure decision (decide.ts, over plan.ts and membership.ts) and carries it out here in
+// one small, re-observable step; status.ts reports on the settled view. All state lives in the cluster itself (nodes.conf,
 // MIGRATING/IMPORTING), so any run can pick up where a dead one stopped.
 import type { OrchestrationEvent, RedisDesiredShape, RedisMember, RedisOrchestrator, RedisReconcileResult } from '../orchestration/types.js';
 import { ConnPool, errMsg, ioredisFactory, type ConnFactory } from './client.js';
-import { classifyMember, wipeMember } from './membership.js';
+import { decide, describe, replicasOf, type Action, type ActionKind } from './decide.js';
+import { wipeMember } from './membership.js';
 import {
   atomicMove,
   detectAtomicMigration,
@@ -15,11 +16,11 @@ import {
   type MoveNode,
   type MoveResult,
 } from './migrate.js';
-import { formatSlots, isFailed, isMaster, parseClusterNodes, parseInfo, toRanges } from './parse.js';
-import { bootstrapSlotRanges, chooseBootstrapMasters, chooseKeepMasters, planRebalance, planReplicas, type SlotMove } from './plan.js';
+import { formatSlots, isMaster, parseClusterNodes, parseInfo, toRanges } from './parse.js';
+import { bootstrapSlotRanges, chooseBootstrapMasters, planReplicas, type SlotMove } from './plan.js';
 import { attachReplica } from './replica.js';
 import { clusterStatus } from './status.js';
-import { facts, leftClean, observe, short, type Observed, type Run, type View } from './view.js';
+import { observe, short, type Observed, type Run, type View } from './view.js';
 
 export interface RedisOrchestratorOptions {
   /** Per-command and connect timeout (default 15000 ms). */
@@ -131,165 +132,75 @@ export class Orchestrator implements RedisOrchestrator {
 
   // ---------------------------------------------------------------- act
 
-  /** One phase of work; true when something was done (observe again). */
+  /**
+   * One pass: decide the next action from the view, carry it out. true when something was done
+   * (observe again). An action that changed nothing lets the rules after it have their turn.
+   */
   private async act(pool: ConnPool, v: View, d: RedisDesiredShape, run: Run): Promise<boolean> {
-    const { events, notes, losses } = run;
-    if (v.reachable.length === 0) return false;
-    const stayingUp = v.staying.filter((o) => o.ok);
-    const allUp = v.all.every((o) => o.ok);
-
-    // 1. Bootstrap: only over members that are all reachable, empty and alone.
-    const fresh = (o: Observed) => o.ok && o.nodes.length === 1 && o.self!.slots.length === 0 && o.dbsize === 0 && o.self!.migrating.size === 0;
-    if (v.all.every(fresh)) {
-      if (v.staying.length < v.want) {
-        notes.push(`waiting for ${v.want - v.staying.length} more member(s) before forming the cluster`);
+    const skip = new Set<ActionKind>();
+    for (;;) {
+      const { action, notes } = decide(v, d, skip);
+      if (!action) {
+        run.notes.push(...notes);
         return false;
       }
-      await this.phase('bootstrap');
-      await this.bootstrap(v.staying, d, events);
-      return true;
+      await this.phase(action.kind);
+      this.o.log?.('action', { what: describe(action, v) });
+      const outcome = await this.execute(pool, v, d, run, action);
+      if (outcome !== 'unchanged') {
+        run.notes.push(...notes);
+        return outcome === 'acted';
+      }
+      skip.add(action.kind);
     }
+  }
 
-    // 2. Joiners: a member this cluster does not know that brings keys, slot claims or a cluster
-    //    view of its own (a volume kept from before it was removed, a restored backup) is emptied
-    //    before it meets anyone; otherwise its stale claims could beat the real owners'.
-    if (await this.cleanStaleJoiners(v, events)) return true;
-
-    // 3. Membership: every reachable staying member knows every other at its current address.
-    if (await this.meet(stayingUp, events)) return true;
-
-    // 4. Resume / finish any open slot (progress lives in the cluster).
-    if (v.open.length > 0) {
-      await this.phase('resume');
-      await this.resumeOpen(pool, v, run, d);
-      return true;
-    }
-
-    // 5. Forget nodes that belong to no member (gone pods, old identities).
-    if (allUp && (await this.forgetGone(v, events))) return true;
-
-    // 6. Coverage: slots no node claims (a shard lost entirely) go to the emptiest master.
-    const failing = [...v.nodeInfo.values()].some((n) => isMaster(n) && n.slots.length > 0 && isFailed(n));
-    // Conservative: a slot is uncovered only if no line of any reachable member's view claims it.
-    const claimedAnywhere = new Set<number>();
-    for (const o of v.reachable) for (const n of o.nodes) if (isMaster(n)) for (const s of n.slots) claimedAnywhere.add(s);
-    const uncovered = v.owner.map((o, s) => (o === undefined && !claimedAnywhere.has(s) ? s : -1)).filter((s) => s >= 0);
-    if (uncovered.length > 0 && allUp && !failing) {
-      await this.phase('cover');
-      const m = stayingUp.filter((o) => isMaster(o.self!)).sort((a, b) => (v.owned.get(a.id!)?.length ?? 0) - (v.owned.get(b.id!)?.length ?? 0))[0];
-      if (m) {
-        for (const [a, b] of toRanges(uncovered)) await m.conn.call('CLUSTER', 'ADDSLOTSRANGE', a, b);
-        const what = `${uncovered.length} slot(s) [${formatSlots(uncovered)}] had no owner left (their master and every replica are gone) and now belong to ${m.member.pod} with 0 keys`;
+  /** Carries out one action: 'acted' (observe again), 'waiting' (notes say why), 'unchanged'. */
+  private async execute(pool: ConnPool, v: View, d: RedisDesiredShape, run: Run, a: Action): Promise<'acted' | 'waiting' | 'unchanged'> {
+    const { events } = run;
+    const obs = (id: string) => v.byId.get(id)!;
+    switch (a.kind) {
+      case 'bootstrap':
+        await this.bootstrap(v.staying, d, events);
+        return 'acted';
+      case 'clean-joiner':
+        await this.cleanJoiners(a.stale.map((x) => ({ o: obs(x.id), why: x.why })), events);
+        return 'acted';
+      case 'meet':
+        await this.meet(v.staying.filter((o) => o.ok), a.pairs.map((p) => [obs(p.from), obs(p.to)]), events);
+        return 'acted';
+      case 'resume':
+        await this.resumeOpen(pool, v, run, d);
+        return 'acted';
+      case 'forget':
+        return (await this.forget(v, a.nodes, events)) ? 'acted' : 'unchanged';
+      case 'cover': {
+        const m = obs(a.to);
+        for (const [lo, hi] of toRanges(a.slots)) await m.conn.call('CLUSTER', 'ADDSLOTSRANGE', lo, hi);
+        const what = `${a.slots.length} slot(s) [${formatSlots(a.slots)}] had no owner left (their master and every replica are gone) and now belong to ${m.member.pod} with 0 keys`;
         events.push({ type: 'Warning', reason: 'SlotsReassigned', message: `${what}: every key they held is lost` });
-        losses.push({ reason: 'KeysLost', message: what });
-        return true;
+        run.losses.push({ reason: 'KeysLost', message: what });
+        return 'acted';
       }
-    }
-    if (failing || !v.staying.every((o) => o.ok)) {
-      notes.push(failing ? 'a master is failing; waiting for the cluster to fail over' : 'waiting for all members to be reachable');
-      return false;
-    }
-
-    // 7. Leaving masters with slots hand over to a staying replica (failover) when that is cheaper.
-    const stayingSlotMasters = stayingUp.filter((o) => isMaster(o.self!) && (v.owned.get(o.id!)?.length ?? 0) > 0);
-    if (stayingSlotMasters.length < d.masters) {
-      for (const lm of v.leaving.filter((o) => o.ok && isMaster(o.self!) && (v.owned.get(o.id!)?.length ?? 0) > 0)) {
-        const rep = stayingUp.find((o) => o.self!.masterId === lm.id && isMaster(o.self!) === false && o.info['cluster_state'] !== undefined);
-        if (rep) {
-          await this.phase('failover-leaving');
-          await this.failover(rep, `${lm.member.pod} is leaving`, events);
-          return true;
-        }
-      }
-    }
-
-    // 8. Which masters stay; enough empty masters for the shape.
-    const keepCands = stayingSlotMasters.map((o) => ({ id: o.id!, ordinal: o.member.ordinal, node: o.member.node, slots: v.owned.get(o.id!)?.length ?? 0 }));
-    const keep = chooseKeepMasters(keepCands, d.masters);
-    if (keep.length < d.masters) {
-      const empties = stayingUp.filter((o) => isMaster(o.self!) && !keep.includes(o.id!) && (v.owned.get(o.id!)?.length ?? 0) === 0 && !o.self!.importing.size);
-      const extra = chooseKeepMasters(
-        empties.map((o) => ({ id: o.id!, ordinal: o.member.ordinal, node: o.member.node, slots: 0 })),
-        d.masters - keep.length,
-      );
-      keep.push(...extra);
-    }
-    if (keep.length < d.masters) {
-      // New members come first: the StatefulSet is still creating them.
-      if (v.staying.length < v.want) {
-        notes.push(`waiting for ${v.want - v.staying.length} new member(s) before adding masters`);
-        return false;
-      }
-      // Otherwise turn a surplus replica into an empty master (CLUSTER RESET SOFT keeps the node
-      // ID), but only one whose master keeps another in-sync replica: no shard goes bare.
-      const spare = stayingUp
-        .filter((o) => !isMaster(o.self!) && this.canTakeReplica(v, stayingUp, o))
-        .sort((a, b) => this.replicasOf(stayingUp, b.self!.masterId!).length - this.replicasOf(stayingUp, a.self!.masterId!).length || b.member.ordinal - a.member.ordinal);
-      const r = spare[0];
-      if (r) {
-        await this.phase('convert-replica');
+      case 'failover-leaving':
+      case 'spread-masters':
+        await this.failover(obs(a.replica), a.why, events);
+        return 'acted';
+      case 'convert-replica': {
+        const r = obs(a.replica);
         await r.conn.call('CLUSTER', 'RESET', 'SOFT');
         events.push({ type: 'Normal', reason: 'ReplicaConverted', message: `${r.member.pod} reset to an empty master to reach ${d.masters} masters` });
-        return true;
+        return 'acted';
       }
-      notes.push(`shape: only ${keep.length} of ${d.masters} masters possible with ${stayingUp.length} member(s) without leaving a master's slots with no replica`);
+      case 'replicate':
+        await this.replicate(v, a.assign, events);
+        return 'acted';
+      case 'rebalance':
+        return this.rebalance(pool, v, d, run, a.moves);
+      case 'remove-leaving':
+        await this.removeLeaving(v, a.members, events);
+        return 'acted';
     }
-
-    // 9. Replicas: every non-keep staying member replicates a keep master on another node, and
-    //    a new master gets its replica before any slot moves to it. Members still draining, and
-    //    a slot owner's only in-sync replica, wait until that is no longer so.
-    if (await this.assignReplicas(v, stayingUp, keep, d, events)) return true;
-
-    // 10. Rebalance: drain leaving/extra masters, even out the keep set.
-    const owners = new Map<string, number[]>();
-    for (const [id, slots] of v.owned) owners.set(id, slots);
-    for (const id of keep) if (!owners.has(id)) owners.set(id, []);
-    const moves = planRebalance(owners, keep);
-    if (moves.length > 0) {
-      await this.phase('rebalance');
-      const targets = [...new Set(moves.map((m) => m.to))];
-      const unsynced = await this.waitReplicasInSync(v, stayingUp, targets, d);
-      if (unsynced.length > 0) {
-        notes.push(`slot moves wait for replicas to sync: ${unsynced.join(', ')}`);
-        return false;
-      }
-      const notReady = await this.waitTargetsReady(v, targets);
-      if (notReady.length > 0) {
-        // A target that is not yet part of a healthy cluster answers MIGRATE with CLUSTERDOWN.
-        notes.push(`slot moves wait: ${notReady.join(', ')}`);
-        return false;
-      }
-      const failed = await this.executeMoves(pool, v, moves, events, d);
-      if (failed > 0) {
-        // Aborted moves left their owners unchanged; retrying at once would fail the same way.
-        notes.push(`${failed} slot move(s) failed and were aborted; retrying on the next reconcile`);
-        return false;
-      }
-      return true;
-    }
-
-    // 11. Spread masters: a node with 2+ masters while another has none -> fail over to a replica there.
-    const rp = planReplicas(this.keepNodes(v, keep), this.replicaCandidates(stayingUp, keep), d.replicasPerMaster);
-    if (rp.problems.length === 0) {
-      const perNode = new Map<string, number>();
-      for (const id of keep) perNode.set(v.byId.get(id)!.member.node, (perNode.get(v.byId.get(id)!.member.node) ?? 0) + 1);
-      for (const id of keep) {
-        const mnode = v.byId.get(id)!.member.node;
-        if ((perNode.get(mnode) ?? 0) < 2) continue;
-        const rep = stayingUp.find((o) => !isMaster(o.self!) && o.self!.masterId === id && !perNode.has(o.member.node));
-        if (rep) {
-          // The old master becomes a replica on its node; placement stays valid only if that node
-          // isn't the new master's (it can't be: perNode had no master there).
-          await this.phase('spread-masters');
-          await this.failover(rep, `spread masters: node ${mnode} holds ${perNode.get(mnode)} masters`, events);
-          return true;
-        }
-      }
-    }
-
-    // 12. Leaving members: forget them everywhere, empty them; the StatefulSet may then shrink.
-    if (await this.removeLeaving(v, events)) return true;
-    return false;
   }
 
   private async failover(rep: Observed, why: string, events: OrchestrationEvent[]) {
@@ -309,50 +220,41 @@ export class Orchestrator implements RedisOrchestrator {
     );
   }
 
-  /** Replicas of `masterId` among the given members. */
-  private replicasOf(members: Observed[], masterId: string): Observed[] {
-    return members.filter((o) => o.ok && !isMaster(o.self!) && o.self!.masterId === masterId);
-  }
-
-  /**
-   * A replica may be taken from its master (re-pointed or made a master) only when that master
-   * owns no slots, or keeps another in-sync replica: no shard is left without a copy.
-   */
-  private canTakeReplica(v: View, stayingUp: Observed[], r: Observed): boolean {
-    const mid = r.self!.masterId;
-    if (!mid || (v.owned.get(mid)?.length ?? 0) === 0) return true;
-    return this.replicasOf(v.reachable, mid).some((o) => o !== r && o.repl['master_link_status'] === 'up' && stayingUp.includes(o));
-  }
-
-  private keepNodes(v: View, keep: string[]) {
-    return keep.map((id) => ({ id, ordinal: v.byId.get(id)!.member.ordinal, node: v.byId.get(id)!.member.node }));
-  }
-
-  private replicaCandidates(stayingUp: Observed[], keep: string[]) {
-    return stayingUp
-      .filter((o) => !keep.includes(o.id!))
-      .map((o) => ({ id: o.id!, ordinal: o.member.ordinal, node: o.member.node, currentMaster: isMaster(o.self!) ? undefined : o.self!.masterId }));
-  }
-
-  /** Attaches replicas per the placement plan, skipping moves that would leave a shard bare. */
-  private async assignReplicas(v: View, stayingUp: Observed[], keep: string[], d: RedisDesiredShape, events: OrchestrationEvent[]): Promise<boolean> {
-    const rp = planReplicas(this.keepNodes(v, keep), this.replicaCandidates(stayingUp, keep), d.replicasPerMaster);
-    let replicated = false;
-    for (const [cid, mid] of rp.assign) {
-      const o = v.byId.get(cid)!;
-      if (!isMaster(o.self!) && o.self!.masterId === mid) continue;
-      if (isMaster(o.self!) && (v.owned.get(cid)?.length ?? 0) > 0) continue; // still draining
-      if (!isMaster(o.self!) && !this.canTakeReplica(v, stayingUp, o)) continue; // its master's only copy
-      await this.phase('replicate');
-      replicated = true; // either way the next pass observes again
-      if ((await attachReplica(o.conn, mid, { master: isMaster(o.self!), keys: o.dbsize })) === 'changed') {
+  /** Re-points each replica at its planned master. */
+  private async replicate(v: View, assign: Array<{ replica: string; master: string }>, events: OrchestrationEvent[]) {
+    for (const { replica, master } of assign) {
+      const o = v.byId.get(replica)!;
+      const m = v.byId.get(master)!;
+      if ((await attachReplica(o.conn, master, { master: isMaster(o.self!), keys: o.dbsize })) === 'changed') {
         this.o.log?.('replica attach: member turned replica on its own; observing again', { pod: o.member.pod });
         continue;
       }
-      events.push({ type: 'Normal', reason: 'ReplicaAssigned', message: `${o.member.pod} (${o.member.node}) now replicates ${v.byId.get(mid)!.member.pod} (${v.byId.get(mid)!.member.node})` });
+      events.push({ type: 'Normal', reason: 'ReplicaAssigned', message: `${o.member.pod} (${o.member.node}) now replicates ${m.member.pod} (${m.member.node})` });
     }
-    if (replicated) await sleep(200);
-    return replicated;
+    await sleep(200);
+  }
+
+  /** Moves slots once every target's replica is in sync and every target sees a healthy cluster. */
+  private async rebalance(pool: ConnPool, v: View, d: RedisDesiredShape, run: Run, moves: SlotMove[]): Promise<'acted' | 'waiting'> {
+    const targets = [...new Set(moves.map((m) => m.to))];
+    const unsynced = await this.waitReplicasInSync(v, targets, d);
+    if (unsynced.length > 0) {
+      run.notes.push(`slot moves wait for replicas to sync: ${unsynced.join(', ')}`);
+      return 'waiting';
+    }
+    const notReady = await this.waitTargetsReady(v, targets);
+    if (notReady.length > 0) {
+      // A target that is not yet part of a healthy cluster answers MIGRATE with CLUSTERDOWN.
+      run.notes.push(`slot moves wait: ${notReady.join(', ')}`);
+      return 'waiting';
+    }
+    const failed = await this.executeMoves(pool, v, moves, run.events, d);
+    if (failed > 0) {
+      // Aborted moves left their owners unchanged; retrying at once would fail the same way.
+      run.notes.push(`${failed} slot move(s) failed and were aborted; retrying on the next reconcile`);
+      return 'waiting';
+    }
+    return 'acted';
   }
 
   /**
@@ -360,13 +262,14 @@ export class Orchestrator implements RedisOrchestrator {
    * (master_link_status:up). Returns the targets still waiting ("redis-6: redis-7 syncing").
    * A target with no replica at all has none to wait for: the shape condition says so.
    */
-  private async waitReplicasInSync(v: View, stayingUp: Observed[], targets: string[], d: RedisDesiredShape): Promise<string[]> {
+  private async waitReplicasInSync(v: View, targets: string[], d: RedisDesiredShape): Promise<string[]> {
     if (d.replicasPerMaster === 0) return [];
+    const stayingUp = v.staying.filter((o) => o.ok);
     const deadline = Date.now() + 30_000;
     for (;;) {
       const waiting: string[] = [];
       for (const t of targets) {
-        const reps = this.replicasOf(stayingUp, t);
+        const reps = replicasOf(stayingUp, t);
         if (reps.length === 0) continue;
         const links = await Promise.all(reps.map(async (r) => parseInfo(String(await r.conn.call('INFO', 'replication').catch(() => '')))['master_link_status']));
         if (!links.includes('up')) waiting.push(`${v.byId.get(t)!.member.pod}: ${reps.map((r) => r.member.pod).join(',')} syncing`);
@@ -376,17 +279,9 @@ export class Orchestrator implements RedisOrchestrator {
     }
   }
 
-  /** Empties every reachable member the cluster does not know that carries state of its own. */
-  private async cleanStaleJoiners(v: View, events: OrchestrationEvent[]): Promise<boolean> {
-    const coreClaims = new Set<number>();
-    for (const o of v.reachable) if (v.cluster?.core.has(o.id!)) for (const s of o.self!.slots) coreClaims.add(s);
-    const stale = v.reachable
-      .map((o) => ({ o, verdict: classifyMember({ ...facts(o), contested: o.self!.slots.filter((s) => coreClaims.has(s)).length }, v.cluster) }))
-      .filter((x) => x.verdict.kind === 'stale');
-    if (stale.length === 0) return false;
-    await this.phase('clean-joiner');
-    for (const { o, verdict } of stale) {
-      const why = verdict.kind === 'stale' ? verdict.why : '';
+  /** Empties members the cluster does not know that carry state of their own. */
+  private async cleanJoiners(stale: Array<{ o: Observed; why: string }>, events: OrchestrationEvent[]) {
+    for (const { o, why } of stale) {
       const w = await wipeMember(o.conn).catch((e: unknown) => {
         throw new Error(`emptying ${o.member.pod} before it joins: ${errMsg(e)}`, { cause: e });
       });
@@ -396,7 +291,6 @@ export class Orchestrator implements RedisOrchestrator {
         message: `${o.member.pod} is no member of this cluster but ${why}: emptied it (memory, AOF, RDB; ${w.keysDiscarded} key(s) discarded) before it joins, so its old data cannot replace the owners'`,
       });
     }
-    return true;
   }
 
   private async bootstrap(members: Observed[], d: RedisDesiredShape, events: OrchestrationEvent[]) {
@@ -439,27 +333,10 @@ export class Orchestrator implements RedisOrchestrator {
     }
   }
 
-  private async meet(up: Observed[], events: OrchestrationEvent[]): Promise<boolean> {
-    const cmds: Array<Promise<unknown>> = [];
-    const met = new Set<string>();
-    for (const a of up) {
-      for (const b of up) {
-        if (a === b) continue;
-        const seen = a.nodes.find((n) => n.id === b.id);
-        const stale = !seen || seen.host !== b.member.host || seen.port !== b.member.port || seen.flags.has('noaddr');
-        if (!stale) continue;
-        // Only one side needs to MEET; gossip does the rest.
-        const key = [a.id, b.id].sort().join();
-        if (met.has(key)) continue;
-        met.add(key);
-        cmds.push(a.conn.call('CLUSTER', 'MEET', b.member.host, b.member.port).catch(() => undefined));
-        events.push({ type: 'Normal', reason: 'MemberMet', message: `${a.member.pod} met ${b.member.pod} at ${b.member.host}:${b.member.port}` });
-      }
-    }
-    if (cmds.length === 0) return false;
-    await this.phase('meet');
-    await Promise.all(cmds);
-    // Settle: every up member sees every other at its address.
+  /** Sends the decided MEETs, then waits (bounded) until every up member sees every other. */
+  private async meet(up: Observed[], pairs: Array<[Observed, Observed]>, events: OrchestrationEvent[]) {
+    await Promise.all(pairs.map(([a, b]) => a.conn.call('CLUSTER', 'MEET', b.member.host, b.member.port).catch(() => undefined)));
+    for (const [a, b] of pairs) events.push({ type: 'Normal', reason: 'MemberMet', message: `${a.member.pod} met ${b.member.pod} at ${b.member.host}:${b.member.port}` });
     const deadline = Date.now() + 15_000;
     while (Date.now() < deadline) {
       await sleep(100);
@@ -476,25 +353,17 @@ export class Orchestrator implements RedisOrchestrator {
       const assigned = views.map((vw) => vw.filter((n) => isMaster(n)).reduce((a, n) => a + n.slots.length, 0));
       if (ok && assigned.every((x) => x === Math.max(...assigned))) break;
     }
-    return true;
   }
 
-  private async forgetGone(v: View, events: OrchestrationEvent[]): Promise<boolean> {
-    const memberIds = new Set(v.reachable.map((o) => o.id!));
-    const gone = [...v.nodeInfo.values()].filter(
-      (n) => !memberIds.has(n.id) && !n.flags.has('handshake') && (isFailed(n) || !n.connected) && (n.slots.length === 0 || !isMaster(n) || n.flags.has('fail')),
-    );
-    // A failed master that still owns slots must be failed over first (its replica takes the slots).
-    const forgettable = gone.filter((n) => !(isMaster(n) && n.slots.length > 0 && [...v.nodeInfo.values()].some((x) => x.masterId === n.id && !isFailed(x))));
-    if (forgettable.length === 0) return false;
-    await this.phase('forget');
+  /** CLUSTER FORGET each node on every member that knows it; true when any member forgot one. */
+  private async forget(v: View, nodes: string[], events: OrchestrationEvent[]): Promise<boolean> {
     let did = false;
-    for (const n of forgettable) {
+    for (const id of nodes) {
       const res = await Promise.all(
         v.reachable
-          .filter((o) => o.nodes.some((x) => x.id === n.id))
+          .filter((o) => o.nodes.some((x) => x.id === id))
           .map((o) =>
-            o.conn.call('CLUSTER', 'FORGET', n.id).then(
+            o.conn.call('CLUSTER', 'FORGET', id).then(
               () => true,
               () => false,
             ),
@@ -502,7 +371,8 @@ export class Orchestrator implements RedisOrchestrator {
       );
       if (res.some(Boolean)) {
         did = true;
-        events.push({ type: 'Normal', reason: 'MemberForgotten', message: `forgot gone node ${short(n.id)} (${n.host}:${n.port})` });
+        const n = v.nodeInfo.get(id);
+        events.push({ type: 'Normal', reason: 'MemberForgotten', message: `forgot gone node ${short(id)} (${n?.host}:${n?.port})` });
       }
     }
     return did;
@@ -669,29 +539,22 @@ export class Orchestrator implements RedisOrchestrator {
    * Forgets each drained leaving member everywhere and empties it, memory and volume, so the
    * same ordinal can never come back with keys. Any error fails the step.
    */
-  private async removeLeaving(v: View, events: OrchestrationEvent[]): Promise<boolean> {
-    let did = false;
-    for (const l of v.leaving) {
-      if (!l.ok || !l.id) continue;
-      if ((v.owned.get(l.id)?.length ?? 0) > 0) continue;
-      if (v.staying.some((o) => o.self?.masterId === l.id)) continue;
-      const known = v.staying.filter((o) => o.ok && o.nodes.some((n) => n.id === l.id));
-      if (known.length === 0 && leftClean(l)) continue; // already removed
-      await this.phase('remove-leaving');
-      const forgot = await Promise.allSettled(known.map((o) => o.conn.call('CLUSTER', 'FORGET', l.id!)));
+  private async removeLeaving(v: View, members: Array<{ id: string; forgetOn: string[] }>, events: OrchestrationEvent[]) {
+    for (const { id, forgetOn } of members) {
+      const l = v.byId.get(id)!;
+      const known = forgetOn.map((x) => v.byId.get(x)!);
+      const forgot = await Promise.allSettled(known.map((o) => o.conn.call('CLUSTER', 'FORGET', id)));
       const failed = forgot.flatMap((r, i) => (r.status === 'rejected' && !/unknown node/i.test(errMsg(r.reason)) ? [`${known[i].member.pod}: ${errMsg(r.reason)}`] : []));
       if (failed.length) throw new Error(`CLUSTER FORGET ${l.member.pod} failed on ${failed.join('; ')}`);
       const w = await wipeMember(l.conn).catch((e: unknown) => {
         throw new Error(`emptying leaving member ${l.member.pod}: ${errMsg(e)}`, { cause: e });
       });
-      did = true;
       events.push({
         type: 'Normal',
         reason: 'MemberRemoved',
         message: `${l.member.pod} drained, forgotten by ${known.length} member(s), reset and emptied on disk (was a ${w.role}; ${w.keysDiscarded} key(s) discarded)`,
       });
     }
-    return did;
   }
 
   /** Bounded wait until every reachable staying member agrees on the slot map. */

@@ -61,7 +61,12 @@ export function short(id: string | undefined): string {
 
 /** Reads every member once (in parallel) and folds what they say into one view. */
 export async function observe(pool: ConnPool, members: RedisMember[], want: number): Promise<View> {
-  const all = await Promise.all(
+  return foldView(await readMembers(pool, members), want);
+}
+
+/** One round of reads: CLUSTER NODES/INFO, DBSIZE, INFO replication/persistence per member. */
+export async function readMembers(pool: ConnPool, members: RedisMember[]): Promise<Observed[]> {
+  return Promise.all(
     members.map(async (m): Promise<Observed> => {
       const conn = pool.get(m.host, m.port);
       const ob: Observed = { member: m, conn, ok: false, nodes: [], info: {}, repl: {}, persistence: {}, dbsize: 0 };
@@ -87,6 +92,14 @@ export async function observe(pool: ConnPool, members: RedisMember[], want: numb
       return ob;
     }),
   );
+}
+
+/**
+ * Folds what every member said into one view (pure): who is reachable, who stays and who
+ * leaves (ordinal < want), the slot owners (a reachable master's own claim wins over gossip,
+ * then the higher config epoch), the open moves and the established cluster.
+ */
+export function foldView(all: Observed[], want: number): View {
   const reachable = all.filter((o) => o.ok);
   const byId = new Map<string, Observed>();
   for (const o of reachable) byId.set(o.id!, o);
