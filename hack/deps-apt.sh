@@ -11,6 +11,7 @@ PKGS=(
   wrk hyperfine
   openjdk-17-jre-headless
   curl jq procps psmisc iproute2 ca-certificates
+  libseccomp-dev pkg-config   # runc for the kind tier's node image is built with seccomp
 )
 missing=()
 for p in "${PKGS[@]}"; do

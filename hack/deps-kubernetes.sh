@@ -39,6 +39,20 @@ if have_all; then
   exit 0
 fi
 
+# One build per release at a time: `make check` builds in the background (hack/kind/prebuild.sh)
+# while the control-plane tier may ask for the same binaries. The second waits, then finds them.
+mkdir -p "$CACHETIER_CACHE/k8s-build"
+exec 9>"$CACHETIER_CACHE/k8s-build/$K8S_VERSION.lock"
+if ! flock -n 9; then
+  echo "kubernetes: another build of $K8S_VERSION is running; waiting for it"
+  flock 9
+  if have_all; then
+    echo "kubernetes: $K8S_VERSION binaries present in $OUT"
+    link_bins
+    exit 0
+  fi
+fi
+
 command -v go >/dev/null || { echo "kubernetes: Go toolchain not found (need go >= 1.26)" >&2; exit 1; }
 export GOMODCACHE="$CACHETIER_CACHE/go/mod"
 export GOCACHE="$CACHETIER_CACHE/go/build"

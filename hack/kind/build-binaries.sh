@@ -30,10 +30,20 @@ log() { echo "build-binaries: $*"; }
 build() {
   local name=$1 mod=$2 ver=$3 cgo=$4 tags=$5 ldflags=$6 specs=$7
   local out="$CACHETIER_CACHE/kind-bin/$name-$ver" dir="$CACHETIER_CACHE/gobuild/$name-$ver"
-  local spec bin pkg missing=0
+  local spec bin pkg lock missing=0
   for spec in $specs; do [ -x "$out/${spec%%=*}" ] || missing=1; done
   if [ $missing = 0 ]; then log "$name $ver present"; return 0; fi
   mkdir -p "$out" "$dir"
+  # One build per module dir at a time (make check prebuilds in the background, see
+  # hack/kind/prebuild.sh): a second caller waits, then finds the binaries.
+  exec {lock}>"$dir.lock"
+  if ! flock -n "$lock"; then
+    log "$name $ver: another build is running; waiting for it"
+    flock "$lock"
+    missing=0
+    for spec in $specs; do [ -x "$out/${spec%%=*}" ] || missing=1; done
+    if [ $missing = 0 ]; then exec {lock}>&-; log "$name $ver present"; return 0; fi
+  fi
   local t0; t0=$(date +%s)
   log "$name $ver: building in $dir (started $(date -u +%T))"
   (
@@ -54,6 +64,7 @@ build() {
       log "$name: built $bin in $(( $(date +%s) - t1 ))s"
     done
   )
+  exec {lock}>&-
   log "$name $ver: done in $(( $(date +%s) - t0 ))s"
 }
 
@@ -74,7 +85,7 @@ b_containerd() {
 }
 b_runc() {
   # cgo + libseccomp (Debian's libseccomp-dev): runc without seccomp cannot apply the default profile.
-  pkg-config --exists libseccomp || { echo "build-binaries: runc needs libseccomp-dev and pkg-config (hack/kind/engine-up.sh installs them)" >&2; return 1; }
+  pkg-config --exists libseccomp || { echo "build-binaries: runc needs libseccomp-dev and pkg-config (hack/deps-apt.sh installs them)" >&2; return 1; }
   build runc github.com/opencontainers/runc "$RUNC_VERSION" 1 "seccomp" \
     "-s -w -X main.version=${RUNC_VERSION#v}" "runc=github.com/opencontainers/runc"
 }
@@ -94,13 +105,8 @@ b_local_path() {
     "local-path-provisioner=github.com/rancher/local-path-provisioner"
 }
 b_k8s_node() {
-  # kubelet/kubeadm/kube-proxy join hack/deps-kubernetes.sh's build (same module dir, same GOCACHE).
-  # That dir must not be used by two builds at once: wait for a build already running there.
-  local waited=0
-  while pgrep -f 'deps-kubernetes\.sh' >/dev/null 2>&1 || { [ -f /tmp/warm/cp.log ] && ! grep -q '^cp rc=' /tmp/warm/cp.log; }; do
-    [ $waited = 0 ] && log "k8s-node: another deps-kubernetes.sh build is running; waiting for it"
-    waited=1; sleep 20
-  done
+  # kubelet/kubeadm/kube-proxy join hack/deps-kubernetes.sh's build (same module dir, same GOCACHE;
+  # it takes a lock, so a control-plane build running at the same time is waited for).
   K8S_EXTRA_CMDS="kubelet kubeadm kube-proxy" bash "$ROOT/hack/deps-kubernetes.sh"
 }
 
