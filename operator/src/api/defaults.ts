@@ -60,6 +60,7 @@ export const DEFAULT_SPEC: CacheTierSpec = {
     lock: { enabled: true, timeoutMs: 5000, sessionTimeoutMs: 10000 },
     localCache: { maxEntries: 10000, ttlSeconds: 600 },
     hotProducts: { windowSeconds: 60, topN: 100, hotTtlSeconds: 120 },
+    dataPath: { maxFutureSkewSeconds: 300, recordTtlSeconds: 86400, readThroughTombstoneTtlSeconds: 30, sourceRequestsPerSecond: 500, sourceAttempts: 8 },
   },
   openresty: {
     image: DEFAULT_IMAGES.openresty,

@@ -91,6 +91,21 @@ export interface ProducerSpec {
   lock: { enabled: boolean; timeoutMs: number; sessionTimeoutMs: number };
   localCache: { maxEntries: number; ttlSeconds: number };
   hotProducts: { windowSeconds: number; topN: number; hotTtlSeconds: number };
+  dataPath: ProducerDataPath;
+}
+
+/** Bounds on what the producer writes and how hard it tries (see the README's data-path bounds). */
+export interface ProducerDataPath {
+  /** A version more than this far ahead of the producer's clock (epoch ms) is dead-lettered. */
+  maxFutureSkewSeconds: number;
+  /** Every record's TTL in Redis, with +-10% jitter. */
+  recordTtlSeconds: number;
+  /** TTL of a tombstone written by a read-through (an id the source does not know). */
+  readThroughTombstoneTtlSeconds: number;
+  /** Source calls per second per producer replica; reads beyond it get a 429. */
+  sourceRequestsPerSecond: number;
+  /** Attempts per change message while its source fails, before it is dead-lettered. */
+  sourceAttempts: number;
 }
 
 export interface OpenRestySpec {

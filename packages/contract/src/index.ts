@@ -5,3 +5,4 @@ export * from './redis.js';
 export * from './producer-env.js';
 export * from './lua-config.js';
 export * from './record-version.js';
+export * from './ids.js';

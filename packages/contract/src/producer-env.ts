@@ -24,6 +24,11 @@ export const PRODUCER_ENV = {
   hotSetKey: 'HOT_SET_KEY',
   invalidationChannel: 'INVALIDATION_CHANNEL',
   httpPort: 'HTTP_PORT',
+  maxFutureSkewSeconds: 'MAX_FUTURE_SKEW_SECONDS',
+  recordTtlSeconds: 'RECORD_TTL_SECONDS',
+  readThroughTombstoneTtlSeconds: 'READ_THROUGH_TOMBSTONE_TTL_SECONDS',
+  sourceRequestsPerSecond: 'SOURCE_REQUESTS_PER_SECOND',
+  sourceAttempts: 'SOURCE_ATTEMPTS',
   /** Not rendered: the Deployment sets it from the Secret in spec.redis.auth. */
   redisPassword: 'REDIS_PASSWORD',
   /** Not rendered: defaults to 0.0.0.0; the local harness binds one loopback address. */

@@ -17,6 +17,7 @@ export interface ProducerConfig {
   lock: { enabled: boolean; timeoutMs: number; sessionTimeoutMs: number; root: string };
   localCache: { maxEntries: number; ttlSeconds: number };
   hot: { windowSeconds: number; topN: number; ttlSeconds: number; setKey: string };
+  dataPath: { maxFutureSkewMs: number; recordTtlMs: number; readThroughTombstoneTtlMs: number; sourceRequestsPerSecond: number; sourceAttempts: number };
   invalidationChannel: string;
   http: { host: string; port: number };
   /** Keep recent lock-held intervals and serve them at /debug/locks (tests; never rendered). */
@@ -135,6 +136,13 @@ export function parseConfig(env: Env): ProducerConfig {
       topN: int(E.hotTopN, 1, 100_000),
       ttlSeconds: int(E.hotTtlSeconds, 1, 86400),
       setKey: str(E.hotSetKey),
+    },
+    dataPath: {
+      maxFutureSkewMs: int(E.maxFutureSkewSeconds, 0, 86400) * 1000,
+      recordTtlMs: int(E.recordTtlSeconds, 60, 30 * 86400) * 1000,
+      readThroughTombstoneTtlMs: int(E.readThroughTombstoneTtlSeconds, 1, 3600) * 1000,
+      sourceRequestsPerSecond: int(E.sourceRequestsPerSecond, 1, 100_000),
+      sourceAttempts: int(E.sourceAttempts, 1, 100),
     },
     invalidationChannel: str(E.invalidationChannel),
     http: { host: str(E.httpHost, '0.0.0.0'), port: int(E.httpPort, 1, 65535) },

@@ -53,6 +53,8 @@ export class ChangeConsumer {
   readonly consumer: Consumer;
   readonly dlq: KafkaProducer;
   joined = false;
+  /** Set when kafkajs gave up on the consumer (a crash it will not restart): liveness fails. */
+  dead: string | undefined;
   private stopping = false;
   private readonly committer: OffsetCommitter;
 
@@ -88,6 +90,7 @@ export class ChangeConsumer {
     this.consumer.on(ev.CRASH, (e) => {
       this.joined = false;
       this.log.error({ err: String(e.payload.error), restart: e.payload.restart }, 'cache-message consumer crashed');
+      if (!e.payload.restart && !this.stopping) this.dead = `cache-message consumer crashed and will not restart: ${String(e.payload.error).slice(0, 200)}`;
     });
   }
 
@@ -139,30 +142,32 @@ export class ChangeConsumer {
     for (const m of batch.messages) {
       this.metrics.consumed.inc();
       const ts = Number(m.timestamp);
-      const r = parseChangeMessage(m.value, Number.isFinite(ts) ? ts : undefined);
+      const r = parseChangeMessage(m.value, Number.isFinite(ts) ? ts : undefined, { now: Date.now(), maxFutureSkewMs: this.cfg.dataPath.maxFutureSkewMs });
       if (r.ok) good.push({ msg: r.msg, timestamp: ts, m });
       else bad.push({ m, partition: batch.partition, reason: r.reason, detail: r.detail });
     }
     await this.retrying(() => this.deadLetter(bad), stopped);
     const jobs = coalesce(good);
     this.metrics.coalesced.inc(good.length - jobs.length);
-    let lastBeat = Date.now();
-    await pool(jobs, JOB_CONCURRENCY, async (job: Job) => {
-      try {
-        await this.producer.runJob(job, { stopped });
-      } catch (e) {
-        if (e instanceof SourceError && !e.retryable) {
-          const first = good.find((g) => entityName(g.msg.entity) === entityName(job.entity));
-          if (first) await this.retrying(() => this.deadLetter([{ m: first.m, partition: batch.partition, reason: 'source_rejected', detail: e.message }]), stopped);
-          return;
+    // Heartbeats on a timer, not between jobs: one slow job (a source retrying) must not let the
+    // session lapse and rebalance the whole group.
+    const beat = setInterval(() => void heartbeat().catch(() => undefined), 2000);
+    try {
+      await pool(jobs, JOB_CONCURRENCY, async (job: Job) => {
+        try {
+          await this.producer.runJob(job, { stopped });
+        } catch (e) {
+          if (e instanceof SourceError && !e.retryable) {
+            const first = good.find((g) => entityName(g.msg.entity) === entityName(job.entity));
+            if (first) await this.retrying(() => this.deadLetter([{ m: first.m, partition: batch.partition, reason: e.reason, detail: e.message }]), stopped);
+            return;
+          }
+          throw e;
         }
-        throw e;
-      }
-      if (Date.now() - lastBeat > 2000) {
-        lastBeat = Date.now();
-        await heartbeat().catch(() => undefined);
-      }
-    });
+      });
+    } finally {
+      clearInterval(beat);
+    }
     if (isStale()) return; // partition moved away: the new owner redoes the batch
     resolveOffset(batch.messages[batch.messages.length - 1].offset);
     this.metrics.batchProcessing.observe((Date.now() - batchStart) / 1000);

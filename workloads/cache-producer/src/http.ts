@@ -3,15 +3,19 @@ import express, { type Request, type Response } from 'express';
 import { parseId, type EntityKind, type ServiceId } from './messages.js';
 import type { Metrics } from './metrics.js';
 import type { Producer } from './service.js';
+import { RateLimited } from './ratelimit.js';
 import { decodeStored } from './store.js';
 
 export interface HttpDeps {
   producer: Producer;
   metrics: Metrics;
+  /** Can this replica serve reads (its L3 path)? The detail names everything else too. */
   ready: () => Promise<{ ok: boolean; detail: Record<string, boolean> }>;
+  /** undefined when alive; otherwise why the process should be restarted. */
+  dead?: () => string | undefined;
 }
 
-export function createApp({ producer, metrics, ready }: HttpDeps): express.Express {
+export function createApp({ producer, metrics, ready, dead }: HttpDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
@@ -32,14 +36,24 @@ export function createApp({ producer, metrics, ready }: HttpDeps): express.Expre
       }
       res.status(200).type('application/json').send(stored.raw);
     } catch (e) {
+      if (e instanceof RateLimited) {
+        // A flood of ids nobody has cached costs the source at most its budget.
+        res.status(429).set('Retry-After', String(Math.max(1, Math.ceil(e.retryAfterMs / 1000)))).json({ error: 'too many source reads' });
+        return;
+      }
       res.status(503).json({ error: 'unavailable', detail: String((e as Error).message ?? e).slice(0, 200) });
     }
   };
+  const onlyGetHead = (_req: Request, res: Response) => {
+    res.status(405).set('Allow', 'GET, HEAD').json({ error: 'method not allowed' });
+  };
   app.get('/product/:id', serve('product', 'productInfoService'));
   app.get('/shop/:id', serve('shop', 'shopInfoService'));
+  app.all(['/product/:id', '/shop/:id'], onlyGetHead);
 
   app.get('/healthz', (_req, res) => {
-    res.status(200).json({ status: 'ok' });
+    const why = dead?.();
+    res.status(why ? 503 : 200).json(why ? { status: 'dead', reason: why } : { status: 'ok' });
   });
   app.get('/readyz', async (_req, res) => {
     const r = await ready().catch(() => ({ ok: false, detail: {} }));

@@ -68,9 +68,13 @@ async function main(): Promise<void> {
         redis.ping().then((r) => r === 'PONG', () => false),
         new Promise<boolean>((r) => setTimeout(() => r(false), 1000)),
       ]);
-      const detail = { kafka: changes.joined, accessLog: hot.joined, redis: redisOk, zookeeper: locks ? locks.isConnected : true };
-      return { ok: Object.values(detail).every(Boolean), detail };
+      // Ready = can serve reads: Redis answers. Kafka, ZooKeeper and the sources are shown but do
+      // not decide: without them this replica still serves everything Redis holds, and taking
+      // every replica out of the Service for a Kafka outage would fail every cold read too.
+      const detail = { redis: redisOk, kafka: changes.joined, accessLog: hot.joined, zookeeper: locks ? locks.isConnected : true, source: producer.lastSourceOk };
+      return { ok: redisOk, detail };
     },
+    dead: () => changes.dead,
   });
   const server: Server = await new Promise((resolve) => {
     const s = app.listen(cfg.http.port, cfg.http.host, () => resolve(s));
@@ -80,6 +84,11 @@ async function main(): Promise<void> {
   server.headersTimeout = 66_000;
   log.info({ host: cfg.http.host, port: cfg.http.port }, 'http listening');
 
+  const joinedGauge = setInterval(() => {
+    metrics.consumerJoined.set({ consumer: 'cache-message' }, changes.joined ? 1 : 0);
+    metrics.consumerJoined.set({ consumer: 'access-log' }, hot.joined ? 1 : 0);
+  }, 1000);
+  joinedGauge.unref();
   await changes.start();
   await hot.start();
   log.info('consumers started');

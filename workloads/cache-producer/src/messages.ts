@@ -2,7 +2,7 @@
 //   pull  {"serviceId":"productInfoService","productId":1,"shopId":1}   (fetch fresh data from the source)
 //   push  {"serviceId":"productInfoService","id":200,...,"modifiedTime":"..."} (the record itself)
 // Anything else is rejected with a reason (it goes to the dead-letter topic).
-import { KEY_PREFIX, recordVersion } from '../../../packages/contract/src/index.js';
+import { KEY_PREFIX, parseEntityId, recordVersion } from '../../../packages/contract/src/index.js';
 
 export type ServiceId = 'productInfoService' | 'shopInfoService';
 export type EntityKind = 'product' | 'shop';
@@ -11,7 +11,6 @@ export const SERVICE_KIND: Record<ServiceId, EntityKind> = {
   shopInfoService: 'shop',
 };
 export const MAX_MESSAGE_BYTES = 64 * 1024;
-export const MAX_ID = 2 ** 31 - 1;
 
 export interface Entity {
   kind: EntityKind;
@@ -31,23 +30,31 @@ export function entityName(e: Entity): string {
   return `${e.kind}_${e.id}`;
 }
 
-/** A positive integer id (number or decimal string) within int32; undefined otherwise. */
-export function parseId(v: unknown): number | undefined {
-  if (typeof v === 'number') return Number.isInteger(v) && v > 0 && v <= MAX_ID ? v : undefined;
-  if (typeof v === 'string' && /^[1-9]\d{0,9}$/.test(v)) {
-    const n = Number(v);
-    return n <= MAX_ID ? n : undefined;
-  }
-  return undefined;
-}
+/** An id by the contract's rule (1 to 10^15-1, number or decimal string); undefined otherwise. */
+export const parseId = parseEntityId;
 
 const fail = (reason: string, detail: string): ParseResult => ({ ok: false, reason, detail });
+
+/** Versions beyond `now + maxFutureSkewMs` are refused (a forged huge version would pin a record). */
+export interface VersionBound {
+  now: number;
+  maxFutureSkewMs: number;
+}
+
+/**
+ * Why `version` may not be written: it is ahead of the clock by more than the allowed skew.
+ * Versions are epoch-ms timestamps or counters; a counter is far below any current time in ms.
+ */
+export function futureVersion(version: number, bound: VersionBound | undefined): string | undefined {
+  if (!bound || version <= bound.now + bound.maxFutureSkewMs) return undefined;
+  return `version ${version} is ${Math.round((version - bound.now) / 1000)} s ahead of this producer's clock (at most ${bound.maxFutureSkewMs / 1000} s allowed)`;
+}
 
 /**
  * Parses one message value. `fallbackVersion` (the Kafka message timestamp) versions a push record
  * that carries neither `version` nor `modifiedTime` (a push may omit both).
  */
-export function parseChangeMessage(value: Buffer | string | null | undefined, fallbackVersion?: number): ParseResult {
+export function parseChangeMessage(value: Buffer | string | null | undefined, fallbackVersion?: number, bound?: VersionBound): ParseResult {
   if (value === null || value === undefined) return fail('empty', 'message has no value');
   const size = typeof value === 'string' ? Buffer.byteLength(value) : value.length;
   if (size === 0) return fail('empty', 'message value is empty');
@@ -89,6 +96,8 @@ export function parseChangeMessage(value: Buffer | string | null | undefined, fa
     if (fallbackVersion === undefined) return fail('bad_version', 'record has no version or modifiedTime');
     version = fallbackVersion;
   }
+  const tooNew = futureVersion(version, bound);
+  if (tooNew) return fail('version_in_future', tooNew);
   const record = { ...rec };
   delete record.serviceId;
   delete record._v;

@@ -5,8 +5,9 @@ import type { Logger } from 'pino';
 import type { ProducerConfig } from './config.js';
 import { type Entity, type Job, type ServiceId, entityName, redisKey } from './messages.js';
 import type { Metrics } from './metrics.js';
+import { TokenBucket } from './ratelimit.js';
 import { fetchEntity, SourceError } from './sourceclient.js';
-import { decodeStored, encodeRecord, encodeTombstone, RedisStore, TOMBSTONE_TTL_MS } from './store.js';
+import { decodeStored, encodeRecord, encodeTombstone, RedisStore } from './store.js';
 import { LockSessionError, type ZkLocks } from './zklock.js';
 
 export type WriteResult = 'written' | 'stale' | 'equal';
@@ -15,6 +16,10 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export class Producer {
   readonly local: LRUCache<string, string>;
   private readonly inflight = new Map<string, Promise<string | undefined>>();
+  /** The source-call budget of this process (spec.producer.dataPath.sourceRequestsPerSecond). */
+  readonly sourceBudget: TokenBucket;
+  /** Outcome of the latest source call, for /readyz's detail (not its verdict). */
+  lastSourceOk = true;
 
   constructor(
     readonly cfg: ProducerConfig,
@@ -24,6 +29,12 @@ export class Producer {
     readonly log: Logger,
   ) {
     this.local = new LRUCache<string, string>({ max: cfg.localCache.maxEntries, ttl: cfg.localCache.ttlSeconds * 1000 });
+    this.sourceBudget = new TokenBucket(cfg.dataPath.sourceRequestsPerSecond);
+  }
+
+  /** A record's TTL: the configured one +-10%, so records written together don't expire together. */
+  recordTtlMs(): number {
+    return Math.round(this.cfg.dataPath.recordTtlMs * (0.9 + 0.2 * Math.random()));
   }
 
   sourceUrl(serviceId: ServiceId): string {
@@ -31,10 +42,10 @@ export class Producer {
   }
 
   /** CAS-write one version of an entity, then update the local cache to what Redis now holds. */
-  async write(entity: Entity, value: string, version: number, ttlMs: number, origin: string): Promise<{ result: WriteResult; value: string }> {
+  async write(entity: Entity, value: string, version: number, ttlMs: number, origin: string, weakTombstone = false): Promise<{ result: WriteResult; value: string }> {
     const key = redisKey(entity);
     // Change messages always announce; an HTTP read-through fill only when it replaced a value.
-    const out = await this.store.cas(key, value, version, ttlMs, origin !== 'http');
+    const out = await this.store.cas(key, value, version, ttlMs, origin !== 'http', weakTombstone);
     if (out.result === 'written') {
       this.metrics.written.inc({ kind: entity.kind, origin });
     } else {
@@ -47,11 +58,30 @@ export class Producer {
     return { result: out.result, value: out.value };
   }
 
-  /** Fetch the latest from the source and CAS it into Redis (404 -> tombstone). */
+  /**
+   * Fetch the latest from the source and CAS it into Redis. A 404 writes a tombstone: at the
+   * deletion version when the source gives one, else one that only hides what is stored now. A
+   * read-through's tombstone (an id nobody changed) lives seconds, not a record's TTL.
+   * HTTP reads are refused (RateLimited) when the source-call budget is spent; change messages wait.
+   */
   async refresh(serviceId: ServiceId, entity: Entity, origin: string): Promise<{ result: WriteResult; value: string }> {
-    const r = await fetchEntity(this.sourceUrl(serviceId), entity, { onCall: () => this.metrics.sourceCalls.inc() });
-    if (r.status === 'gone') return this.write(entity, encodeTombstone(r.version), r.version, TOMBSTONE_TTL_MS, origin);
-    return this.write(entity, encodeRecord(r.record, r.version), r.version, 0, origin);
+    const budget = this.sourceBudget;
+    const r = await fetchEntity(this.sourceUrl(serviceId), entity, {
+      onCall: () => this.metrics.sourceCalls.inc(),
+      beforeCall: origin === 'http' ? async () => budget.takeNow() : () => budget.take(),
+      bound: { now: Date.now(), maxFutureSkewMs: this.cfg.dataPath.maxFutureSkewMs },
+    }).then(
+      (x) => ((this.lastSourceOk = true), x),
+      (e: unknown) => {
+        if (e instanceof SourceError) this.lastSourceOk = false;
+        throw e;
+      },
+    );
+    if (r.status === 'gone') {
+      const ttl = origin === 'http' ? this.cfg.dataPath.readThroughTombstoneTtlMs : this.recordTtlMs();
+      return this.write(entity, encodeTombstone(r.version ?? 0), r.version ?? 0, ttl, origin, r.version === undefined);
+    }
+    return this.write(entity, encodeRecord(r.record, r.version), r.version, this.recordTtlMs(), origin);
   }
 
   /**
@@ -59,10 +89,11 @@ export class Producer {
    * loss) means the work is done again under a new lock; the CAS makes repeats harmless.
    */
   async runJob(job: Job, signal: { stopped: () => boolean }): Promise<void> {
+    let sourceFailures = 0;
     for (let attempt = 0; ; attempt++) {
       try {
         const lost = await this.withLock(entityName(job.entity), async () => {
-          if (job.push) await this.write(job.entity, encodeRecord(job.push.record, job.push.version), job.push.version, 0, 'push');
+          if (job.push) await this.write(job.entity, encodeRecord(job.push.record, job.push.version), job.push.version, this.recordTtlMs(), 'push');
           if (job.pull) await this.refresh(job.serviceId, job.entity, 'pull');
         });
         if (!lost) {
@@ -74,6 +105,12 @@ export class Producer {
       } catch (e) {
         if (e instanceof SourceError && !e.retryable) throw e; // the caller dead-letters it
         this.metrics.jobErrors.inc({ error: (e as Error).name || 'Error' });
+        // A source that keeps failing for one entity must not stall its partition: after the
+        // configured attempts the message is dead-lettered. Redis or ZooKeeper trouble is
+        // retried without limit: no message could make progress, and none may be dropped.
+        if (e instanceof SourceError && ++sourceFailures >= this.cfg.dataPath.sourceAttempts) {
+          throw new SourceError(`${sourceFailures} attempts failed; the last: ${e.message}`, false, 'source_failed');
+        }
         if (attempt % 10 === 0) this.log.warn({ entity: entityName(job.entity), attempt, err: String(e) }, 'job failed; retrying');
       }
       if (signal.stopped()) throw new Error(`stopping with ${entityName(job.entity)} unfinished`);

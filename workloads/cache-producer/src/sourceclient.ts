@@ -1,16 +1,21 @@
 // HTTP client for the source services: timeouts, retries with exponential backoff + jitter on
 // network errors / 5xx / 429; 404 means the entity is gone (the producer writes a tombstone).
-import type { Entity } from './messages.js';
+import { futureVersion, type Entity, type VersionBound } from './messages.js';
 import { recordVersion } from '../../../packages/contract/src/index.js';
 
 export type SourceResult =
   | { status: 'found'; record: Record<string, unknown>; version: number }
-  | { status: 'gone'; version: number };
+  /** `version` only when the source said when the entity was deleted. */
+  | { status: 'gone'; version?: number };
+
+/** Dead-letter reasons of a source failure. */
+export type SourceFailure = 'source_rejected' | 'source_failed' | 'version_in_future';
 
 export class SourceError extends Error {
   constructor(
     message: string,
     readonly retryable: boolean,
+    readonly reason: SourceFailure = retryable ? 'source_failed' : 'source_rejected',
   ) {
     super(message);
     this.name = 'SourceError';
@@ -22,6 +27,9 @@ export interface SourceClientOptions {
   attempts?: number;
   baseBackoffMs?: number;
   onCall?: () => void;
+  /** Waits for (or refuses) a call slot before every call: the source-call budget. */
+  beforeCall?: () => Promise<void>;
+  bound?: VersionBound;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -32,6 +40,7 @@ export async function fetchEntity(baseUrl: string, entity: Entity, opts: SourceC
   let last: SourceError | undefined;
   for (let i = 0; i < attempts; i++) {
     if (i > 0) await sleep(baseBackoffMs * 2 ** (i - 1) * (0.5 + Math.random()));
+    await opts.beforeCall?.();
     opts.onCall?.();
     let res: Response;
     try {
@@ -41,9 +50,12 @@ export async function fetchEntity(baseUrl: string, entity: Entity, opts: SourceC
       continue;
     }
     if (res.status === 404) {
-      // The source may say when the entity was deleted; otherwise "now" versions the tombstone.
+      // The source may say when the entity was deleted. Without that, the tombstone takes no
+      // version of its own: the producer's clock must never outrank a record the source makes later.
       const body = (await res.json().catch(() => ({}))) as Record<string, unknown>;
-      const v = typeof body.version === 'number' && Number.isSafeInteger(body.version) ? body.version : Date.now();
+      const v = typeof body.version === 'number' && Number.isSafeInteger(body.version) && body.version >= 0 ? body.version : undefined;
+      const tooNew = v === undefined ? undefined : futureVersion(v, opts.bound);
+      if (tooNew) throw new SourceError(`GET ${url}: deletion ${tooNew}`, false, 'version_in_future');
       return { status: 'gone', version: v };
     }
     if (res.status >= 500 || res.status === 429) {
@@ -65,6 +77,8 @@ export async function fetchEntity(baseUrl: string, entity: Entity, opts: SourceC
     if (typeof rec !== 'object' || rec === null || Array.isArray(rec)) throw new SourceError(`GET ${url}: not a JSON object`, false);
     const version = recordVersion(rec as Record<string, unknown>);
     if (version === undefined) throw new SourceError(`GET ${url}: record has no version/modifiedTime`, false);
+    const tooNew = futureVersion(version, opts.bound);
+    if (tooNew) throw new SourceError(`GET ${url}: record ${tooNew}`, false, 'version_in_future');
     return { status: 'found', record: rec as Record<string, unknown>, version };
   }
   throw last ?? new SourceError(`GET ${url}: failed`, true);

@@ -3,15 +3,15 @@
 import { randomUUID } from 'node:crypto';
 import type { Cluster } from 'ioredis';
 
-/** Tombstones live this long (ms): long enough to stop stale writes racing a delete. */
-export const TOMBSTONE_TTL_MS = 86_400_000;
-
 /**
  * KEYS[1] key; ARGV[1] new version; ARGV[2] new value (JSON, starting with {"_v":N);
  * ARGV[3] TTL ms ("0" = none); ARGV[4] invalidation channel ("" = don't publish);
  * ARGV[5] "1" = announce every write, "0" = only writes that replace a stored value (a read-through
  * fill of an absent key: no L1 anywhere holds a copy of it, and announcing would make every app
- * layer drop the fill it just made).
+ * layer drop the fill it just made);
+ * ARGV[6] "1" = a tombstone with no version of its own (the source said "not found" without
+ * saying when): it takes the stored record's version, so it hides that record and every older
+ * one but never a newer record the source makes later; over a tombstone it changes nothing.
  * Returns {1} written | {0, cur} older than stored | {2, cur} same version (no-op).
  * The stored version is read with a pattern first (we always write `_v` first) and cjson as a
  * fallback, so a value written by anything else still compares correctly.
@@ -19,25 +19,33 @@ export const TOMBSTONE_TTL_MS = 86_400_000;
 export const CAS_LUA = `
 local cur = redis.call('GET', KEYS[1])
 local newv = tonumber(ARGV[1])
+local value = ARGV[2]
 if cur then
   local curv = tonumber(string.match(cur, '^{"_v":(%d+)'))
+  local deleted = string.find(cur, '"_deleted":true', 1, true) ~= nil
   if not curv then
     local ok, obj = pcall(cjson.decode, cur)
-    if ok and type(obj) == 'table' then curv = tonumber(obj['_v']) end
+    if ok and type(obj) == 'table' then curv = tonumber(obj['_v']); deleted = obj['_deleted'] == true end
   end
-  if curv then
+  if ARGV[6] == '1' then
+    if deleted then return {2, cur} end
+    if curv then
+      newv = curv
+      value = '{"_v":' .. string.format('%d', curv) .. ',"_deleted":true}'
+    end
+  elseif curv then
     if newv < curv then return {0, cur} end
     if newv == curv then return {2, cur} end
   end
 end
 local ttl = tonumber(ARGV[3])
 if ttl and ttl > 0 then
-  redis.call('SET', KEYS[1], ARGV[2], 'PX', ttl)
+  redis.call('SET', KEYS[1], value, 'PX', ttl)
 else
-  redis.call('SET', KEYS[1], ARGV[2])
+  redis.call('SET', KEYS[1], value)
 end
 if ARGV[4] ~= '' and (cur or ARGV[5] == '1') then redis.call('PUBLISH', ARGV[4], KEYS[1]) end
-return {1}
+return {1, value}
 `;
 
 const RELEASE_LUA = `
@@ -48,7 +56,7 @@ return 0
 export type CasOutcome = { result: 'written'; value: string } | { result: 'stale' | 'equal'; value: string };
 
 interface CasCommands {
-  cachetierCas(key: string, version: string, value: string, ttl: string, channel: string, announceNew: string): Promise<[number, string?]>;
+  cachetierCas(key: string, version: string, value: string, ttl: string, channel: string, announceNew: string, weakTombstone: string): Promise<[number, string?]>;
   cachetierRelease(key: string, token: string): Promise<number>;
 }
 
@@ -90,11 +98,14 @@ export class RedisStore {
     this.cmd = redis as unknown as CasCommands;
   }
 
-  /** Atomic compare-and-set on `_v`: newer wins, equal is a no-op, older is refused. */
-  async cas(key: string, value: string, version: number, ttlMs = 0, announceNew = true): Promise<CasOutcome> {
-    const r = await this.cmd.cachetierCas(key, String(version), value, String(ttlMs), this.channel, announceNew ? '1' : '0');
+  /**
+   * Atomic compare-and-set on `_v`: newer wins, equal is a no-op, older is refused. A weak
+   * tombstone (no version of its own) takes the stored record's version (see CAS_LUA).
+   */
+  async cas(key: string, value: string, version: number, ttlMs = 0, announceNew = true, weakTombstone = false): Promise<CasOutcome> {
+    const r = await this.cmd.cachetierCas(key, String(version), value, String(ttlMs), this.channel, announceNew ? '1' : '0', weakTombstone ? '1' : '0');
     const code = Number(r[0]);
-    if (code === 1) return { result: 'written', value };
+    if (code === 1) return { result: 'written', value: String(r[1] ?? value) };
     return { result: code === 0 ? 'stale' : 'equal', value: String(r[1] ?? '') };
   }
 

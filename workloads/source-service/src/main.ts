@@ -5,6 +5,7 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { Kafka, logLevel, CompressionTypes } from 'kafkajs';
 import pino from 'pino';
+import { parseEntityId } from '../../../packages/contract/src/index.js';
 import { SourceStore } from './store.js';
 
 const log = pino({ base: { app: 'source-service' } });
@@ -17,6 +18,8 @@ const SEED = Number(env.SEED_PRODUCTS || 100);
 const fault = {
   latencyMs: Number(env.SOURCE_LATENCY_MS || 0),
   failRate: Number(env.SOURCE_FAIL_RATE || 0),
+  /** Paths that always answer 503 (a record the source cannot serve), e.g. "/product/7". */
+  failPaths: [] as string[],
 };
 if (!Number.isInteger(PORT) || PORT < 1 || PORT > 65535) throw new Error(`SOURCE_HTTP_PORT invalid: ${env.SOURCE_HTTP_PORT}`);
 if (!Number.isInteger(SEED) || SEED < 0) throw new Error(`SEED_PRODUCTS invalid: ${env.SEED_PRODUCTS}`);
@@ -66,7 +69,7 @@ app.use(async (req: Request, res: Response, next: NextFunction) => {
   const latency = req.query.latencyMs !== undefined ? Number(req.query.latencyMs) : fault.latencyMs;
   const failRate = req.query.fail !== undefined ? Number(req.query.fail) : fault.failRate;
   if (latency > 0) await sleep(Math.min(latency, 30_000));
-  if (failRate > 0 && Math.random() < failRate) {
+  if ((failRate > 0 && Math.random() < failRate) || fault.failPaths.includes(req.path)) {
     res.status(503).json({ error: 'injected failure' });
     return;
   }
@@ -74,12 +77,9 @@ app.use(async (req: Request, res: Response, next: NextFunction) => {
 });
 
 function idOf(req: Request, res: Response): number | undefined {
-  const s = String(req.params.id);
-  if (!/^[1-9]\d{0,9}$/.test(s) || Number(s) > 2 ** 31 - 1) {
-    res.status(400).json({ error: 'bad id' });
-    return undefined;
-  }
-  return Number(s);
+  const id = parseEntityId(String(req.params.id));
+  if (id === undefined) res.status(400).json({ error: 'bad id' });
+  return id;
 }
 
 for (const kind of ['product', 'shop'] as const) {
@@ -151,6 +151,7 @@ app.post('/config', (req, res) => {
   const b = (req.body ?? {}) as Record<string, unknown>;
   if (typeof b.latencyMs === 'number') fault.latencyMs = b.latencyMs;
   if (typeof b.failRate === 'number') fault.failRate = b.failRate;
+  if (Array.isArray(b.failPaths)) fault.failPaths = b.failPaths.filter((x): x is string => typeof x === 'string').slice(0, 1000);
   res.json(fault);
 });
 app.get('/healthz', (_req, res) => {

@@ -40,5 +40,10 @@ export function producerEnv(tier: ResolvedCacheTier, ep: ProducerEndpoints): Rec
     [E.hotSetKey]: HOT_SET_KEY,
     [E.invalidationChannel]: INVALIDATION_CHANNEL,
     [E.httpPort]: String(PRODUCER_HTTP_PORT),
+    [E.maxFutureSkewSeconds]: String(p.dataPath.maxFutureSkewSeconds),
+    [E.recordTtlSeconds]: String(p.dataPath.recordTtlSeconds),
+    [E.readThroughTombstoneTtlSeconds]: String(p.dataPath.readThroughTombstoneTtlSeconds),
+    [E.sourceRequestsPerSecond]: String(p.dataPath.sourceRequestsPerSecond),
+    [E.sourceAttempts]: String(p.dataPath.sourceAttempts),
   };
 }

@@ -15,9 +15,12 @@ import { startRedisCluster, type LocalRedisCluster } from '../../../../hack/loca
 import { startSourceService, type SourceHandle } from '../../../../hack/local/source.js';
 import { startZooKeeperEnsemble, type ZooKeeperEnsemble } from '../../../../hack/local/zookeeper.js';
 
-export const IP = '127.0.2';
+/** Where the data-path tests run; a file may take another /24 so two stacks never collide. */
+export const DEFAULT_IP = '127.0.2';
 
 export interface Stack {
+  /** The /24 every server of this stack binds in (127.0.2 by default). */
+  ip: string;
   rootDir: string;
   zk: ZooKeeperEnsemble;
   kafka: KafkaCluster;
@@ -38,7 +41,8 @@ export function tierWith(spec: Record<string, unknown>): ReturnType<typeof resol
   return resolve(t);
 }
 
-export async function startStack(opts: { producers: number; seedProducts?: number; spec?: { producer?: Record<string, unknown>; [k: string]: unknown } }): Promise<Stack> {
+export async function startStack(opts: { producers: number; seedProducts?: number; ip?: string; spec?: { producer?: Record<string, unknown>; [k: string]: unknown } }): Promise<Stack> {
+  const IP = opts.ip ?? DEFAULT_IP;
   const rootDir = await makeRootDir('producer-it');
   const cleanups: (() => Promise<void>)[] = [];
   const stopAll = async () => {
@@ -96,6 +100,7 @@ export async function startStack(opts: { producers: number; seedProducts?: numbe
     });
     await Promise.all(Array.from({ length: opts.producers }, (_, i) => startProducerN(i)));
     const stack: Stack = {
+      ip: IP,
       rootDir,
       zk,
       kafka,

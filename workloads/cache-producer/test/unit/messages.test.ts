@@ -68,7 +68,8 @@ describe('change message parsing (the pull and push shapes)', () => {
     ['{"serviceId":"productInfoService","productId":"one"}', 'bad_type'],
     ['{"serviceId":"productInfoService","productId":-3}', 'bad_type'],
     ['{"serviceId":"productInfoService","productId":1.5}', 'bad_type'],
-    ['{"serviceId":"productInfoService","productId":99999999999}', 'bad_type'],
+    ['{"serviceId":"productInfoService","productId":1000000000000000}', 'bad_type'],
+    ['{"serviceId":"productInfoService","productId":"0999"}', 'bad_type'],
     ['{"serviceId":"shopInfoService","productId":1}', 'bad_type'],
     ['{"serviceId":"productInfoService","id":"x"}', 'bad_type'],
     ['{"serviceId":"productInfoService","id":1,"modifiedTime":"garbage"}', 'bad_version'],
@@ -82,12 +83,35 @@ describe('change message parsing (the pull and push shapes)', () => {
     const huge = JSON.stringify({ serviceId: 'productInfoService', id: 1, blob: 'x'.repeat(MAX_MESSAGE_BYTES) });
     expect(bad(huge)).toBe('too_large');
   });
-  it('parseId accepts decimal strings within int32 only', () => {
+  it('parseId follows the contract: 1 to 10^15-1, no sign, no leading zero', () => {
     expect(parseId('12')).toBe(12);
     expect(parseId('012')).toBeUndefined();
     expect(parseId('1e3')).toBeUndefined();
-    expect(parseId(2 ** 31)).toBeUndefined();
+    expect(parseId(2 ** 31)).toBe(2 ** 31);
+    expect(parseId('999999999999999')).toBe(999_999_999_999_999);
+    expect(parseId('1000000000000000')).toBeUndefined();
+    expect(parseId(10 ** 15)).toBeUndefined();
+    expect(parseId('-1')).toBeUndefined();
     expect(parseId(0)).toBeUndefined();
+    expect(parseId('１２')).toBeUndefined(); // full-width digits
+  });
+  it('refuses a version more than the allowed skew ahead of the clock (a forged version would pin the record)', () => {
+    const now = Date.UTC(2026, 11, 7);
+    const bound = { now, maxFutureSkewMs: 300_000 };
+    const msg = (v: unknown) => JSON.stringify({ serviceId: 'productInfoService', id: 7, version: v });
+    const forged = parseChangeMessage(msg(9007199254740991), undefined, bound);
+    expect(forged.ok).toBe(false);
+    expect(!forged.ok && forged.reason).toBe('version_in_future');
+    expect(!forged.ok && forged.detail).toMatch(/ahead of this producer's clock \(at most 300 s allowed\)/);
+    expect(parseChangeMessage(msg(now + 299_000), undefined, bound).ok).toBe(true);
+    expect(parseChangeMessage(msg(now + 301_000), undefined, bound).ok).toBe(false);
+    // Counters stay far below any clock in ms.
+    expect(parseChangeMessage(msg(42), undefined, bound).ok).toBe(true);
+    // modifiedTime and the Kafka timestamp fallback are bounded too.
+    const mt = JSON.stringify({ serviceId: 'productInfoService', id: 7, modifiedTime: '2099-01-01 00:00:00' });
+    expect(parseChangeMessage(mt, undefined, bound).ok).toBe(false);
+    const bare = JSON.stringify({ serviceId: 'productInfoService', id: 7, name: 'x' });
+    expect(parseChangeMessage(bare, now + 86_400_000, bound).ok).toBe(false);
   });
 });
 
