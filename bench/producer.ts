@@ -95,7 +95,8 @@ async function main(): Promise<void> {
 
     // The workload: MESSAGES push records over PRODUCTS products, versions increasing per product.
     console.log(`bench-producer: producing ${MESSAGES} change messages over ${PRODUCTS} products`);
-    const base = Date.UTC(2030, 0, 1);
+    // Versions in the past: a version ahead of the producer's clock would be dead-lettered.
+    const base = Date.now() - 86_400_000;
     for (let i = 0; i < MESSAGES; i += 2000) {
       const msgs = [];
       for (let k = i; k < Math.min(MESSAGES, i + 2000); k++) {

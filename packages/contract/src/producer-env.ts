@@ -29,6 +29,8 @@ export const PRODUCER_ENV = {
   readThroughTombstoneTtlSeconds: 'READ_THROUGH_TOMBSTONE_TTL_SECONDS',
   sourceRequestsPerSecond: 'SOURCE_REQUESTS_PER_SECOND',
   sourceAttempts: 'SOURCE_ATTEMPTS',
+  /** Replicas a batch's writes must reach (WAIT) before its offsets are committed: 1, or 0 without replicas. */
+  redisWaitReplicas: 'REDIS_WAIT_REPLICAS',
   /** Not rendered: the Deployment sets it from the Secret in spec.redis.auth. */
   redisPassword: 'REDIS_PASSWORD',
   /** Not rendered: defaults to 0.0.0.0; the local harness binds one loopback address. */

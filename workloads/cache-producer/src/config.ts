@@ -12,7 +12,7 @@ export interface ProducerConfig {
     topicDeadLetter: string;
   };
   zookeeperConnect: string;
-  redis: { seeds: { host: string; port: number }[]; password?: string };
+  redis: { seeds: { host: string; port: number }[]; password?: string; waitReplicas: number };
   sources: { productInfoService: string; shopInfoService: string };
   lock: { enabled: boolean; timeoutMs: number; sessionTimeoutMs: number; root: string };
   localCache: { maxEntries: number; ttlSeconds: number };
@@ -115,6 +115,7 @@ export function parseConfig(env: Env): ProducerConfig {
     zookeeperConnect: zk,
     redis: {
       seeds: hostPorts(E.redisSeeds),
+      waitReplicas: int(E.redisWaitReplicas, 0, 1),
       ...(password !== undefined && password !== '' ? { password } : {}),
     },
     sources: {

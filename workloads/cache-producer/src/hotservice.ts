@@ -1,6 +1,7 @@
 // Consumes `access-log`, keeps the sliding-window counts, and every bucket tick publishes the hot
 // set (ZADD cachetier:hot <expiry ms> <id>; ZREM when cooled) and pre-warms the top-N products.
 import type { Consumer, Kafka } from 'kafkajs';
+import { GroupHealth } from './grouphealth.js';
 import type { Logger } from 'pino';
 import type { ProducerConfig } from './config.js';
 import { HotTracker, parseAccessLog } from './hot.js';
@@ -13,7 +14,7 @@ const BUCKETS = 10;
 export class HotService {
   readonly consumer: Consumer;
   readonly tracker: HotTracker;
-  joined = false;
+  readonly health: GroupHealth;
   private timer: NodeJS.Timeout | undefined;
   private ticking = false;
   private readonly warming = new Set<number>();
@@ -30,9 +31,7 @@ export class HotService {
     // Its own group: access-log partitions (keyed by productId) are shared among the replicas.
     this.consumer = kafka.consumer({ groupId: `${cfg.kafka.groupId}-hot`, sessionTimeout: 30_000, heartbeatInterval: 3000 });
     this.committer = new OffsetCommitter(COMMIT_INTERVAL_MS, log);
-    this.consumer.on(this.consumer.events.GROUP_JOIN, () => (this.joined = true));
-    this.consumer.on(this.consumer.events.REBALANCING, () => (this.joined = false));
-    this.consumer.on(this.consumer.events.STOP, () => (this.joined = false));
+    this.health = new GroupHealth(this.consumer);
   }
 
   async start(): Promise<void> {

@@ -71,10 +71,11 @@ async function main(): Promise<void> {
       // Ready = can serve reads: Redis answers. Kafka, ZooKeeper and the sources are shown but do
       // not decide: without them this replica still serves everything Redis holds, and taking
       // every replica out of the Service for a Kafka outage would fail every cold read too.
-      const detail = { redis: redisOk, kafka: changes.joined, accessLog: hot.joined, zookeeper: locks ? locks.isConnected : true, source: producer.lastSourceOk };
+      const detail = { redis: redisOk, kafka: changes.health.up(), accessLog: hot.health.up(), zookeeper: locks ? locks.isConnected : true, source: producer.lastSourceOk };
       return { ok: redisOk, detail };
     },
-    dead: () => changes.dead,
+    // Either consumer gone for good: restart the pod (cache-message feeds Redis; access-log the hot set).
+    dead: () => (changes.health.dead ? `cache-message ${changes.health.dead}` : hot.health.dead ? `access-log ${hot.health.dead}` : undefined),
   });
   const server: Server = await new Promise((resolve) => {
     const s = app.listen(cfg.http.port, cfg.http.host, () => resolve(s));
@@ -85,8 +86,8 @@ async function main(): Promise<void> {
   log.info({ host: cfg.http.host, port: cfg.http.port }, 'http listening');
 
   const joinedGauge = setInterval(() => {
-    metrics.consumerJoined.set({ consumer: 'cache-message' }, changes.joined ? 1 : 0);
-    metrics.consumerJoined.set({ consumer: 'access-log' }, hot.joined ? 1 : 0);
+    metrics.consumerUp.set({ consumer: 'cache-message' }, changes.health.up() ? 1 : 0);
+    metrics.consumerUp.set({ consumer: 'access-log' }, hot.health.up() ? 1 : 0);
   }, 1000);
   joinedGauge.unref();
   await changes.start();

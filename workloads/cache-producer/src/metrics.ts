@@ -21,7 +21,8 @@ export function createMetrics() {
     jobErrors: new Counter({ name: `${p}job_errors_total`, help: 'failed attempts at a job (retried)', labelNames: ['error'] as const, registers: [registry] }),
     locksLost: new Counter({ name: `${p}locks_lost_total`, help: 'locks lost to a ZooKeeper session loss (work retried)', registers: [registry] }),
     accessLogs: new Counter({ name: `${p}access_log_records_total`, help: 'access-log records counted', labelNames: ['result'] as const, registers: [registry] }),
-    consumerJoined: new Gauge({ name: `${p}kafka_consumer_joined`, help: '1 while the consumer is a member of its group (Kafka trouble shows here, not in readiness)', labelNames: ['consumer'] as const, registers: [registry] }),
+    consumerUp: new Gauge({ name: `${p}kafka_consumer_up`, help: '1 while the consumer is in its group with a recent heartbeat (Kafka trouble shows here, not in readiness)', labelNames: ['consumer'] as const, registers: [registry] }),
+    replicationWaitTimeouts: new Counter({ name: `${p}replication_wait_timeouts_total`, help: 'batches whose writes did not reach a replica within the bound before their offsets were committed', registers: [registry] }),
     hotProducts: new Gauge({ name: `${p}hot_products`, help: 'products currently flagged hot', registers: [registry] }),
   };
 }

@@ -109,6 +109,18 @@ export class RedisStore {
     return { result: code === 0 ? 'stale' : 'equal', value: String(r[1] ?? '') };
   }
 
+  /**
+   * Waits (bounded) until every master's writes on our connection to it have reached `replicas`
+   * replicas. Resolves to the masters that timed out short of that; throws when a master cannot
+   * be asked (it may have died with writes its replica never got: the caller must redo them).
+   */
+  async waitReplicated(replicas: number, timeoutMs: number): Promise<string[]> {
+    if (replicas <= 0) return [];
+    const masters = this.redis.nodes('master');
+    const acks = await Promise.all(masters.map((m) => m.call('WAIT', replicas, timeoutMs) as Promise<number>));
+    return masters.filter((_, i) => Number(acks[i]) < replicas).map((m) => `${m.options.host}:${m.options.port}`);
+  }
+
   async get(key: string): Promise<string | null> {
     return this.redis.get(key);
   }

@@ -18,7 +18,7 @@ const SEED = Number(env.SEED_PRODUCTS || 100);
 const fault = {
   latencyMs: Number(env.SOURCE_LATENCY_MS || 0),
   failRate: Number(env.SOURCE_FAIL_RATE || 0),
-  /** Paths that always answer 503 (a record the source cannot serve), e.g. "/product/7". */
+  /** Paths whose GET always answers 503 (a record the source cannot serve), e.g. "/product/7". */
   failPaths: [] as string[],
 };
 if (!Number.isInteger(PORT) || PORT < 1 || PORT > 65535) throw new Error(`SOURCE_HTTP_PORT invalid: ${env.SOURCE_HTTP_PORT}`);
@@ -69,7 +69,7 @@ app.use(async (req: Request, res: Response, next: NextFunction) => {
   const latency = req.query.latencyMs !== undefined ? Number(req.query.latencyMs) : fault.latencyMs;
   const failRate = req.query.fail !== undefined ? Number(req.query.fail) : fault.failRate;
   if (latency > 0) await sleep(Math.min(latency, 30_000));
-  if ((failRate > 0 && Math.random() < failRate) || fault.failPaths.includes(req.path)) {
+  if ((failRate > 0 && Math.random() < failRate) || (req.method === 'GET' && fault.failPaths.includes(req.path))) {
     res.status(503).json({ error: 'injected failure' });
     return;
   }

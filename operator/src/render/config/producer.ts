@@ -45,5 +45,6 @@ export function producerEnv(tier: ResolvedCacheTier, ep: ProducerEndpoints): Rec
     [E.readThroughTombstoneTtlSeconds]: String(p.dataPath.readThroughTombstoneTtlSeconds),
     [E.sourceRequestsPerSecond]: String(p.dataPath.sourceRequestsPerSecond),
     [E.sourceAttempts]: String(p.dataPath.sourceAttempts),
+    [E.redisWaitReplicas]: String(Math.min(1, tier.spec.redis.replicasPerMaster)),
   };
 }

@@ -6,6 +6,7 @@
 import { jest } from '@jest/globals';
 import type { Consumer } from 'kafkajs';
 import { getJson, groupLag, metricSum, pool, startStack, waitFor, waitRedisMatchesSource, type SourceRecord, type Stack } from './env.js';
+import { isMaster, parseClusterNodes } from '../../../../operator/src/redis/parse.js';
 
 jest.setTimeout(600_000);
 
@@ -145,9 +146,10 @@ test('a deleted product stays deleted: a late push of its old version does not b
 });
 
 test('every record has a TTL (jittered around the configured one)', async () => {
-  await put(10, { name: 'ttl' });
-  await waitRedisMatchesSource(s, [10], 30_000);
-  const ttls = await Promise.all([3, 5, 10].map((id) => s.client.pttl(`product_info_${id}`)));
+  const ids = [11, 12, 13, 14];
+  await Promise.all(ids.map((id) => put(id, { name: `ttl-${id}` })));
+  await waitRedisMatchesSource(s, ids, 30_000);
+  const ttls = await Promise.all(ids.map((id) => s.client.pttl(`product_info_${id}`)));
   for (const t of ttls) {
     expect(t).toBeGreaterThan(RECORD_TTL_S * 1000 * 0.85);
     expect(t).toBeLessThanOrEqual(RECORD_TTL_S * 1000 * 1.1);
@@ -177,23 +179,70 @@ test('a flood of unknown ids: source calls stay within the budget, answers are 4
   expect(await s.client.exists(someKey)).toBe(0);
 });
 
-test('Kafka down: the producer stays ready and keeps serving reads; Kafka trouble shows as a metric', async () => {
-  await Promise.all(s.kafka.nodes.map((_, i) => s.kafka.kill(i, 'SIGKILL')));
-  const t0 = Date.now();
-  let readyFails = 0;
-  let served = 0;
-  while (Date.now() - t0 < 20_000) {
-    const r = await getJson<Record<string, unknown>>(`${producerUrl()}/readyz`, { timeoutMs: 5000 });
-    if (r.status !== 200) readyFails++;
-    const p = await getJson(`${producerUrl()}/product/${1 + (served % 40)}`, { timeoutMs: 5000 });
-    expect(p.status).toBe(200);
-    served++;
-    await new Promise((r) => setTimeout(r, 500));
+test('offsets wait for a replica: a lagging replica is counted; a master killed right after a write converges to the source', async () => {
+  const id = 16;
+  const key = `product_info_${id}`;
+  const slot = Number(await s.client.cluster('KEYSLOT', key));
+  const nodes = parseClusterNodes(String(await s.client.cluster('NODES')));
+  const master = nodes.find((n) => isMaster(n) && n.slots.includes(slot))!;
+  const replica = nodes.find((n) => n.masterId === master.id)!;
+  const handle = (n: { host: string; port: number }) => s.redis.nodes.find((h) => h.host === n.host && h.port === n.port)!;
+  const m = handle(master);
+  const r = handle(replica);
+
+  // A replica that cannot take writes: the batch waits its bound, then the timeout is counted.
+  const timeouts0 = await metricSum(producerUrl(), 'cachetier_producer_replication_wait_timeouts_total');
+  r.proc.child.kill('SIGSTOP');
+  try {
+    await put(id, { name: 'replica-stopped' });
+    await waitFor('replication wait timeout counted', async () => (await metricSum(producerUrl(), 'cachetier_producer_replication_wait_timeouts_total')) > timeouts0, 30_000);
+  } finally {
+    r.proc.child.kill('SIGCONT');
   }
-  expect(readyFails).toBe(0);
-  expect((await getJson(`${producerUrl()}/healthz`)).status).toBe(200);
-  const ready = await getJson<Record<string, unknown>>(`${producerUrl()}/readyz`);
-  expect(ready.body).toMatchObject({ ready: true, redis: true, kafka: false });
-  await waitFor('kafka_consumer_joined 0', async () => (await metricSum(producerUrl(), 'cachetier_producer_kafka_consumer_joined')) === 0, 20_000);
-  console.log(`Kafka down for 20 s: ${served} reads served, /readyz never failed`);
+  await waitRedisMatchesSource(s, [id], 30_000);
+
+  // A change, then its master killed at once: after the failover the value is the source's.
+  await put(id, { name: 'then-master-killed', price: 1616 });
+  await m.kill('SIGKILL');
+  await waitFor(
+    'replica promoted',
+    async () => parseClusterNodes(String(await s.client.cluster('NODES'))).some((n) => n.id === replica.id && isMaster(n)),
+    60_000,
+  );
+  await waitRedisMatchesSource(s, [id], 60_000);
+  await m.restart(); // back as a replica of its old replica
+});
+
+test('Kafka down: the producer stays ready and keeps serving reads; Kafka trouble shows as a metric', async () => {
+  const up = () => metricSum(producerUrl(), 'cachetier_producer_kafka_consumer_up');
+  await waitFor('both consumers up', async () => (await up()) === 2, 60_000);
+  await Promise.all(s.kafka.nodes.map((_, i) => s.kafka.kill(i, 'SIGKILL')));
+  try {
+    const t0 = Date.now();
+    let readyFails = 0;
+    let served = 0;
+    while (Date.now() - t0 < 25_000) {
+      const r = await getJson<Record<string, unknown>>(`${producerUrl()}/readyz`, { timeoutMs: 5000 });
+      if (r.status !== 200) readyFails++;
+      const p = await getJson(`${producerUrl()}/product/${20 + (served % 30)}`, { timeoutMs: 5000 });
+      expect(p.status).toBe(200);
+      served++;
+      await new Promise((res) => setTimeout(res, 500));
+    }
+    expect(readyFails).toBe(0);
+    expect((await getJson(`${producerUrl()}/healthz`)).status).toBe(200);
+    // The outage is visible: in /readyz's detail (not its verdict) and in the gauge.
+    await waitFor('readyz shows kafka down', async () => {
+      const r = await getJson<Record<string, unknown>>(`${producerUrl()}/readyz`);
+      return r.status === 200 && r.body.ready === true && r.body.redis === true && r.body.kafka === false;
+    }, 30_000);
+    await waitFor('kafka_consumer_up 0', async () => (await up()) === 0, 30_000);
+    console.log(`Kafka down: ${served} reads served in 25 s, /readyz never failed`);
+  } finally {
+    // Kafka back: the consumers rejoin and changes flow again.
+    for (let i = 0; i < s.kafka.nodes.length; i++) await s.kafka.start(i);
+  }
+  await waitFor('both consumers back up', async () => (await up()) === 2, 120_000);
+  await put(15, { name: 'after-kafka-outage' });
+  await waitRedisMatchesSource(s, [15], 60_000);
 });
