@@ -208,6 +208,9 @@ export function renderNginxConf(tier: ResolvedCacheTier, input: NginxConfigInput
   const testLua = input.testEndpoints && input.testLuaDir ? `${input.testLuaDir.replace(/\/$/, '')}/?.lua;;` : ';';
   const cacheKb = sizeToKb(o.l1.sharedDictSize);
   const negKb = Math.max(1024, Math.floor(cacheKb / 4));
+  // One small number per cached key (the highest version served); a key whose entry was evicted
+  // is still served right, only through the dict instead of the worker's LRU.
+  const versionsKb = Math.max(1024, Math.floor(cacheKb / 8));
   const json = JSON.stringify(luaConfig(tier, input));
   if (json.includes(']==]')) throw new Error('config JSON cannot be embedded in a Lua long string');
   const listen = `${input.listenAddress}:${input.port}`;
@@ -267,6 +270,7 @@ export function renderNginxConf(tier: ResolvedCacheTier, input: NginxConfigInput
       `  lua_shared_dict cache ${cacheKb}k;`,
       `  lua_shared_dict cache_neg ${negKb}k;`,
       '  lua_shared_dict invalidations 2m;',
+      `  lua_shared_dict versions ${versionsKb}k;`,
     );
   } else {
     add('  lua_shared_dict hot 2m;');

@@ -144,6 +144,9 @@ describe('renderNginxConf (app layer)', () => {
     expect(conf).toContain('lua_shared_dict cache_neg 16384k;');
     expect(conf).toMatch(/lua_shared_dict locks \d+m;/);
     expect(conf).toMatch(/lua_shared_dict invalidations \d+m;/);
+    // monotonic reads: the highest version served per key, shared by the workers
+    expect(conf).toContain('lua_shared_dict versions 8192k;');
+    expect(renderNginxConf(localTier({ openresty: { l1: { sharedDictSize: '2m' } } }), base)).toContain('lua_shared_dict versions 1024k;');
     expect(conf).not.toContain('lua_shared_dict hot');
   });
 
