@@ -309,7 +309,11 @@ local function store(key, body, pttl_ms, v0)
     -- the invalidation landed between the check above and the set: invalidate() marked the
     -- older copy, so mark this one (invalidate logs before it marks: one of the two sees the other)
     ttl = 0
-    shared.cache:set(key, body, life, NOT_FRESH)
+    if cfg.stale_ttl > 0 then
+      shared.cache:set(key, body, cfg.stale_ttl, NOT_FRESH)
+    else
+      shared.cache:delete(key)
+    end
   end
   -- (no cache_neg delete: store runs only in fill, under the key's fill lock, after fill found
   -- no negative entry; only a fill sets one)
