@@ -65,8 +65,10 @@ export const DEFAULT_SPEC: CacheTierSpec = {
   openresty: {
     image: DEFAULT_IMAGES.openresty,
     resources: { requests: { cpu: '100m', memory: '64Mi' }, limits: { memory: '256Mi' } },
-    distribution: { replicas: 2 },
-    app: { replicas: 3 },
+    // Per client address: thousands of requests per second from one client at the distribution
+    // layer; the app layer's clients are mostly the distribution pods, each carrying many users.
+    distribution: { replicas: 2, limits: { requestsPerSecond: 5000, burst: 10000, connections: 1000 } },
+    app: { replicas: 3, limits: { requestsPerSecond: 100000, burst: 100000, connections: 10000 } },
     l1: {
       lruSize: 1000,
       sharedDictSize: '64m',

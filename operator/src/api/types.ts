@@ -108,11 +108,25 @@ export interface ProducerDataPath {
   sourceAttempts: number;
 }
 
+/**
+ * Flood protection on one layer's /product endpoints, per client address (nginx limit_req and
+ * limit_conn keyed by $binary_remote_addr); a request over either limit is answered 429. At the
+ * app layer the client address is usually a distribution pod, so its defaults are far higher.
+ */
+export interface OpenRestyLimits {
+  /** Sustained requests per second per client address; 0 = no rate limit. */
+  requestsPerSecond: number;
+  /** Requests over the rate still answered at once (limit_req burst, nodelay) before 429s start. */
+  burst: number;
+  /** Requests in progress at once per client address; 0 = no limit. */
+  connections: number;
+}
+
 export interface OpenRestySpec {
   image: string;
   resources: ResourceRequirements;
-  distribution: { replicas: number };
-  app: { replicas: number };
+  distribution: { replicas: number; limits: OpenRestyLimits };
+  app: { replicas: number; limits: OpenRestyLimits };
   l1: {
     /** Entries in each worker's lua-resty-lrucache. */
     lruSize: number;

@@ -2,7 +2,7 @@
 // renders the ConfigMap the pods run); the Lua it loads lives in workloads/openresty/lua
 // (/opt/cachetier/lua in the image) and reads the embedded JSON as the contract's LuaConfig. The
 // OpenResty integration tests start nginx with exactly this output.
-import type { ResolvedCacheTier } from '../../api/types.js';
+import type { OpenRestyLimits, ResolvedCacheTier } from '../../api/types.js';
 import { HOT_SET_KEY, INVALIDATION_CHANNEL, type LuaConfig, type OpenRestyLayer } from '../../../../packages/contract/src/index.js';
 
 export interface NginxConfigInput {
@@ -90,6 +90,59 @@ export function appMemberValue(memberName?: string): string {
   return `"${memberName}"`;
 }
 
+/** The only methods the /product endpoints answer; anything else is a 405 with this Allow header. */
+export const ALLOWED_METHODS = 'GET, HEAD';
+
+/**
+ * http-level lines for the flood limits (spec.openresty.<layer>.limits): one zone per limit that
+ * is on, keyed by the client address; 429 for a request over either limit. Log level notice:
+ * under a flood, every refusal at the default level (error) would be a log line.
+ */
+function limitZones(lim: OpenRestyLimits): string[] {
+  const out: string[] = [];
+  if (lim.requestsPerSecond > 0) {
+    out.push(`  limit_req_zone $binary_remote_addr zone=cachetier_req:10m rate=${lim.requestsPerSecond}r/s;`, '  limit_req_status 429;', '  limit_req_log_level notice;');
+  }
+  if (lim.connections > 0) {
+    out.push('  limit_conn_zone $binary_remote_addr zone=cachetier_conn:10m;', '  limit_conn_status 429;', '  limit_conn_log_level notice;');
+  }
+  return out;
+}
+
+/** location-level lines applying the zones above (none when the limit is off). */
+function limitRules(lim: OpenRestyLimits, indent: string): string[] {
+  const out: string[] = [];
+  if (lim.requestsPerSecond > 0) out.push(`${indent}limit_req zone=cachetier_req${lim.burst > 0 ? ` burst=${lim.burst}` : ''} nodelay;`);
+  if (lim.connections > 0) out.push(`${indent}limit_conn cachetier_conn ${lim.connections};`);
+  return out;
+}
+
+/**
+ * GET and HEAD only, answered in the rewrite phase (before Lua or proxying). `extra` repeats the
+ * location's own add_header lines: an `if` block with add_header of its own inherits none.
+ */
+function methodGuard(indent: string, extra: string[] = []): string[] {
+  return [
+    `${indent}if ($cachetier_method_not_allowed) {`,
+    ...extra.map((x) => `${indent}  ${x}`),
+    `${indent}  add_header Allow "${ALLOWED_METHODS}" always;`,
+    `${indent}  return 405 '{"error":"method not allowed"}';`,
+    `${indent}}`,
+  ];
+}
+
+/** server-level lines: a refused request gets a JSON body and Retry-After (only with a limit on). */
+function tooManyRequests(lim: OpenRestyLimits): string[] {
+  if (lim.requestsPerSecond <= 0 && lim.connections <= 0) return [];
+  return [
+    '    error_page 429 @cachetier_429;',
+    '    location @cachetier_429 {',
+    '      add_header Retry-After 1 always;',
+    `      return 429 '{"error":"too many requests"}';`,
+    '    }',
+  ];
+}
+
 /** The JSON handed to cachetier.init.init() (Lua reads it with cjson). Exported for unit tests. */
 export function luaConfig(tier: ResolvedCacheTier, input: NginxConfigInput): LuaConfig {
   const o = tier.spec.openresty;
@@ -155,10 +208,14 @@ export function renderNginxConf(tier: ResolvedCacheTier, input: NginxConfigInput
   const testLua = input.testEndpoints && input.testLuaDir ? `${input.testLuaDir.replace(/\/$/, '')}/?.lua;;` : ';';
   const cacheKb = sizeToKb(o.l1.sharedDictSize);
   const negKb = Math.max(1024, Math.floor(cacheKb / 4));
+  // One small number per cached key (the highest version served); a key whose entry was evicted
+  // is still served right, only through the dict instead of the worker's LRU.
+  const versionsKb = Math.max(1024, Math.floor(cacheKb / 8));
   const json = JSON.stringify(luaConfig(tier, input));
   if (json.includes(']==]')) throw new Error('config JSON cannot be embedded in a Lua long string');
   const listen = `${input.listenAddress}:${input.port}`;
   const luaCall = (code: string) => `content_by_lua_block { ${code} }`;
+  const limits = input.layer === 'app' ? o.app.limits : o.distribution.limits;
 
   const l: string[] = [];
   const add = (...lines: string[]) => l.push(...lines);
@@ -193,6 +250,15 @@ export function renderNginxConf(tier: ResolvedCacheTier, input: NginxConfigInput
     `  scgi_temp_path ${run}/scgi;`,
     '  client_max_body_size 1m;',
     '  client_body_buffer_size 1m;',
+    // A request line up to 16 KB reaches the id rule (a 10 KB productId is a 400 from it, not
+    // nginx's 414 at 8 KB); the buffers are only allocated for requests that need them.
+    '  large_client_header_buffers 4 16k;',
+    '  map $request_method $cachetier_method_not_allowed {',
+    '    GET 0;',
+    '    HEAD 0;',
+    '    default 1;',
+    '  }',
+    ...limitZones(limits),
     `  lua_package_path '${lua}/?.lua;${lua}/?/init.lua;${testLua}';`,
     '  lua_socket_log_errors off;',
     '  lua_shared_dict metrics 1m;',
@@ -204,6 +270,7 @@ export function renderNginxConf(tier: ResolvedCacheTier, input: NginxConfigInput
       `  lua_shared_dict cache ${cacheKb}k;`,
       `  lua_shared_dict cache_neg ${negKb}k;`,
       '  lua_shared_dict invalidations 2m;',
+      `  lua_shared_dict versions ${versionsKb}k;`,
     );
   } else {
     add('  lua_shared_dict hot 2m;');
@@ -228,15 +295,20 @@ export function renderNginxConf(tier: ResolvedCacheTier, input: NginxConfigInput
       `    listen ${listen} backlog=4096 reuseport;`,
       '    location = /healthz { access_log off; ' + luaCall('require("cachetier.init").healthz()') + ' }',
       '    location = /metrics { ' + luaCall('require("cachetier.metrics").handler()') + ' }',
+      ...tooManyRequests(limits),
       // Response parts that don't need Lua stay in nginx (each Lua header write or ngx.var read
       // is a per-request FFI call): the member header, and Accept: text/html -> the HTML page.
       '    location = /product {',
       `      ${memberHeader}`,
+      ...methodGuard('      ', [memberHeader]),
+      ...limitRules(limits, '      '),
       '      if ($http_accept ~ "text/html") { rewrite ^ /product.html last; }',
       '      ' + luaCall('require("cachetier.app").product()'),
       '    }',
       '    location = /product.html {',
       `      ${memberHeader}`,
+      ...methodGuard('      ', [memberHeader]),
+      ...limitRules(limits, '      '),
       '      ' + luaCall('require("cachetier.app").product_html()'),
       '    }',
       '    # L3: the cache-producer, only reachable through ngx.location.capture',
@@ -267,7 +339,10 @@ export function renderNginxConf(tier: ResolvedCacheTier, input: NginxConfigInput
       `    listen ${listen} backlog=4096 reuseport;`,
       '    location = /healthz { access_log off; ' + luaCall('require("cachetier.init").healthz()') + ' }',
       '    location = /metrics { ' + luaCall('require("cachetier.metrics").handler()') + ' }',
+      ...tooManyRequests(limits),
       '    location ~ ^/product(\\.html)?$ {',
+      ...methodGuard('      '),
+      ...limitRules(limits, '      '),
       '      access_by_lua_block { require("cachetier.dist").route() }',
       '      header_filter_by_lua_block { require("cachetier.dist").header_filter() }',
       '      proxy_pass http://cachetier_app;',

@@ -34,6 +34,7 @@ describe('CRD defaults == DEFAULT_SPEC', () => {
   const partials: [string, Record<string, unknown>][] = [
     ['scalar override', { redis: { masters: 5 } }],
     ['nested scalar override', { openresty: { l1: { ttlSeconds: 120 } }, producer: { lock: { enabled: false } } }],
+    ['one flood limit turned off', { openresty: { distribution: { limits: { requestsPerSecond: 0 } }, app: { replicas: 5 } } }],
     ['one resource key (other keys keep their defaults, as deepMerge does)', { redis: { resources: { requests: { cpu: '1' } } } }],
     ['storage class added', { kafka: { storage: { storageClassName: 'fast', persistent: false } } }],
     ['topic partially overridden', { kafka: { topics: { cacheMessage: { partitions: 12 } } } }],

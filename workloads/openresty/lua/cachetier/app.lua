@@ -3,10 +3,11 @@
 local cache = require "cachetier.cache"
 local metrics = require "cachetier.metrics"
 local accesslog = require "cachetier.accesslog"
+local ids = require "cachetier.ids"
 
 local ngx = ngx
 local var = ngx.var
-local find, gsub = string.find, string.gsub
+local gsub = string.gsub
 local tostring, type = tostring, type
 
 local _M = {}
@@ -18,15 +19,12 @@ for _, level in ipairs({ "L1", "L2", "L3", "stale", "negative", "error" }) do
   HIT_PRODUCT[level] = metrics.slot("cachetier_cache_hits_total", 'kind="product",level="' .. level .. '"')
   HIT_SHOP[level] = metrics.slot("cachetier_cache_hits_total", 'kind="shop",level="' .. level .. '"')
 end
--- Positive decimal integer without sign or leading zeros, at most 15 digits (< 2^53).
+-- The id rule (cachetier.ids): the id string itself, or nil.
 local function parse_id(v)
-  if type(v) ~= "string" or #v == 0 or #v > 15 then
-    return nil
+  if ids.valid(v) then
+    return v
   end
-  if not find(v, "^[1-9][0-9]*$") then
-    return nil
-  end
-  return v
+  return nil
 end
 _M.parse_id = parse_id
 
@@ -39,7 +37,8 @@ local function arg(args, name)
 end
 
 -- The query's verdict: pid, sid (sid may be nil: taken from the product) or nil, error message.
--- Every 400 rule lives here (missing, repeated, non-numeric, negative, huge, >20 args).
+-- Every 400 rule lives here (missing, repeated, not an id by cachetier.ids, >20 args). An empty
+-- shopId is not an id either: 400, as at the distribution layer.
 local function parse_query(args)
   local pid_raw, sid_raw = arg(args, "productId"), arg(args, "shopId")
   if pid_raw == nil or pid_raw == true then
@@ -47,13 +46,13 @@ local function parse_query(args)
   end
   local pid = parse_id(pid_raw)
   if not pid then
-    return nil, "productId must be a positive integer"
+    return nil, "productId must be an integer from 1 to 999999999999999"
   end
   local sid
-  if sid_raw ~= nil and sid_raw ~= "" then
+  if sid_raw ~= nil then
     sid = parse_id(sid_raw)
     if not sid then
-      return nil, "shopId must be a positive integer"
+      return nil, "shopId must be an integer from 1 to 999999999999999"
     end
   end
   return pid, sid
@@ -63,8 +62,11 @@ end
 -- fixed part), so the same URL (a hot product) is parsed once instead of on every request
 -- (ngx.req.get_uri_args builds a table per call and keeps the request out of the JIT). Exact
 -- same rules: a miss runs the full parse (the URI determines the query string). Bounded: the memo
--- is dropped when it reaches MEMO_MAX entries.
+-- is dropped when it reaches MEMO_MAX entries, and a URI longer than MEMO_URI_MAX bytes (a product
+-- URL with both ids needs ~60) is parsed every time instead of kept, so long URIs cannot make the
+-- memo hold more than MEMO_MAX short ones.
 local MEMO_MAX = 4096
+local MEMO_URI_MAX = 256
 local memo, memo_n = {}, 0
 
 local function query()
@@ -77,11 +79,13 @@ local function query()
     else
       q = { false, sid }
     end
-    if memo_n >= MEMO_MAX then
-      memo, memo_n = {}, 0
+    if #raw <= MEMO_URI_MAX then
+      if memo_n >= MEMO_MAX then
+        memo, memo_n = {}, 0
+      end
+      memo[raw] = q
+      memo_n = memo_n + 1
     end
-    memo[raw] = q
-    memo_n = memo_n + 1
   end
   return q
 end

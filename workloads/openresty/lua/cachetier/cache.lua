@@ -9,6 +9,16 @@
 -- after taking it, the lock released on every path); the others wait for the fill, bounded by
 -- the upstream timeout. Invalidations (cachetier.invalidate) reach every worker's L1 through the
 -- `invalidations` dict: a version counter plus a short log of invalidated keys.
+--
+-- Monotonic reads: once any worker of this instance has served version v of a record (its `_v`),
+-- none serves an older one. The `versions` dict holds, per key, the highest version stored by a
+-- fill (written before the copy is served); every copy carries its version, and each way of
+-- serving one (an LRU hit, a promotion from the `cache` dict, a stale copy, a fill's result) first
+-- checks it against that. An LRU entry older than it (another worker refilled after an
+-- invalidation this worker has not synced yet) is dropped, never served; a fill that reads an
+-- older version than it (Redis lost writes in a failover, an old L3 answer) stores nothing and
+-- serves the newer copy if one is left, else fails. Fills of a key are serialized per instance by
+-- its fill lock, so the read-compare-write of `versions` in store() needs no lock of its own.
 local lrucache = require "resty.lrucache"
 local cjson = require "cjson.safe"
 local rcluster = require "cachetier.rcluster"
@@ -18,8 +28,8 @@ local ngx = ngx
 local shared = ngx.shared
 local now = ngx.now
 local sleep = ngx.sleep
-local find, sub = string.find, string.sub
-local tostring, pcall = tostring, pcall
+local find, sub, match = string.find, string.sub, string.match
+local tostring, tonumber, pcall, type = tostring, tonumber, pcall, type
 local random = math.random
 local min, max, floor = math.min, math.max, math.floor
 
@@ -43,6 +53,7 @@ local next_sync = 0
 local SYNC_EVERY = 0.01
 
 local L2_REQUESTS = metrics.slot("cachetier_l2_requests_total")
+local STALE_L1 = metrics.slot("cachetier_l1_outdated_total")
 
 local KINDS = {
   product = { prefix = "product_info_", l3 = "/_l3/product/" },
@@ -83,6 +94,25 @@ local function fresh_for(flags, t)
   return d / 1000
 end
 _M.fresh_for = fresh_for
+
+-- A stored record's version: the producer writes `_v` first ({"_v":N,...}), so a prefix match
+-- finds it without decoding; anything else is decoded. No version at all orders first (0).
+local function version_of(body)
+  local v = match(body, '^{"_v":(%d+)')
+  if v then
+    return tonumber(v)
+  end
+  local obj = cjson.decode(body)
+  v = type(obj) == "table" and tonumber(obj._v)
+  return v or 0
+end
+_M.version_of = version_of
+
+-- How long a key's highest version is remembered: longer than any copy of it lives (fresh with
+-- jitter, then stale), so no copy outlives the record it is checked against; refreshed by fills.
+local function versions_ttl()
+  return cfg.ttl * (1 + cfg.jitter / 100) + cfg.stale_ttl + 60
+end
 
 function _M.configure(c)
   for k, v in pairs(c) do
@@ -158,8 +188,14 @@ function _M.sync_if_due()
   end
 end
 
--- Called once per invalidation message (by the subscriber worker).
+-- Called once per invalidation message (by the subscriber worker). Logged before the dict copy
+-- is marked: a fill storing concurrently either sees the log entry or stores before the mark
+-- (store()). The message names the key only, not the version written, so the copy is marked
+-- whatever its version; the refill can only be as new or newer (store() refuses older).
 function _M.invalidate(key)
+  local inv = shared.invalidations
+  local v = inv:incr("v", 1, 0)
+  inv:set("k:" .. v, key, 120)
   local dict = shared.cache
   local body, flags = dict:get(key)
   if body then
@@ -170,15 +206,12 @@ function _M.invalidate(key)
     end
   end
   shared.cache_neg:delete(key)
-  local inv = shared.invalidations
-  local v = inv:incr("v", 1, 0)
-  inv:set("k:" .. v, key, 120)
   metrics.inc("cachetier_invalidations_total")
   lru_delete(key)
 end
 
 -- Missed messages (subscriber reconnect): every worker drops its whole L1 (a version jump
--- larger than the key log makes sync() flush).
+-- larger than the key log makes sync() flush). The highest versions served are kept.
 function _M.flush_all_workers()
   shared.cache:flush_all()
   shared.invalidations:incr("v", 100000, 0)
@@ -207,16 +240,56 @@ local function jittered(ttl)
   return ttl * (1 + (random() * 2 - 1) * j)
 end
 
-local function promote(key, body, fresh_until, t)
-  local entry = { body = body, fresh_until = fresh_until }
+local function promote(key, body, fresh_until, t, v)
+  local entry = { body = body, fresh_until = fresh_until, v = v, key = key }
   local l, id = lru_of(key)
   l:set(id, entry, fresh_until - t)
   return entry
 end
 
--- fresh_ttl: seconds the entry may be served as fresh.
+-- The `cache` dict's copy of key if it is not older than any version served (nil otherwise):
+-- body, flags, version. A key with no remembered version gets this copy's (add: a concurrent
+-- fill's set wins).
+local function dict_copy(key)
+  local body, flags = shared.cache:get(key)
+  if not body or not flags then
+    return nil
+  end
+  local v = version_of(body)
+  local versions = shared.versions
+  local top = versions:get(key)
+  if top == nil then
+    versions:add(key, v, versions_ttl())
+  elseif v < top then
+    return nil
+  end
+  return body, flags, v
+end
+
+-- A fill read version v of key, older than the highest version already served here (top): it is
+-- not stored and not served. The newer copy is served instead while the dict still holds it
+-- (as "stale": it is not what the upstreams say now); otherwise nothing can be served.
+local function older_than_served(key, v, top)
+  metrics.inc("cachetier_version_regressions_total")
+  ngx.log(ngx.WARN, "cachetier: ", key, " read at version ", v, ", older than version ", top, " already served")
+  local t = now()
+  local body, flags, cv = dict_copy(key)
+  if body then
+    return { body = body, fresh_until = t, v = cv, key = key }, "stale"
+  end
+  return nil, "error", "older than served"
+end
+
+-- Stores a fill's body (version v) in the dict and this worker's LRU. Returns the entry, or nil
+-- when the body is older than what was served: then also the level and reason to answer with.
 local function store(key, body, pttl_ms, v0)
   local t = now()
+  local v = version_of(body)
+  local versions = shared.versions
+  local top = versions:get(key)
+  if top and v < top then
+    return older_than_served(key, v, top)
+  end
   local ttl = jittered(cfg.ttl)
   if pttl_ms and pttl_ms > 0 then
     ttl = min(ttl, pttl_ms / 1000)
@@ -224,25 +297,49 @@ local function store(key, body, pttl_ms, v0)
   if v0 and invalidated_since(v0, key) then
     ttl = 0 -- an invalidation raced with this fill: keep it only as a stale copy
   end
-  local fresh_until = t + ttl
-  -- (exptime 0 would mean "never expires": ttl and stale_ttl may both be 0)
-  local ok, err, forcible = shared.cache:set(key, body, max(ttl + cfg.stale_ttl, 0.001), fresh_flags(fresh_until))
+  -- The version first: from here on no worker serves an older copy of key (a worker that finds
+  -- the dict still holding the older one waits for this fill instead).
+  versions:set(key, v, versions_ttl())
+  local life = max(ttl + cfg.stale_ttl, 0.001) -- (exptime 0 would mean "never expires")
+  local ok, err = shared.cache:set(key, body, life, fresh_flags(t + ttl))
   if not ok then
     ngx.log(ngx.WARN, "cachetier: cache dict set failed: ", err)
   end
+  if ttl > 0 and v0 and invalidated_since(v0, key) then
+    -- the invalidation landed between the check above and the set: invalidate() marked the
+    -- older copy, so mark this one (invalidate logs before it marks: one of the two sees the other)
+    ttl = 0
+    if cfg.stale_ttl > 0 then
+      shared.cache:set(key, body, cfg.stale_ttl, NOT_FRESH)
+    else
+      shared.cache:delete(key)
+    end
+  end
   -- (no cache_neg delete: store runs only in fill, under the key's fill lock, after fill found
   -- no negative entry; only a fill sets one)
-  local entry = { body = body, fresh_until = fresh_until }
+  local entry = { body = body, fresh_until = t + ttl, v = v, key = key }
   if ttl > 0 then
     local l, id = lru_of(key)
     l:set(id, entry, ttl)
   end
-  return entry, forcible
+  return entry
 end
 
-local function store_negative(key)
+-- A "not found": a tombstone (body) carries the delete's version, which then orders like any
+-- other (older than served: not stored); the producer's 404 carries none.
+local function store_negative(key, body)
+  if body then
+    local v = version_of(body)
+    local versions = shared.versions
+    local top = versions:get(key)
+    if top and v < top then
+      return older_than_served(key, v, top)
+    end
+    versions:set(key, v, versions_ttl())
+  end
   shared.cache_neg:set(key, true, cfg.neg_ttl)
   lru_delete(key)
+  return nil, "negative"
 end
 
 local function is_tombstone(body)
@@ -254,20 +351,21 @@ local function is_tombstone(body)
 end
 
 local function stale(key, t)
-  -- (the dict drops an entry stale_ttl after it stops being fresh: whatever is ours is servable)
-  local body, flags = shared.cache:get(key)
-  if body and flags then
-    return { body = body, fresh_until = t + fresh_for(flags, t) }
+  -- (the dict drops an entry stale_ttl after it stops being fresh: whatever is ours, and not
+  -- older than what was served, is servable)
+  local body, flags, v = dict_copy(key)
+  if body then
+    return { body = body, fresh_until = t + fresh_for(flags, t), v = v, key = key }
   end
   return nil
 end
 
 local function from_dict(key, t)
-  local body, flags = shared.cache:get(key)
+  local body, flags, v = dict_copy(key)
   if body then
     local left = fresh_for(flags, t)
     if left > 0 then
-      return promote(key, body, t + left, t)
+      return promote(key, body, t + left, t, v)
     end
   end
   return nil
@@ -302,13 +400,16 @@ local function fill(kind, id, key)
     body = nil
   elseif type(body) == "string" then
     if is_tombstone(body) then
-      store_negative(key)
-      return nil, "negative"
+      return store_negative(key, body)
     end
     if type(pttl) ~= "number" then
       pttl = nil
     end
-    return store(key, body, pttl, v0), "L2"
+    local e, level, why = store(key, body, pttl, v0)
+    if e then
+      return e, level or "L2"
+    end
+    return nil, level, why
   end
   if body == nil then
     metrics.inc("cachetier_upstream_errors_total", 'upstream="redis"')
@@ -320,13 +421,15 @@ local function fill(kind, id, key)
   local r = ngx.location.capture(KINDS[kind].l3 .. id)
   if r.status == 200 and r.body and r.body ~= "" and cjson.decode(r.body) ~= nil then
     if is_tombstone(r.body) then
-      store_negative(key)
-      return nil, "negative"
+      return store_negative(key, r.body)
     end
-    return store(key, r.body, nil, v0), "L3"
+    local e, level, why = store(key, r.body, nil, v0)
+    if e then
+      return e, level or "L3"
+    end
+    return nil, level, why
   elseif r.status == 404 then
-    store_negative(key)
-    return nil, "negative"
+    return store_negative(key)
   end
   metrics.inc("cachetier_upstream_errors_total", 'upstream="producer"')
   local l3err = "producer status " .. tostring(r.status)
@@ -341,9 +444,17 @@ end
 -- Returns entry ({ body = json string, fresh_until, data? }) or nil, and the level:
 -- "L1" | "L2" | "L3" | "stale" | "negative" | "error" (then a third value, the reason).
 function _M.get(kind, id)
-  local e = lrus[kind]:get(id)
+  local lru = lrus[kind]
+  local e = lru:get(id)
   if e then
-    return e, "L1"
+    local top = shared.versions:get(e.key)
+    if top and e.v >= top then
+      return e, "L1"
+    end
+    -- another worker has stored a newer version (or the record's version was forgotten): this
+    -- copy may be older than what was served, so it goes and the dict decides
+    lru:delete(id)
+    metrics.add(STALE_L1)
   end
   local key = KINDS[kind].prefix .. id
   if shared.cache_neg:get(key) then

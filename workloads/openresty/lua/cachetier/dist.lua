@@ -8,11 +8,11 @@ local ring_mod = require "cachetier.ring"
 local rcluster = require "cachetier.rcluster"
 local metrics = require "cachetier.metrics"
 local compat = require "cachetier.compat"
+local ids = require "cachetier.ids"
 local resolver = compat.dns_resolver()
 
 local ngx = ngx
 local random = math.random
-local find = string.find
 
 local _M = {}
 
@@ -157,20 +157,18 @@ function _M.pick(pid)
   return ring:find_n(pid, 2), "hash"
 end
 
-local function valid_id(v)
-  return type(v) == "string" and #v > 0 and #v <= 15 and find(v, "^[1-9][0-9]*$") ~= nil
-end
-_M.valid_id = valid_id
+local valid_id = ids.valid
 
 -- access_by_lua for /product and /product.html
 function _M.route()
   local args = ngx.req.get_uri_args(20)
   local pid = args.productId
   local sid = args.shopId
-  if not valid_id(pid) or (sid ~= nil and sid ~= "" and not valid_id(sid)) then
+  -- the same rule as the app layer (cachetier.ids): an invalid id never reaches an app member
+  if not valid_id(pid) or (sid ~= nil and not valid_id(sid)) then
     ngx.status = 400
     ngx.header["Content-Type"] = "application/json"
-    ngx.print('{"error":"productId (and shopId, if given) must be positive integers"}')
+    ngx.print('{"error":"productId (and shopId, if given) must be integers from 1 to 999999999999999"}')
     metrics.inc("cachetier_requests_total", 'route="product",code="4xx"')
     return ngx.exit(400)
   end

@@ -1,8 +1,9 @@
 // With a real Kafka (hack/local/zookeeper.ts + kafka.ts, one broker):
 //  * the real data path: source service -> cache-message -> the real cache-producer (L3 for
 //    nginx; it writes Redis + PUBLISHes) -> nginx serves the change within 1 s of the Redis write;
-//  * access log: every app-layer request's record lands on `access-log` keyed by productId; with
-//    Kafka down pages stay 200 and fast, drops are counted; when Kafka is back, sending resumes.
+//  * access log: every app-layer request's record lands on `access-log` keyed by productId; URI and
+//    User-Agent are cut to a bound; with Kafka down pages stay 200 and fast, every record is
+//    counted once (delivered, dropped or failed); when Kafka is back, sending resumes.
 import { jest } from '@jest/globals';
 import { rmSync } from 'node:fs';
 import { Kafka, logLevel } from 'kafkajs';
@@ -44,6 +45,8 @@ let realProducer: ProducerHandle;
 interface LogRecord {
   key: string;
   value: { productId: number; shopId: number | null; uri: string; ts: number; ua: string; layer: string };
+  /** The record's size in bytes, as produced. */
+  size: number;
 }
 
 /** Reads the whole topic with a fresh consumer group until `until` holds (bounded). */
@@ -56,7 +59,7 @@ async function readTopic(until: (recs: LogRecord[]) => boolean, timeoutMs = 60_0
     await consumer.subscribe({ topic: TOPIC, fromBeginning: true });
     await consumer.run({
       eachMessage: async ({ message }) => {
-        recs.push({ key: message.key?.toString() ?? '', value: JSON.parse(message.value?.toString() ?? 'null') });
+        recs.push({ key: message.key?.toString() ?? '', value: JSON.parse(message.value?.toString() ?? 'null'), size: message.value?.length ?? 0 });
       },
     });
     await waitFor('access-log records', () => until(recs), timeoutMs, 250);
@@ -206,8 +209,53 @@ test('every request is logged to Kafka access-log, keyed by productId, in the co
   }
   expect(new Set(mine.map((r) => r.value.productId)).size).toBe(50);
   const m = await metrics(app.url);
-  expect(m['cachetier_accesslog_sent_total']).toBeGreaterThanOrEqual(50);
+  expect(m['cachetier_accesslog_delivered_total']).toBeGreaterThanOrEqual(50);
   expect(m['cachetier_accesslog_dropped_total'] ?? 0).toBe(0);
+  expect(m['cachetier_accesslog_failed_total'] ?? 0).toBe(0);
+});
+
+/** The access-log counters of one instance once every worker's share is in the shared dict. */
+async function logCounters(url: string): Promise<{ records: number; delivered: number; dropped: number; failed: number }> {
+  await new Promise((r) => setTimeout(r, 400)); // per-worker counters are flushed every 250 ms
+  const m = await metrics(url);
+  return {
+    records: m['cachetier_accesslog_records_total'] ?? 0,
+    delivered: m['cachetier_accesslog_delivered_total'] ?? 0,
+    dropped: m['cachetier_accesslog_dropped_total'] ?? 0,
+    failed: m['cachetier_accesslog_failed_total'] ?? 0,
+  };
+}
+
+test('an oversized URI and User-Agent are cut to their bounds (512 and 256 bytes, escaped included), whole characters only', async () => {
+  const longUri = `/product?productId=9&shopId=7&pad=${'p'.repeat(3000)}`;
+  const uaAccents = `big-ua ${'é'.repeat(5000)}`; // ~10 KB
+  const uaQuotes = `quotes-ua ${'"'.repeat(5000)}`; // every byte escaped
+  const before = await logCounters(app.url);
+  for (const ua of [uaAccents, uaQuotes]) {
+    // (node writes header strings as latin1: this sends the UTF-8 bytes)
+    const r = await get(`${app.url}${longUri}`, { 'user-agent': Buffer.from(ua, 'utf8').toString('latin1') });
+    expect(r.status).toBe(200);
+  }
+  const recs = await readTopic((rs) => rs.filter((r) => r.value.ua.startsWith('big-ua') || r.value.ua.startsWith('quotes-ua')).length >= 2);
+  const mine = recs.filter((r) => r.value.ua.startsWith('big-ua') || r.value.ua.startsWith('quotes-ua'));
+  expect(mine.length).toBe(2);
+  const sentUri = longUri;
+  for (const r of mine) {
+    expect(r.value).toMatchObject({ productId: 9, shopId: 7, layer: 'app' });
+    expect(Buffer.byteLength(JSON.stringify(r.value.uri))).toBeLessThanOrEqual(512 + 2);
+    expect(r.value.uri.length).toBeGreaterThan(400); // cut, not dropped
+    expect(sentUri.startsWith(r.value.uri)).toBe(true);
+    expect(Buffer.byteLength(JSON.stringify(r.value.ua))).toBeLessThanOrEqual(256 + 2);
+    expect(r.value.ua).not.toContain('\ufffd'); // no character cut in half
+    expect(r.size).toBeLessThan(1000);
+  }
+  const accents = mine.find((r) => r.value.ua.startsWith('big-ua'))!;
+  expect(uaAccents.startsWith(accents.value.ua)).toBe(true);
+  expect(Buffer.byteLength(accents.value.ua)).toBeGreaterThan(250);
+  const quotes = mine.find((r) => r.value.ua.startsWith('quotes-ua'))!;
+  expect(uaQuotes.startsWith(quotes.value.ua)).toBe(true);
+  const after = await logCounters(app.url);
+  expect(after.records - before.records).toBe(2);
 });
 
 test('the access log\'s fast MessageSet encoder is installed and writes the Kafka library\'s exact bytes', async () => {
@@ -235,7 +283,9 @@ test('Kafka down: pages still 200 and fast, drops counted; sending resumes when 
   // timeout (18 s) and a restart within it exits with NodeExists
   await kafka.kill(0, 'SIGTERM');
   const downAt = Date.now();
-  const before = (await metrics(app.url))['cachetier_accesslog_dropped_total'] ?? 0;
+  const lost = (m: Record<string, number>) => (m['cachetier_accesslog_dropped_total'] ?? 0) + (m['cachetier_accesslog_failed_total'] ?? 0);
+  const before = lost(await metrics(app.url));
+  const recordsBefore = (await logCounters(app.url)).records;
   const times: number[] = [];
   for (let i = 0; i < 200; i++) {
     const r = await get(`${app.url}/product?productId=${(i % 20) + 1}&shopId=7`, { 'user-agent': 'while-down' });
@@ -244,7 +294,22 @@ test('Kafka down: pages still 200 and fast, drops counted; sending resumes when 
   }
   times.sort((x, y) => x - y);
   expect(times[Math.floor(times.length * 0.99)]).toBeLessThan(250); // nothing waits for Kafka
-  await waitFor('drops counted', async () => ((await metrics(app.url))['cachetier_accesslog_dropped_total'] ?? 0) > before, 30_000);
+  await waitFor('drops counted', async () => lost(await metrics(app.url)) > before, 30_000);
+  // every record counted exactly once: once the producer has given up on what it held,
+  // delivered + dropped + failed = records, and these 200 requests made 200 records
+  let c = await logCounters(app.url);
+  await waitFor(
+    'every access-log record accounted for',
+    async () => {
+      c = await logCounters(app.url);
+      return c.delivered + c.dropped + c.failed === c.records;
+    },
+    30_000,
+    250,
+  );
+  expect(c.records - recordsBefore).toBe(200);
+  expect(c.delivered + c.dropped + c.failed).toBe(c.records);
+  expect(c.failed + c.dropped).toBeGreaterThan(0);
 
   await new Promise((r) => setTimeout(r, Math.max(0, downAt + 20_000 - Date.now())));
   await kafka.start(0);

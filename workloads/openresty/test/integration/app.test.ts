@@ -1,7 +1,9 @@
 // App layer against real nginx + Lua, a real Redis Cluster and an HTTP L3 (stand-in producer
 // speaking the producer's HTTP contract): single-flight, negative caching, serve-stale, fail-fast,
-// invalidation within 1 s, L1 bounded by the L2 PTTL, HTML, metrics, bad input.
+// invalidation within 1 s, monotonic reads under a burst of updates, L1 bounded by the L2 PTTL,
+// HTML, metrics, bad input, id boundaries, methods, flood limits.
 import { jest } from '@jest/globals';
+import http from 'node:http';
 import { rmSync } from 'node:fs';
 import type { Cluster } from 'ioredis';
 import type { LocalRedisCluster } from '../../../../hack/local/redis.js';
@@ -10,10 +12,15 @@ import {
   clusterClient,
   destroyAgent,
   get,
+  ID_CASES,
   makeRootDir,
   metrics,
   post,
   product,
+  RAW_NON_ASCII_IDS,
+  rawStatus,
+  REFUSED_METHODS,
+  request,
   shop,
   sleep,
   startCluster,
@@ -331,4 +338,203 @@ test('/metrics and /healthz', async () => {
   const m = await metrics(a.url);
   for (const lv of ['L1', 'L2', 'L3', 'negative']) expect(m[`cachetier_cache_hits_total{kind="product",level="${lv}"}`]).toBeGreaterThan(0);
   expect(m['cachetier_requests_total{route="product",code="4xx"}']).toBeGreaterThan(0);
+});
+
+test('only GET and HEAD: any other method is a 405 with Allow: GET, HEAD, before any lookup', async () => {
+  const cold = 7100; // never asked for: a lookup would go to Redis, then L3
+  for (const h of [a, b]) {
+    for (const p of ['/product', '/product.html']) {
+      for (const method of REFUSED_METHODS) {
+        const r = await request(`${h.url}${p}?productId=${cold}&shopId=1`, { method });
+        expect({ method, p, status: r.status, allow: r.headers.allow }).toEqual({ method, p, status: 405, allow: 'GET, HEAD' });
+        expect(r.headers['x-app-member']).toBe(`${h.host}:${h.port}`);
+      }
+    }
+  }
+  expect(producer.count(`/product/${cold}`)).toBe(0);
+  // GET and HEAD are answered; HEAD with GET's headers and no body
+  await redis.set('product_info_7101', JSON.stringify(product(7101)));
+  for (const p of ['/product', '/product.html']) {
+    const g = await request(`${a.url}${p}?productId=7101`);
+    const hd = await request(`${a.url}${p}?productId=7101`, { method: 'HEAD' });
+    expect([g.status, hd.status]).toEqual([200, 200]);
+    expect(hd.body).toBe('');
+    expect(hd.headers['content-length']).toBe(g.headers['content-length']);
+    expect(hd.headers['content-type']).toBe(g.headers['content-type']);
+  }
+});
+
+test('id boundaries (1 .. 10^15-1): valid ids 200/404, every other id 400 without a Redis or L3 call, never 5xx', async () => {
+  const l2 = async (h: OpenRestyHandle) => {
+    await sleep(400); // every worker's counters reach the shared dict within 250 ms
+    return (await metrics(h.url))['cachetier_l2_requests_total'] ?? 0;
+  };
+  const l3Calls = () => [...producer.calls.values()].reduce((x, y) => x + y, 0);
+  for (const h of [a, b]) {
+    const l2Before = await l2(h);
+    const l3Before = l3Calls();
+    for (const [label, v, valid] of ID_CASES) {
+      if (valid) continue;
+      for (const q of [`?productId=${v}`, `?productId=1&shopId=${v}`]) {
+        for (const p of ['/product', '/product.html']) {
+          const r = await get(`${h.url}${p}${q}`);
+          expect({ label, q: q.slice(0, 40), p, status: r.status }).toEqual({ label, q: q.slice(0, 40), p, status: 400 });
+        }
+      }
+    }
+    for (const raw of RAW_NON_ASCII_IDS) {
+      for (const prefix of ['/product?productId=', '/product?productId=1&shopId=']) {
+        const head = Buffer.concat([Buffer.from(`GET ${prefix}`), raw, Buffer.from(' HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')]);
+        expect({ raw: raw.toString('hex'), prefix, status: await rawStatus(h.host, h.port, head) }).toEqual({ raw: raw.toString('hex'), prefix, status: 400 });
+      }
+    }
+    expect(await l2(h)).toBe(l2Before);
+    expect(l3Calls()).toBe(l3Before);
+    for (const [label, v, valid] of ID_CASES) {
+      if (!valid) continue;
+      for (const q of [`?productId=${v}`, `?productId=5000&shopId=${v}`]) {
+        for (const p of ['/product', '/product.html']) {
+          const r = await get(`${h.url}${p}${q}`);
+          expect({ label, q, p, ok: r.status === 200 || r.status === 404 }).toEqual({ label, q, p, ok: true });
+        }
+      }
+    }
+  }
+});
+
+test('monotonic reads: a product updated 20 times in a burst never goes back, over new and kept-alive connections, and settles within 1 s', async () => {
+  // 4 workers, so that invalidations reach most workers' LRUs through the shared dicts, not the
+  // subscriber; kept-alive connections stay on one worker, new ones land on any
+  const m = await startOpenResty({
+    layer: 'app',
+    host: `${IP}.96`,
+    port: 8080,
+    rootDir: root,
+    spec: { openresty: { upstreamTimeoutMs: 3000, l1: { ttlSeconds: 600, jitterPercent: 20, negativeTtlSeconds: 120, staleTtlSeconds: 60, lruSize: 1000 } } },
+    input: { redisSeeds: cluster.seeds, producerUrl: producer.url, workerProcesses: 4 },
+  });
+  try {
+    const workers = new Set<number>();
+    for (let i = 0; i < 40 && workers.size < 2; i++) {
+      workers.add((JSON.parse((await request(`${m.url}/_cachetier/state`, { agent: false })).body) as { worker: number }).worker);
+    }
+    expect(workers.size).toBeGreaterThanOrEqual(2); // several workers answer
+
+    const KEY = 'product_info_6000';
+    const V0 = 1767261600000;
+    // as the producer writes: _v first, a compare-and-set on it, PUBLISH of the key on a change
+    const CAS = `
+local cur = redis.call('GET', KEYS[1])
+local curv = cur and tonumber(string.match(cur, '^{"_v":(%d+)'))
+if curv and tonumber(ARGV[1]) <= curv then return 0 end
+redis.call('SET', KEYS[1], ARGV[2])
+redis.call('PUBLISH', ARGV[3], KEYS[1])
+return 1`;
+    const write = async (i: number) => {
+      const v = V0 + i;
+      const { _v: _old, ...rest } = product(6000, { name: `v${i}` });
+      const rec = JSON.stringify({ _v: v, ...rest });
+      expect(await redis.eval(CAS, 1, KEY, String(v), rec, CHANNEL)).toBe(1);
+    };
+    await write(0);
+    for (let i = 0; i < 40; i++) expect((await request(`${m.url}/product?productId=6000`, { agent: false })).status).toBe(200);
+
+    interface Seen { client: number; sent: number; recv: number; v: number }
+    const seen: Seen[] = [];
+    let stop = false;
+    const poll = async (client: number, agent: http.Agent | false) => {
+      while (!stop) {
+        const sent = performance.now();
+        const r = await request(`${m.url}/product?productId=6000`, { agent });
+        const recv = performance.now();
+        expect(r.status).toBe(200);
+        seen.push({ client, sent, recv, v: (JSON.parse(r.body) as { product: { _v: number } }).product._v - V0 });
+      }
+    };
+    const kept = Array.from({ length: 4 }, () => new http.Agent({ keepAlive: true, maxSockets: 1 }));
+    const clients = [...kept.map((ag, i) => poll(i, ag)), ...Array.from({ length: 4 }, (_, i) => poll(4 + i, false))];
+    const UPDATES = 20;
+    let lastWrite = 0;
+    try {
+      await sleep(100);
+      for (let i = 1; i <= UPDATES; i++) {
+        await write(i);
+        lastWrite = performance.now();
+        await sleep(Math.floor(Math.random() * 25));
+      }
+      await sleep(1500);
+    } finally {
+      stop = true;
+      await Promise.all(clients);
+      for (const ag of kept) ag.destroy();
+    }
+
+    // each client: versions never go back
+    for (let c = 0; c < 8; c++) {
+      const mine = seen.filter((x) => x.client === c);
+      expect(mine.length).toBeGreaterThan(20);
+      const back = mine.findIndex((x, i) => i > 0 && x.v < mine[i - 1].v);
+      expect({ client: c, back: back < 0 ? null : mine.slice(Math.max(0, back - 2), back + 1).map((x) => x.v) }).toEqual({ client: c, back: null });
+    }
+    // across clients: an answer received before another request was sent is never newer than it
+    const byRecv = [...seen].sort((x, y) => x.recv - y.recv);
+    const prefixMax: number[] = [];
+    for (const [i, x] of byRecv.entries()) prefixMax[i] = Math.max(x.v, i > 0 ? prefixMax[i - 1] : -1);
+    const violations: string[] = [];
+    for (const x of seen) {
+      let lo = 0;
+      let hi = byRecv.length; // first answer received at or after x.sent
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (byRecv[mid].recv < x.sent) lo = mid + 1;
+        else hi = mid;
+      }
+      if (lo > 0 && prefixMax[lo - 1] > x.v) violations.push(`client ${x.client} got v${x.v} after v${prefixMax[lo - 1]} had been served`);
+    }
+    expect(violations.slice(0, 5)).toEqual([]);
+    // every version from the burst was observable, and the last one is served within 1 s
+    const late = seen.filter((x) => x.sent >= lastWrite + 1000);
+    expect(late.length).toBeGreaterThan(8);
+    expect(late.filter((x) => x.v !== UPDATES).map((x) => x.v)).toEqual([]);
+    const distinct = new Set(seen.map((x) => x.v));
+    expect(distinct.size).toBeGreaterThan(5); // the clients did see the burst, not just its end
+  } finally {
+    await m.stop();
+  }
+});
+
+test('flood limits: over the per-client rate or concurrency a request is a 429 with Retry-After; /healthz is never limited', async () => {
+  const lim = await startOpenResty({
+    layer: 'app',
+    host: `${IP}.97`,
+    port: 8080,
+    rootDir: root,
+    spec: { openresty: { app: { limits: { requestsPerSecond: 5, burst: 5, connections: 0 } } } },
+    input: { redisSeeds: cluster.seeds, producerUrl: producer.url },
+  });
+  try {
+    await redis.set('product_info_7200', JSON.stringify(product(7200)));
+    const res = await many(60, 30, () => get(`${lim.url}/product?productId=7200`));
+    const ok = res.filter((r) => r.status === 200).length;
+    const limited = res.filter((r) => r.status === 429);
+    expect(ok + limited.length).toBe(60);
+    expect(ok).toBeGreaterThanOrEqual(5); // the burst
+    expect(ok).toBeLessThan(20);
+    expect(limited[0].headers['retry-after']).toBe('1');
+    expect(JSON.parse(limited[0].body)).toEqual({ error: 'too many requests' });
+    for (let i = 0; i < 30; i++) expect((await get(`${lim.url}/healthz`)).status).toBe(200);
+
+    // concurrency: 2 requests in progress per client address at most (slow L3, distinct ids)
+    await lim.reload(undefined, { openresty: { app: { limits: { requestsPerSecond: 0, burst: 0, connections: 2 } } } });
+    producer.delayMs = 600;
+    try {
+      const slow = await many(8, 8, (i) => get(`${lim.url}/product?productId=${7300 + i}`));
+      expect(slow.filter((r) => r.status === 429).length).toBeGreaterThanOrEqual(5);
+      expect(slow.filter((r) => r.status === 404).length).toBeGreaterThanOrEqual(1);
+    } finally {
+      producer.delayMs = 0;
+    }
+  } finally {
+    await lim.stop();
+  }
 });

@@ -1,6 +1,7 @@
 // Distribution layer against real nginx: consistent hashing over app instances (same id -> same
 // member; removing 1 of N moves ~1/N and nothing else), hot ids spread evenly (chi-square) over
-// the members, hot flags pulled from the Redis sorted set and expiring by themselves.
+// the members, hot flags pulled from the Redis sorted set and expiring by themselves; bad ids,
+// methods other than GET/HEAD and floods refused before anything is proxied.
 import { jest } from '@jest/globals';
 import dgram from 'node:dgram';
 import { rmSync } from 'node:fs';
@@ -11,9 +12,14 @@ import {
   clusterClient,
   destroyAgent,
   get,
+  ID_CASES,
   makeRootDir,
   metrics,
   post,
+  RAW_NON_ASCII_IDS,
+  rawStatus,
+  REFUSED_METHODS,
+  request,
   startCluster,
   startFakeProducer,
   startOpenResty,
@@ -278,5 +284,69 @@ test('bad input at the distribution layer -> 400, never 5xx', async () => {
   for (const q of ['', '?productId=', '?productId=x', '?productId=-3', '?productId=0', `?productId=${'1'.repeat(40)}`, '?productId=1&shopId=y']) {
     const r = await get(`${dist.url}/product${q}`);
     expect({ q, status: r.status }).toEqual({ q, status: 400 });
+  }
+});
+
+test('id boundaries (1 .. 10^15-1) at the distribution layer: valid ids proxied (200/404), every other id 400 and never proxied', async () => {
+  for (const [label, v, valid] of ID_CASES) {
+    for (const q of [`?productId=${v}`, `?productId=1&shopId=${v}`]) {
+      for (const p of ['/product', '/product.html']) {
+        const r = await get(`${dist.url}${p}${q}`);
+        const short = q.slice(0, 40);
+        if (valid) {
+          expect({ label, q: short, p, ok: r.status === 200 || r.status === 404, member: typeof r.headers['x-app-member'] }).toEqual({ label, q: short, p, ok: true, member: 'string' });
+        } else {
+          expect({ label, q: short, p, status: r.status, routed: r.headers['x-routed-to'] ?? null, member: r.headers['x-app-member'] ?? null }).toEqual({
+            label,
+            q: short,
+            p,
+            status: 400,
+            routed: null,
+            member: null,
+          });
+        }
+      }
+    }
+  }
+  for (const raw of RAW_NON_ASCII_IDS) {
+    const head = Buffer.concat([Buffer.from('GET /product?productId='), raw, Buffer.from(' HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')]);
+    expect({ raw: raw.toString('hex'), status: await rawStatus(dist.host, dist.port, head) }).toEqual({ raw: raw.toString('hex'), status: 400 });
+  }
+});
+
+test('only GET and HEAD at the distribution layer: any other method is a 405 with Allow: GET, HEAD, never proxied', async () => {
+  for (const p of ['/product', '/product.html']) {
+    for (const method of REFUSED_METHODS) {
+      const r = await request(`${dist.url}${p}?productId=42&shopId=1`, { method });
+      expect({ method, p, status: r.status, allow: r.headers.allow, routed: r.headers['x-routed-to'] ?? null }).toEqual({ method, p, status: 405, allow: 'GET, HEAD', routed: null });
+    }
+    const hd = await request(`${dist.url}${p}?productId=42&shopId=1`, { method: 'HEAD' });
+    expect(hd.status).toBe(200);
+    expect(hd.body).toBe('');
+    expect(typeof hd.headers['x-app-member']).toBe('string');
+  }
+});
+
+test('flood limit at the distribution layer: over the per-client rate a request is a 429 with Retry-After, not proxied', async () => {
+  const lim = await startOpenResty({
+    layer: 'distribution',
+    host: `${IP}.113`,
+    port: 8080,
+    rootDir: root,
+    spec: { openresty: { distribution: { limits: { requestsPerSecond: 5, burst: 5, connections: 1000 } } } },
+    input: { redisSeeds: cluster.seeds, appUpstream: { kind: 'static', servers: members.slice(0, 3) } },
+  });
+  try {
+    const res = await Promise.all(Array.from({ length: 40 }, () => get(`${lim.url}/product?productId=42&shopId=1`)));
+    const ok = res.filter((r) => r.status === 200);
+    const limited = res.filter((r) => r.status === 429);
+    expect(ok.length + limited.length).toBe(40);
+    expect(ok.length).toBeGreaterThanOrEqual(5);
+    expect(limited.length).toBeGreaterThanOrEqual(20);
+    expect(limited[0].headers['retry-after']).toBe('1');
+    expect(limited[0].headers['x-routed-to']).toBeUndefined();
+    for (let i = 0; i < 20; i++) expect((await get(`${lim.url}/healthz`)).status).toBe(200);
+  } finally {
+    await lim.stop();
   }
 });

@@ -5,7 +5,7 @@ import { execFile } from 'node:child_process';
 import http from 'node:http';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import { Cluster, Redis } from 'ioredis';
 import { startRedisCluster, startRedisNodes, type LocalRedisCluster } from '../../../../hack/local/redis.js';
 import { waitFor as waitFor_ } from '../../../../hack/local/procs.js';
@@ -221,6 +221,51 @@ export function post(url: string, body: unknown, timeoutMs = 30_000): Promise<Re
   });
 }
 
+/** Any method, own agent or none (agent: false = a new connection, closed after the answer). */
+export function request(
+  url: string,
+  opts: { method?: string; headers?: Record<string, string>; agent?: http.Agent | false; timeoutMs?: number } = {},
+): Promise<Resp> {
+  const t0 = Date.now();
+  const timeoutMs = opts.timeoutMs ?? 15_000;
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method: opts.method ?? 'GET', agent: opts.agent ?? agent, headers: opts.headers, timeout: timeoutMs }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8'), ms: Date.now() - t0 }),
+      );
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error(`timeout after ${timeoutMs} ms: ${opts.method ?? 'GET'} ${url}`)));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/**
+ * Sends `head` (a request line and headers, bytes as given: raw non-ASCII, custom methods) on a
+ * new connection and returns the status code of the answer.
+ */
+export function rawStatus(host: string, port: number, head: Buffer): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const sock = net.connect(port, host);
+    const chunks: Buffer[] = [];
+    sock.setTimeout(15_000, () => sock.destroy(new Error('raw request timed out')));
+    sock.on('connect', () => sock.write(head));
+    sock.on('data', (c: Buffer) => {
+      chunks.push(c);
+      const m = /^HTTP\/1\.[01] (\d{3}) /.exec(Buffer.concat(chunks).toString('latin1'));
+      if (m) {
+        sock.destroy();
+        resolve(Number(m[1]));
+      }
+    });
+    sock.on('error', reject);
+    sock.on('close', () => reject(new Error(`connection closed without a status line: ${Buffer.concat(chunks).toString('latin1').slice(0, 200)}`)));
+  });
+}
+
 /** Parses Prometheus text into { 'name{labels}': value }. */
 export async function metrics(baseUrl: string): Promise<Record<string, number>> {
   const r = await get(`${baseUrl}/metrics`);
@@ -236,3 +281,32 @@ export async function metrics(baseUrl: string): Promise<Record<string, number>> 
 export function destroyAgent(): void {
   agent.destroy();
 }
+
+// ---------------------------------------------------------------------------------------------
+/**
+ * Product/shop id boundary cases for both layers: [label, the query value as sent (URL-encoded
+ * where needed), valid]. The rule is packages/contract/src/ids.ts: decimal integers from 1 to
+ * 10^15-1 (^[1-9][0-9]{0,14}$).
+ */
+export const ID_CASES: [string, string, boolean][] = [
+  ['1', '1', true],
+  ['2^31-1', '2147483647', true],
+  ['2^31', '2147483648', true],
+  ['10^15-1', '999999999999999', true],
+  ['10^15', '1000000000000000', false],
+  ['-1', '-1', false],
+  ['0', '0', false],
+  ['007', '007', false],
+  ['empty', '', false],
+  ['Arabic-Indic digit one', '%D9%A1', false],
+  ['fullwidth digit one', '%EF%BC%91', false],
+  ['1 then e-acute', '1%C3%A9', false],
+  ['10 KB of digits', '9'.repeat(10_240), false],
+  ['10 KB: 1 then zeros', `1${'0'.repeat(10_239)}`, false],
+];
+
+/** The same rule's non-ASCII cases as raw bytes in the request line (not percent-encoded). */
+export const RAW_NON_ASCII_IDS: Buffer[] = [Buffer.from('1\u00e9', 'utf8'), Buffer.from('\u0661', 'utf8'), Buffer.from([0x31, 0xff])];
+
+/** Methods the /product endpoints refuse (405 + Allow: GET, HEAD). */
+export const REFUSED_METHODS = ['POST', 'PUT', 'DELETE', 'OPTIONS', 'PATCH', 'PROPFIND'];
