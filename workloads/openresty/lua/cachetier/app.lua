@@ -207,13 +207,21 @@ function _M.product(force_html)
     return ngx.exit(404)
   elseif not pentry then
     metrics.inc("cachetier_cache_misses_total")
-    ngx.status = 503
+    -- The producer refusing a read-through for its source-call budget (a flood of uncached ids)
+    -- is the client's 429, not our 503; no copy was left to serve stale.
+    local code = perr == "producer status 429" and 429 or 503
+    ngx.status = code
     h["Content-Type"] = "application/json"
     h["Retry-After"] = "1"
-    ngx.print('{"error":"unavailable","reason":"', esc(perr), '"}')
-    metrics.inc("cachetier_requests_total", 'route="product",code="5xx"')
+    if code == 429 then
+      ngx.print('{"error":"too many uncached reads; retry later"}')
+      metrics.add(REQ_4XX)
+    else
+      ngx.print('{"error":"unavailable","reason":"', esc(perr), '"}')
+      metrics.inc("cachetier_requests_total", 'route="product",code="5xx"')
+    end
     accesslog.send_request(pid, log_head)
-    return ngx.exit(503)
+    return ngx.exit(code)
   end
 
   if not sid then

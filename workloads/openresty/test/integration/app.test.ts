@@ -268,6 +268,19 @@ test('bad input -> 4xx, never 5xx', async () => {
   expect(r.status).toBe(404);
 });
 
+test('producer refusing read-throughs (429, its source budget spent): a cold product is a 429 with Retry-After, never a 5xx', async () => {
+  producer.mode = 'throttle';
+  try {
+    for (const h of [a, b]) {
+      const r = await get(`${h.url}/product?productId=88001`);
+      expect(r.status).toBe(429);
+      expect(r.headers['retry-after']).toBe('1');
+    }
+  } finally {
+    producer.mode = 'ok';
+  }
+});
+
 test('producer down: warm products served stale with the header; cold products fail within the timeout', async () => {
   // own instance with a short TTL so "warm" entries go stale quickly
   const c = await startOpenResty({

@@ -70,7 +70,8 @@ export function nodeClient(addr: string): Redis {
 
 // ---------------------------------------------------------------------------------------------
 // Stand-in producer: the producer's L3 HTTP contract, with call counting and failure modes.
-export type ProducerMode = 'ok' | 'hang' | 'error';
+/** throttle: 429 + Retry-After, as the producer answers when its source-call budget is spent. */
+export type ProducerMode = 'ok' | 'hang' | 'error' | 'throttle';
 
 export interface FakeProducer {
   url: string;
@@ -145,6 +146,10 @@ export async function startFakeProducer(host: string, port = 0): Promise<FakePro
     const answer = () => {
       if (fp.mode === 'error') {
         res.writeHead(500, { 'content-type': 'application/json' }).end('{"error":"boom"}');
+        return;
+      }
+      if (fp.mode === 'throttle') {
+        res.writeHead(429, { 'content-type': 'application/json', 'retry-after': '1' }).end('{"error":"too many source reads"}');
         return;
       }
       const m = /^\/(product|shop)\/(\d+)$/.exec(path);
