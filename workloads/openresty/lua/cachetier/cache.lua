@@ -428,7 +428,9 @@ local function fill(kind, id, key)
       return e, level or "L3"
     end
     return nil, level, why
-  elseif r.status == 404 then
+  elseif r.status == 404 or r.status == 400 then
+    -- 400: the producer refuses this id (its rule and ours disagree): cached as "not found"
+    -- like a 404, so the id costs one L3 call per negative TTL, never a 5xx.
     return store_negative(key)
   end
   metrics.inc("cachetier_upstream_errors_total", 'upstream="producer"')

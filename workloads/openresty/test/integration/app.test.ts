@@ -281,6 +281,18 @@ test('producer refusing read-throughs (429, its source budget spent): a cold pro
   }
 });
 
+test('an id the producer answers "bad id" (400) for is cached as not found: a 404, one L3 call per negative TTL, never a 5xx', async () => {
+  producer.mode = 'reject';
+  try {
+    const path = '/product/88002';
+    const before = producer.count(path);
+    for (let i = 0; i < 5; i++) expect((await get(`${a.url}/product?productId=88002`)).status).toBe(404);
+    expect(producer.count(path) - before).toBe(1);
+  } finally {
+    producer.mode = 'ok';
+  }
+});
+
 test('producer down: warm products served stale with the header; cold products fail within the timeout', async () => {
   // own instance with a short TTL so "warm" entries go stale quickly
   const c = await startOpenResty({

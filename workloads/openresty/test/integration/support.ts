@@ -70,8 +70,8 @@ export function nodeClient(addr: string): Redis {
 
 // ---------------------------------------------------------------------------------------------
 // Stand-in producer: the producer's L3 HTTP contract, with call counting and failure modes.
-/** throttle: 429 + Retry-After, as the producer answers when its source-call budget is spent. */
-export type ProducerMode = 'ok' | 'hang' | 'error' | 'throttle';
+/** throttle: 429 + Retry-After, as the producer answers when its source-call budget is spent; reject: 400 ("bad id") for every id. */
+export type ProducerMode = 'ok' | 'hang' | 'error' | 'throttle' | 'reject';
 
 export interface FakeProducer {
   url: string;
@@ -146,6 +146,10 @@ export async function startFakeProducer(host: string, port = 0): Promise<FakePro
     const answer = () => {
       if (fp.mode === 'error') {
         res.writeHead(500, { 'content-type': 'application/json' }).end('{"error":"boom"}');
+        return;
+      }
+      if (fp.mode === 'reject') {
+        res.writeHead(400, { 'content-type': 'application/json' }).end('{"error":"bad id"}');
         return;
       }
       if (fp.mode === 'throttle') {
