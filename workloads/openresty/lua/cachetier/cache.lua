@@ -280,16 +280,26 @@ local function older_than_served(key, v, top)
   return nil, "error", "older than served"
 end
 
+-- A fill's body checked against the highest version served here: its version when it may be
+-- stored, else nil followed by what to answer instead (older_than_served's entry, level, reason).
+local function not_older(key, body)
+  local v = version_of(body)
+  local top = shared.versions:get(key)
+  if top and v < top then
+    return nil, older_than_served(key, v, top)
+  end
+  return v
+end
+
 -- Stores a fill's body (version v) in the dict and this worker's LRU. Returns the entry, or nil
 -- when the body is older than what was served: then also the level and reason to answer with.
 local function store(key, body, pttl_ms, v0)
   local t = now()
-  local v = version_of(body)
-  local versions = shared.versions
-  local top = versions:get(key)
-  if top and v < top then
-    return older_than_served(key, v, top)
+  local v, e, level, why = not_older(key, body)
+  if not v then
+    return e, level, why
   end
+  local versions = shared.versions
   local ttl = jittered(cfg.ttl)
   if pttl_ms and pttl_ms > 0 then
     ttl = min(ttl, pttl_ms / 1000)
@@ -329,13 +339,11 @@ end
 -- other (older than served: not stored); the producer's 404 carries none.
 local function store_negative(key, body)
   if body then
-    local v = version_of(body)
-    local versions = shared.versions
-    local top = versions:get(key)
-    if top and v < top then
-      return older_than_served(key, v, top)
+    local v, e, level, why = not_older(key, body)
+    if not v then
+      return e, level, why
     end
-    versions:set(key, v, versions_ttl())
+    shared.versions:set(key, v, versions_ttl())
   end
   shared.cache_neg:set(key, true, cfg.neg_ttl)
   lru_delete(key)
