@@ -65,12 +65,20 @@ async function read(productId: number): Promise<Read> {
 async function changeAndSee(productId: number, timeoutMs = 60_000): Promise<number> {
   const want = 1000 + Math.floor(Math.random() * 1_000_000);
   const started = Date.now();
-  const r = await fetch(`http://127.0.0.1:${source.port}/product/${productId}`, {
-    method: 'PUT',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ price: want }),
-  });
-  expect(r.status).toBe(200);
+  // The source's port-forward dies with its pod (a drain evicts it) and is restarted by
+  // portForward(): retry the PUT until it is answered. Repeating it is harmless (same price).
+  const deadline = started + timeoutMs;
+  let r: Response | undefined;
+  for (;;) {
+    r = await fetch(`http://127.0.0.1:${source.port}/product/${productId}`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ price: want }),
+    }).catch(() => undefined);
+    if (r || Date.now() > deadline) break;
+    await new Promise((res) => setTimeout(res, 500));
+  }
+  expect(r?.status).toBe(200);
   await eventually(`product ${productId} served with price ${want}`, async () => (await read(productId).catch(() => undefined))?.price === want, timeoutMs, 50);
   return Date.now() - started;
 }
