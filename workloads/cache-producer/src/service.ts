@@ -66,17 +66,18 @@ export class Producer {
    */
   async refresh(serviceId: ServiceId, entity: Entity, origin: string): Promise<{ result: WriteResult; value: string }> {
     const budget = this.sourceBudget;
-    const r = await fetchEntity(this.sourceUrl(serviceId), entity, {
-      onCall: () => this.metrics.sourceCalls.inc(),
-      beforeCall: origin === 'http' ? async () => budget.takeNow() : () => budget.take(),
-      bound: { now: Date.now(), maxFutureSkewMs: this.cfg.dataPath.maxFutureSkewMs },
-    }).then(
-      (x) => ((this.lastSourceOk = true), x),
-      (e: unknown) => {
-        if (e instanceof SourceError) this.lastSourceOk = false;
-        throw e;
-      },
-    );
+    let r: Awaited<ReturnType<typeof fetchEntity>>;
+    try {
+      r = await fetchEntity(this.sourceUrl(serviceId), entity, {
+        onCall: () => this.metrics.sourceCalls.inc(),
+        beforeCall: origin === 'http' ? async () => budget.takeNow() : () => budget.take(),
+        bound: { now: Date.now(), maxFutureSkewMs: this.cfg.dataPath.maxFutureSkewMs },
+      });
+      this.lastSourceOk = true;
+    } catch (e) {
+      if (e instanceof SourceError) this.lastSourceOk = false;
+      throw e;
+    }
     if (r.status === 'gone') {
       const ttl = origin === 'http' ? this.cfg.dataPath.readThroughTombstoneTtlMs : this.recordTtlMs();
       return this.write(entity, encodeTombstone(r.version ?? 0), r.version ?? 0, ttl, origin, r.version === undefined);
