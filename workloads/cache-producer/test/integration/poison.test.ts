@@ -1,7 +1,8 @@
 // Bad input and faults on the producer's data path, every server real (source -> Kafka ->
 // producer -> Redis Cluster): a forged version, a source that fails forever for one product,
 // a flood of unknown ids, a late-created product behind a "not found", id boundaries and
-// methods over HTTP, records' TTLs, and Kafka down while reads go on.
+// methods over HTTP, records' TTLs, batches that outlive the group session, and Kafka down while
+// reads go on.
 // Its own addresses (127.0.6.x), so it never collides with the other data-path file.
 import { jest } from '@jest/globals';
 import type { Consumer } from 'kafkajs';
@@ -211,6 +212,39 @@ test('offsets wait for a replica: a lagging replica is counted; a master killed 
   );
   await waitRedisMatchesSource(s, [id], 60_000);
   await m.restart(); // back as a replica of its old replica
+});
+
+test('a batch longer than the group session (source calls paced by the budget): heartbeats keep the member, no rebalance, nothing redone', async () => {
+  // 1,200 pulls of distinct products at RATE source calls/s take ~60 s, twice the consumer's 30 s
+  // session: the batches outlive it. A member that stopped heartbeating would be expelled, its
+  // partitions' batches redone by the next owner (some products fetched twice) and its consumer
+  // shown down.
+  const N = 1200;
+  const base = 7_000_000;
+  const up = () => metricSum(producerUrl(), 'cachetier_producer_kafka_consumer_up');
+  await waitFor('both consumers up', async () => (await up()) === 2, 60_000);
+  await getJson(`${s.source.url}/stats/reset`, { method: 'POST' });
+  const messages = Array.from({ length: N }, (_, i) => ({ key: String(base + i), value: JSON.stringify({ serviceId: 'productInfoService', productId: base + i }) }));
+  const t0 = Date.now();
+  await s.kproducer.send({ topic: cacheTopic(), acks: -1, messages });
+  let downSamples = 0;
+  await waitFor(
+    'every pull done',
+    async () => {
+      if ((await up()) !== 2) downSamples++;
+      return (await groupLag(s)) === 0;
+    },
+    240_000,
+  );
+  const seconds = (Date.now() - t0) / 1000;
+  const stats = (await getJson<{ calls: Record<string, number> }>(`${s.source.url}/stats`)).body.calls;
+  const fetched = Array.from({ length: N }, (_, i) => stats[`GET /product/${base + i}`] ?? 0);
+  const twice = fetched.filter((n) => n > 1).length;
+  console.log(`long batches: ${N} pulls in ${seconds.toFixed(1)} s at ${RATE} source calls/s; fetched twice: ${twice}; consumer down in ${downSamples} samples`);
+  expect(seconds).toBeGreaterThan(35); // the batches did outlive the 30 s session
+  expect(fetched.filter((n) => n === 0).length).toBe(0);
+  expect(twice).toBe(0);
+  expect(downSamples).toBe(0);
 });
 
 test('Kafka down: the producer stays ready and keeps serving reads; Kafka trouble shows as a metric', async () => {
