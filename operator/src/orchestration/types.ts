@@ -75,3 +75,19 @@ export interface TopicReconcileResult {
 export interface TopicManager {
   reconcile(brokers: string[], topics: TopicSpec[]): Promise<TopicReconcileResult>;
 }
+
+/** What one producer pod says about its Kafka consumers (its /readyz detail). */
+export interface ProducerPodHealth {
+  pod: string;
+  /** The cache-message consumer is in its group and heartbeating. */
+  changes?: boolean;
+  /** The access-log consumer (hot products) likewise. */
+  accessLog?: boolean;
+  /** Set when the pod could not be asked (no answer, not JSON). */
+  error?: string;
+}
+
+/** Asks producer pods how their Kafka consumers are doing. */
+export interface ProducerProbe {
+  health(pods: { pod: string; host: string; port: number }[]): Promise<ProducerPodHealth[]>;
+}

@@ -6,6 +6,8 @@ import type { KubeObject, RenderOptions } from '../../../src/render/index.js';
 import { configHash, labels, objectMeta, selectorLabels } from '../../../src/render/common.js';
 import { childName, headlessName, type Component } from '../../../src/render/names.js';
 import type {
+  ProducerPodHealth,
+  ProducerProbe,
   RedisDesiredShape,
   RedisMember,
   RedisOrchestrator,
@@ -99,6 +101,29 @@ export function redisPods(count: number, running = true): PodInfo[] {
     ready: running,
     deleting: false,
   }));
+}
+
+export function producerPods(count: number): PodInfo[] {
+  return Array.from({ length: count }, (_, i) => ({
+    name: `${NAME}-producer-abc-${i}`,
+    namespace: NS,
+    labels: { 'app.kubernetes.io/name': 'producer', 'app.kubernetes.io/instance': NAME },
+    phase: 'Running',
+    podIP: `10.0.1.${10 + i}`,
+    nodeName: `node-${i % 3}`,
+    ready: true,
+    deleting: false,
+  }));
+}
+
+/** Every producer pod asked says both consumers are up, unless `answer` says otherwise. */
+export class FakeProducers implements ProducerProbe {
+  calls: { pod: string; host: string; port: number }[][] = [];
+  answer?: (pod: string) => Omit<ProducerPodHealth, 'pod'>;
+  async health(pods: { pod: string; host: string; port: number }[]): Promise<ProducerPodHealth[]> {
+    this.calls.push(pods);
+    return pods.map((p) => ({ pod: p.pod, ...(this.answer?.(p.pod) ?? { changes: true, accessLog: true }) }));
+  }
 }
 
 export class FakeRedis implements RedisOrchestrator {

@@ -5,7 +5,7 @@ import type { Condition } from '../../../src/api/types.js';
 import { renderAll } from '../../../src/render/index.js';
 import { resolve } from '../../../src/api/defaults.js';
 import { FakeKube } from '../runtime/fake-kube.js';
-import { FakeRedis, FakeTopics, NAME, NS, WORKLOADS, makeTier, name, redisPods, testRender } from './helpers.js';
+import { FakeProducers, FakeRedis, FakeTopics, producerPods, NAME, NS, WORKLOADS, makeTier, name, redisPods, testRender } from './helpers.js';
 
 /** What the API server does to our objects: canonical quantities, omitted empty values, defaults. */
 function apiServerDefaults(o: KObject): void {
@@ -32,15 +32,17 @@ function setup(spec: Record<string, unknown> = {}) {
   kube.defaulter = apiServerDefaults;
   const redis = new FakeRedis();
   const topics = new FakeTopics();
+  const producers = new FakeProducers();
   let nowMs = Date.parse('2026-01-01T00:00:00Z');
   const now = () => new Date(nowMs);
   const recorder = new EventRecorder(kube, { now });
-  const r = new Reconciler({ kube, redis, topics, recorder, render: testRender, now });
+  const r = new Reconciler({ kube, redis, topics, producers, recorder, render: testRender, now });
   kube.addTier(makeTier(spec));
   return {
     kube,
     redis,
     topics,
+    producers,
     r,
     tick: (ms: number) => {
       nowMs += ms;
@@ -53,7 +55,7 @@ function setup(spec: Record<string, unknown> = {}) {
 /** Everything ready: workloads rolled out, Redis pods running. */
 function allReady(t: ReturnType<typeof setup>) {
   for (const [kind, c] of WORKLOADS) t.kube.markReady(kind, name(c));
-  t.kube.pods = redisPods(6);
+  t.kube.pods = [...redisPods(6), ...producerPods(2)];
 }
 
 describe('reconcile: children', () => {
@@ -214,6 +216,39 @@ describe('reconcile: status', () => {
     expect(out.requeueAfterMs).toBeUndefined();
   });
 
+  test('ChangesFlowing: asked of the ready producer pods once producer and topics are ready; a consumer down is False and Ready False, not a lost pod', async () => {
+    const t = setup();
+    await t.run();
+    expect(t.cond('ChangesFlowing')).toMatchObject({ status: 'Unknown', reason: 'WaitingForProducer' });
+    expect(t.producers.calls).toHaveLength(0);
+    allReady(t);
+    await t.run();
+    expect(t.cond('ChangesFlowing')).toMatchObject({ status: 'True', reason: 'Consuming', message: '2/2 producer pods consume cache-message and access-log' });
+    expect(t.producers.calls.at(-1)).toEqual([
+      { pod: 'shop-producer-abc-0', host: '10.0.1.10', port: 8080 },
+      { pod: 'shop-producer-abc-1', host: '10.0.1.11', port: 8080 },
+    ]);
+    // Kafka gone for one pod's consumer: the pods stay ready (they serve reads), the tier says why.
+    t.producers.answer = (pod) => (pod.endsWith('-1') ? { changes: false, accessLog: true } : { changes: true, accessLog: true });
+    t.tick(60_000);
+    const out = await t.run();
+    expect(t.cond('ProducerReady')?.status).toBe('True');
+    expect(t.cond('ChangesFlowing')).toMatchObject({ status: 'False', reason: 'ChangeConsumerDown' });
+    expect(t.cond('ChangesFlowing')!.message).toMatch(/^cache-message not consumed by 1\/2 producer pods \(shop-producer-abc-1\): updates do not reach Redis/);
+    expect(t.cond('Ready')).toMatchObject({ status: 'False' });
+    expect(out.requeueAfterMs).toBeDefined(); // looked at again soon
+    expect(t.kube.events.filter((e) => e.reason === 'ChangesFlowingFalse')).toHaveLength(1);
+    // A pod that cannot be asked is named; the others still decide.
+    t.producers.answer = (pod) => (pod.endsWith('-1') ? { error: '/readyz: timeout' } : { changes: true, accessLog: false });
+    await t.run();
+    expect(t.cond('ChangesFlowing')).toMatchObject({ status: 'False', reason: 'AccessLogConsumerDown' });
+    expect(t.cond('ChangesFlowing')!.message).toMatch(/not answering: shop-producer-abc-1: \/readyz: timeout$/);
+    t.producers.answer = undefined;
+    await t.run();
+    expect(t.cond('ChangesFlowing')?.status).toBe('True');
+    expect(t.cond('Ready')?.status).toBe('True');
+  });
+
   test('a child still rolling out (observedGeneration behind) is not ready', async () => {
     const t = setup();
     await t.run();
@@ -230,7 +265,7 @@ describe('reconcile: Redis orchestration wiring', () => {
     const t = setup({ redis: { auth: { passwordSecretRef: { name: 'redis-auth', key: 'password' } } } });
     t.kube.secrets.set(`${NS}/redis-auth`, { password: 's3cret' });
     await t.run();
-    t.kube.pods = [...redisPods(4), ...redisPods(6, false).slice(4)];
+    t.kube.pods = [...redisPods(4), ...redisPods(6, false).slice(4), ...producerPods(2)];
     await t.run();
     expect(t.redis.calls).toHaveLength(1);
     const call = t.redis.calls[0];
@@ -242,7 +277,7 @@ describe('reconcile: Redis orchestration wiring', () => {
 
   test('a missing password Secret is reported and the orchestrator is not called', async () => {
     const t = setup({ redis: { auth: { passwordSecretRef: { name: 'nope', key: 'password' } } } });
-    t.kube.pods = redisPods(6);
+    t.kube.pods = [...redisPods(6), ...producerPods(2)];
     await t.run();
     expect(t.redis.calls).toHaveLength(0);
     expect(t.cond('RedisReady')).toMatchObject({ status: 'False', reason: 'PasswordUnavailable', message: 'Secret nope not found' });
@@ -261,7 +296,7 @@ describe('reconcile: Redis orchestration wiring', () => {
     const t = setup({ redis: { masters: 4 } });
     await t.run();
     expect((t.kube.find('StatefulSet', 'shop-redis')!.spec as { replicas: number }).replicas).toBe(8);
-    t.kube.pods = redisPods(8);
+    t.kube.pods = [...redisPods(8), ...producerPods(2)];
     t.kube.editSpec(NS, NAME, { redis: { masters: 3 } });
     let drained = false;
     t.redis.result = (_d, _m, current) =>
@@ -279,7 +314,7 @@ describe('reconcile: Redis orchestration wiring', () => {
   test('orchestration conditions and members land in status; a failing orchestrator is reported, not fatal', async () => {
     const t = setup();
     await t.run();
-    t.kube.pods = redisPods(6);
+    t.kube.pods = [...redisPods(6), ...producerPods(2)];
     t.redis.result = () => ({
       conditions: [{ type: 'SlotsCovered', status: 'False', reason: 'SlotsMissing', message: '100 slots unassigned' }],
       readyMasters: 2,
@@ -332,6 +367,7 @@ describe('reconcile: edge cases', () => {
       kube,
       redis: new FakeRedis(),
       topics: new FakeTopics(),
+      producers: new FakeProducers(),
       recorder: new EventRecorder(kube),
       render: () => {
         throw new Error('spec.kafka.version 4.0.0 has no ZooKeeper mode');
@@ -364,7 +400,7 @@ describe('reconcile: edge cases', () => {
 
   test('the real renderAll output is stable: the second reconcile writes nothing', async () => {
     const kube = new FakeKube();
-    const r = new Reconciler({ kube, redis: new FakeRedis(), topics: new FakeTopics(), recorder: new EventRecorder(kube) });
+    const r = new Reconciler({ kube, redis: new FakeRedis(), topics: new FakeTopics(), producers: new FakeProducers(), recorder: new EventRecorder(kube) });
     kube.addTier(makeTier());
     const objects = renderAll(resolve(makeTier()), {});
     if (objects.length === 0) console.warn('renderAll returns no objects yet (renderers not landed): this test only checks the status path');

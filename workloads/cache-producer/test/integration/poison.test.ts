@@ -8,6 +8,8 @@ import { jest } from '@jest/globals';
 import type { Consumer } from 'kafkajs';
 import { getJson, groupLag, metricSum, pool, startStack, waitFor, waitRedisMatchesSource, type SourceRecord, type Stack } from './env.js';
 import { isMaster, parseClusterNodes } from '../../../../operator/src/redis/parse.js';
+import { changesFlowingCondition } from '../../../../operator/src/controller/conditions.js';
+import { createProducerProbe } from '../../../../operator/src/producer/probe.js';
 
 jest.setTimeout(600_000);
 
@@ -50,6 +52,11 @@ afterAll(async () => {
 }, 180_000);
 
 const producerUrl = () => s.producers[0]!.url;
+/** What the operator's ChangesFlowing condition says of this producer (its real probe). */
+const changesFlowing = async () => {
+  const u = new URL(producerUrl());
+  return changesFlowingCondition(await createProducerProbe().health([{ pod: 'producer-0', host: u.hostname, port: Number(u.port) }]));
+};
 const cacheTopic = () => s.tier.spec.kafka.topics.cacheMessage.name;
 const send = (key: string, value: Record<string, unknown>) => s.kproducer.send({ topic: cacheTopic(), acks: -1, messages: [{ key, value: JSON.stringify(value) }] });
 const put = (id: number, body: Record<string, unknown>) =>
@@ -247,7 +254,7 @@ test('a batch longer than the group session (source calls paced by the budget): 
   expect(downSamples).toBe(0);
 });
 
-test('Kafka down: the producer stays ready and keeps serving reads; Kafka trouble shows as a metric', async () => {
+test('Kafka down: the producer stays ready and keeps serving reads; Kafka trouble shows as a metric and as the CacheTier condition ChangesFlowing', async () => {
   const up = () => metricSum(producerUrl(), 'cachetier_producer_kafka_consumer_up');
   await waitFor('both consumers up', async () => (await up()) === 2, 60_000);
   await Promise.all(s.kafka.nodes.map((_, i) => s.kafka.kill(i, 'SIGKILL')));
@@ -271,12 +278,17 @@ test('Kafka down: the producer stays ready and keeps serving reads; Kafka troubl
       return r.status === 200 && r.body.ready === true && r.body.redis === true && r.body.kafka === false;
     }, 30_000);
     await waitFor('kafka_consumer_up 0', async () => (await up()) === 0, 30_000);
-    console.log(`Kafka down: ${served} reads served in 25 s, /readyz never failed`);
+    // ...and in the CacheTier: the operator's probe of this pod gives ChangesFlowing False.
+    const flowing = await changesFlowing();
+    expect(flowing).toMatchObject({ status: 'False', reason: 'ChangeConsumerDown' });
+    expect(flowing.message).toMatch(/^cache-message not consumed by 1\/1 producer pods \(producer-0\): updates do not reach Redis; access-log not consumed/);
+    console.log(`Kafka down: ${served} reads served in 25 s, /readyz never failed; ChangesFlowing: ${flowing.message}`);
   } finally {
     // Kafka back: the consumers rejoin and changes flow again.
     for (let i = 0; i < s.kafka.nodes.length; i++) await s.kafka.start(i);
   }
   await waitFor('both consumers back up', async () => (await up()) === 2, 120_000);
+  expect(await changesFlowing()).toMatchObject({ status: 'True', reason: 'Consuming' });
   await put(15, { name: 'after-kafka-outage' });
   await waitRedisMatchesSource(s, [15], 60_000);
 });
