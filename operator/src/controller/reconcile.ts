@@ -43,7 +43,7 @@ import type { ConditionUpdate, OrchestrationEvent, ProducerProbe, RedisOrchestra
 import { PAUSED, READY, componentConditions, mergeConditions, orchestrationConditions, readyCondition } from './conditions.js';
 import { activeStatusPatch, redisStatus, statusChanges } from './status.js';
 import { observeRedis, type RedisObservation } from './steps/observe.js';
-import { orchestrateRedis, type RedisStepOutcome } from './steps/redis.js';
+import { migrationStatusWriter, orchestrateRedis, type RedisStepOutcome } from './steps/redis.js';
 import { applyChildren, type ApplyOutcome, type ChildState } from './steps/apply.js';
 import { reconcileTopics, type TopicsStepOutcome } from './steps/topics.js';
 import { checkChangesFlowing } from './steps/changes.js';
@@ -173,9 +173,22 @@ export class Reconciler {
     return observed;
   }
 
-  /** orchestrate Redis: one call behind orchestration/types.ts; decides the StatefulSet's replicas. */
-  private orchestrateRedis(pass: Pass, observed: RedisObservation): Promise<RedisStepOutcome> {
-    return orchestrateRedis(this.deps.redis, pass.resolved, observed, pass.log);
+  /**
+   * orchestrate Redis: one call behind orchestration/types.ts; decides the StatefulSet's replicas.
+   * While slots move, status.redis.migration is written as they go (and kept in the pass's copy of
+   * the status, so the pass's own status write removes it once the moves are over).
+   */
+  private async orchestrateRedis(pass: Pass, observed: RedisObservation): Promise<RedisStepOutcome> {
+    const { namespace, name } = pass.tier.metadata;
+    const migration = migrationStatusWriter(async (m) => {
+      await this.deps.kube.patchCacheTierStatus(namespace, name, { redis: { migration: m } });
+      pass.tier.status = { ...pass.tier.status, redis: { readyMasters: 0, ...pass.tier.status?.redis, migration: m } };
+    }, this.now, pass.log);
+    try {
+      return await orchestrateRedis(this.deps.redis, pass.resolved, observed, pass.log, migration.onProgress);
+    } finally {
+      await migration.flush();
+    }
   }
 
   /** apply children: write what differs; Created/Updated/ApplyFailed events as they happen. */

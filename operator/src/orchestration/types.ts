@@ -57,11 +57,22 @@ export interface RedisReconcileResult {
   converged: boolean;
 }
 
+/** How far a reshard is: reported while slots move (the moves of one pass can take minutes). */
+export interface MigrationProgress {
+  slotsTotal: number;
+  slotsMoved: number;
+  slotsFailed: number;
+  keysMoved: number;
+  /** Source and target pods with the slots each pair moves. */
+  moves: { from: string; to: string; slots: number }[];
+}
+
 export interface RedisOrchestrator {
   reconcile(
     desired: RedisDesiredShape,
     members: RedisMember[],
     currentStatefulSetReplicas: number,
+    onProgress?: (p: MigrationProgress) => void,
   ): Promise<RedisReconcileResult>;
 }
 

@@ -333,6 +333,28 @@ maybe('operator on a real control plane, with the chart RBAC', () => {
     if (scale) expect(scale.spec.replicas).toBe(5);
   }, 120_000);
 
+  test('status.redis.migration is accepted by the API server and shown in the RESHARD column', async () => {
+    const migration = {
+      progress: '1365/4096 slots moved',
+      slotsTotal: 4096,
+      slotsMoved: 1365,
+      slotsFailed: 0,
+      keysMoved: 13650,
+      moves: ['shop-redis-0 -> shop-redis-6: 1366 slots'],
+      startedAt: '2026-01-01T00:00:00Z',
+      updatedAt: '2026-01-01T00:00:02Z',
+    };
+    await cp.k(['patch', 'cachetier', TIER, '-n', NS, '--subresource=status', '--type=merge', '-p', JSON.stringify({ status: { redis: { migration } } })]);
+    const table = await cp.k(['get', 'cachetier', TIER, '-n', NS]);
+    const [head, row] = table.trim().split('\n');
+    const col = head.indexOf('RESHARD');
+    expect(col).toBeGreaterThan(0);
+    expect(row.slice(col)).toMatch(/^1365\/4096 slots moved/);
+    expect((await getTier(TIER)).status?.redis?.migration).toEqual(migration);
+    await cp.k(['patch', 'cachetier', TIER, '-n', NS, '--subresource=status', '--type=merge', '-p', JSON.stringify({ status: { redis: { migration: null } } })]);
+    expect((await getTier(TIER)).status?.redis?.migration).toBeUndefined();
+  }, 60_000);
+
   test('a config change rolls only its component; rollout restart is not reverted; a deleted child comes back; paused stops changes', async () => {
     const before = await children(TIER);
     const workloads = [...before.values()].filter((o) => o.kind === 'StatefulSet' || o.kind === 'Deployment');

@@ -6,6 +6,7 @@ import type { KubeObject, RenderOptions } from '../../../src/render/index.js';
 import { configHash, labels, objectMeta, selectorLabels } from '../../../src/render/common.js';
 import { childName, headlessName, type Component } from '../../../src/render/names.js';
 import type {
+  MigrationProgress,
   ProducerPodHealth,
   ProducerProbe,
   RedisDesiredShape,
@@ -131,8 +132,17 @@ export class FakeRedis implements RedisOrchestrator {
   /** Override to shape the result; default: converged, all conditions True, full shape. */
   result?: (desired: RedisDesiredShape, members: RedisMember[], current: number) => Partial<RedisReconcileResult>;
 
-  async reconcile(desired: RedisDesiredShape, members: RedisMember[], current: number): Promise<RedisReconcileResult> {
+  /** Reported through onProgress during the next reconcile (then cleared), with `beforeEach` run first. */
+  progress: MigrationProgress[] = [];
+  beforeEach?: () => void;
+
+  async reconcile(desired: RedisDesiredShape, members: RedisMember[], current: number, onProgress?: (p: MigrationProgress) => void): Promise<RedisReconcileResult> {
     this.calls.push({ desired, members, current });
+    for (const p of this.progress.splice(0)) {
+      this.beforeEach?.();
+      onProgress?.(p);
+      await new Promise((r) => setImmediate(r));
+    }
     const base: RedisReconcileResult = {
       members: members.map((m, i) => ({ pod: m.pod, role: i < desired.masters ? 'master' : 'replica', kubernetesNode: m.node })),
       readyMasters: desired.masters,

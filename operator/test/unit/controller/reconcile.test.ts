@@ -311,6 +311,34 @@ describe('reconcile: Redis orchestration wiring', () => {
     expect((t.kube.find('StatefulSet', 'shop-redis')!.spec as { replicas: number }).replicas).toBe(6);
   });
 
+  test('status.redis.migration is written while slots move (throttled, last report kept) and removed when they are done; idle passes write nothing', async () => {
+    const t = setup();
+    await t.run();
+    allReady(t);
+    await t.run();
+    const moves = [{ from: 'shop-redis-0', to: 'shop-redis-6', slots: 1366 }, { from: 'shop-redis-1', to: 'shop-redis-6', slots: 1365 }, { from: 'shop-redis-2', to: 'shop-redis-6', slots: 1365 }];
+    const at = (moved: number, keys: number) => ({ slotsTotal: 4096, slotsMoved: moved, slotsFailed: 0, keysMoved: keys, moves });
+    t.redis.progress = [at(0, 0), at(100, 1000), at(200, 2000), at(3000, 30000), at(4096, 41000)];
+    t.redis.beforeEach = () => t.tick(1500); // reports 1.5 s apart: every other one is written
+    const seen: unknown[] = [];
+    const patch = t.kube.patchCacheTierStatus.bind(t.kube);
+    t.kube.patchCacheTierStatus = async (ns, n, status) => {
+      seen.push(structuredClone((status.redis as { migration?: unknown } | undefined)?.migration));
+      await patch(ns, n, status);
+    };
+    await t.run();
+    const written = seen.filter((m) => m) as { progress: string; moves: string[]; startedAt: string; updatedAt: string }[];
+    expect(written.map((m) => m.progress)).toEqual(['0/4096 slots moved', '200/4096 slots moved', '4096/4096 slots moved']);
+    expect(written[0].moves).toEqual(['shop-redis-0 -> shop-redis-6: 1366 slots', 'shop-redis-1 -> shop-redis-6: 1365 slots', 'shop-redis-2 -> shop-redis-6: 1365 slots']);
+    expect(new Set(written.map((m) => m.startedAt)).size).toBe(1);
+    // The pass's own status write removes it: nothing left for `kubectl get` to show.
+    expect(seen[seen.length - 1]).toBeNull();
+    expect(t.kube.tier(NS, NAME).status?.redis?.migration).toBeUndefined();
+    t.kube.writes = [];
+    await t.run();
+    expect(t.kube.writes.filter((w) => w.verb === 'patch-status')).toEqual([]);
+  });
+
   test('orchestration conditions and members land in status; a failing orchestrator is reported, not fatal', async () => {
     const t = setup();
     await t.run();
