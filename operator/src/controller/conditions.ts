@@ -10,14 +10,15 @@ export const COMPONENT_CONDITIONS = ['ZooKeeperReady', 'KafkaReady', 'RedisReady
 export const REDIS_CONDITIONS = ['SlotsCovered', 'SlotsBalanced', 'MembershipHealthy', 'ReplicaPlacement', 'KeyspaceIntact'] as const;
 export const TOPICS_CONDITION = 'TopicsReady';
 export const CHANGES_CONDITION = 'ChangesFlowing';
+export const VOLUMES_CONDITION = 'VolumesMatchSpec';
 export const READY = 'Ready';
 export const PAUSED = 'Paused';
 
 /** Order in status.conditions: Ready first, then components, then orchestration. */
-export const CONDITION_ORDER: readonly string[] = [READY, PAUSED, ...COMPONENT_CONDITIONS, ...REDIS_CONDITIONS, TOPICS_CONDITION, CHANGES_CONDITION];
+export const CONDITION_ORDER: readonly string[] = [READY, PAUSED, ...COMPONENT_CONDITIONS, VOLUMES_CONDITION, ...REDIS_CONDITIONS, TOPICS_CONDITION, CHANGES_CONDITION];
 
 /** Types the reconciler computes itself; every other type in status came from the Redis orchestrator. */
-const RECONCILER_CONDITIONS: ReadonlySet<string> = new Set([READY, PAUSED, ...COMPONENT_CONDITIONS, TOPICS_CONDITION, CHANGES_CONDITION]);
+const RECONCILER_CONDITIONS: ReadonlySet<string> = new Set([READY, PAUSED, ...COMPONENT_CONDITIONS, VOLUMES_CONDITION, TOPICS_CONDITION, CHANGES_CONDITION]);
 
 /**
  * Merge freshly computed conditions with the previous ones: a condition whose status did not

@@ -6,8 +6,9 @@
 // - orchestrate Redis (steps/redis.ts): one call into the Redis orchestrator, which decides the
 //   Redis StatefulSet's replicas;
 // - render (render/index.ts, pure) and apply children (steps/apply.ts): write only what differs;
-// - conditions (conditions.ts): one per component from the workloads' status, plus whatever the
-//   Redis orchestrator reports;
+// - conditions (conditions.ts): one per component from the workloads' status, VolumesMatchSpec
+//   (volumes.ts: claim-template changes a StatefulSet cannot take), plus whatever the Redis
+//   orchestrator reports;
 // - topics (steps/topics.ts): once Kafka is ready;
 // - changes flowing (steps/changes.ts): the producer pods' Kafka consumers, as they report them
 //   (a producer stays ready through a Kafka outage, so its Deployment cannot show one);
@@ -47,6 +48,7 @@ import { migrationStatusWriter, orchestrateRedis, type RedisStepOutcome } from '
 import { applyChildren, type ApplyOutcome, type ChildState } from './steps/apply.js';
 import { reconcileTopics, type TopicsStepOutcome } from './steps/topics.js';
 import { checkChangesFlowing } from './steps/changes.js';
+import { volumesCondition } from './volumes.js';
 import type { Logger } from '../log.js';
 import { silentLogger } from '../log.js';
 
@@ -214,6 +216,7 @@ export class Reconciler {
         replicas: redis.replicas,
         passwordProblem: observed.passwordProblem,
       }),
+      volumesCondition(applied.volumeChanges, pass.tier.metadata.namespace),
       ...orchestrationConditions(redis.result, redis.problem, pass.tier.status?.conditions),
     ];
   }

@@ -355,6 +355,26 @@ maybe('operator on a real control plane, with the chart RBAC', () => {
     expect((await getTier(TIER)).status?.redis?.migration).toBeUndefined();
   }, 60_000);
 
+  test('a volume size change a StatefulSet cannot take: the rest still rolls, VolumesMatchSpec says how; after --cascade=orphan it is re-created and matches', async () => {
+    const sts = `${TIER}-zookeeper`;
+    const size = (o: Obj | undefined) => (o?.spec as { volumeClaimTemplates?: { spec: { resources: { requests: { storage: string } } } }[] } | undefined)?.volumeClaimTemplates?.[0]?.spec.resources.requests.storage;
+    const before = await getObj('statefulset', sts);
+    expect(size(before)).toBe('1Gi');
+    const volumes = async () => (await getTier(TIER)).status?.conditions?.find((c) => c.type === 'VolumesMatchSpec');
+    await patchTier(TIER, { spec: { zookeeper: { storage: { size: '2Gi' }, config: { maxClientCnxns: '90' } } } });
+    await waitFor('the ZooKeeper template to roll', async () => podTemplateHash(await getObj('statefulset', sts)) !== podTemplateHash(before), 20_000);
+    await waitFor('VolumesMatchSpec False', async () => (await volumes())?.status === 'False', 20_000);
+    expect(await volumes()).toMatchObject({ reason: 'ExpansionNeedsSteps' });
+    expect((await volumes())!.message).toMatch(new RegExp(`^${sts}: data: size 1Gi -> 2Gi \\(not applied`));
+    expect(size(await getObj('statefulset', sts))).toBe('1Gi');
+    const refused = JSON.parse(await cp.k(['get', 'events', '-n', NS, '-o', 'json'])) as { items: { reason: string; message: string }[] };
+    expect(refused.items.filter((e) => e.reason === 'ApplyFailed' && e.message.includes(sts))).toEqual([]);
+    // The documented step: the StatefulSet goes, its pods stay; the operator re-creates it.
+    await cp.k(['delete', 'statefulset', sts, '-n', NS, '--cascade=orphan']);
+    await waitFor('re-created with 2Gi', async () => size(await getObj('statefulset', sts)) === '2Gi', 30_000);
+    await waitFor('VolumesMatchSpec True', async () => (await volumes())?.status === 'True', 30_000);
+  }, 120_000);
+
   test('a config change rolls only its component; rollout restart is not reverted; a deleted child comes back; paused stops changes', async () => {
     const before = await children(TIER);
     const workloads = [...before.values()].filter((o) => o.kind === 'StatefulSet' || o.kind === 'Deployment');

@@ -426,6 +426,38 @@ describe('reconcile: edge cases', () => {
     expect(t.kube.writes).toEqual([]);
   });
 
+  test('a volume change a StatefulSet cannot take: the rest of it still rolls, VolumesMatchSpec says what and how; re-created by hand, it matches', async () => {
+    const kube = new FakeKube();
+    // As the API server: a StatefulSet's claim templates never change.
+    const apply = kube.apply.bind(kube);
+    kube.apply = async (obj) => {
+      const live = kube.find(obj.kind, obj.metadata.name);
+      const vct = (o: unknown) => JSON.stringify((o as { spec?: { volumeClaimTemplates?: unknown } }).spec?.volumeClaimTemplates ?? null);
+      if (obj.kind === 'StatefulSet' && live && vct(obj) !== vct(live)) throw Object.assign(new Error('StatefulSet.apps is invalid: spec: Forbidden: updates to statefulset spec for fields other than ...'), { code: 422 });
+      return apply(obj);
+    };
+    const r = new Reconciler({ kube, redis: new FakeRedis(), topics: new FakeTopics(), producers: new FakeProducers(), recorder: new EventRecorder(kube) });
+    kube.addTier(makeTier());
+    await r.reconcile(NS, NAME);
+    const cond = () => kube.tier(NS, NAME).status?.conditions?.find((c) => c.type === 'VolumesMatchSpec');
+    expect(cond()).toMatchObject({ status: 'True' });
+    const hashOf = () => JSON.stringify((kube.find('StatefulSet', 'shop-redis')!.spec as { template: { metadata: unknown } }).template.metadata);
+    const before = hashOf();
+    kube.editSpec(NS, NAME, { redis: { storage: { size: '2Gi' }, config: { 'maxmemory-policy': 'allkeys-lfu' } } });
+    await r.reconcile(NS, NAME);
+    expect(kube.events.filter((e) => e.reason === 'ApplyFailed')).toEqual([]);
+    expect(hashOf()).not.toBe(before); // the config change rolls
+    expect(JSON.stringify(kube.find('StatefulSet', 'shop-redis')!.spec)).toContain('"storage":"1Gi"');
+    expect(cond()).toMatchObject({ status: 'False', reason: 'ExpansionNeedsSteps' });
+    expect(cond()!.message).toMatch(/^shop-redis: data: size 1Gi -> 2Gi \(not applied/);
+    expect(kube.tier(NS, NAME).status?.conditions?.find((c) => c.type === 'Ready')?.status).toBe('False');
+    // kubectl delete statefulset shop-redis --cascade=orphan: re-created with the new template.
+    kube.remove('StatefulSet', 'shop-redis');
+    await r.reconcile(NS, NAME);
+    expect(JSON.stringify(kube.find('StatefulSet', 'shop-redis')!.spec)).toContain('"storage":"2Gi"');
+    expect(cond()).toMatchObject({ status: 'True' });
+  });
+
   test('the real renderAll output is stable: the second reconcile writes nothing', async () => {
     const kube = new FakeKube();
     const r = new Reconciler({ kube, redis: new FakeRedis(), topics: new FakeTopics(), producers: new FakeProducers(), recorder: new EventRecorder(kube) });
