@@ -3,7 +3,7 @@
 // the objects would differ. Server-side apply would reject such a field (or silently own junk).
 import { ObjectSerializer } from '@kubernetes/client-node/dist/gen/models/ObjectSerializer.js';
 import { renderAll } from '../../../src/render/index.js';
-import { makeTier } from './helpers.js';
+import { makeTier, type SpecPatch } from './helpers.js';
 
 const MODEL: Record<string, string> = {
   'v1/ConfigMap': 'V1ConfigMap',
@@ -30,7 +30,7 @@ describe.each([
     },
   ],
 ] as const)('OpenAPI round trip: %s', (_n, spec) => {
-  const objs = renderAll(makeTier(spec));
+  const objs = renderAll(makeTier(spec as SpecPatch));
   test.each(objs.map((o) => [`${o.kind}/${o.metadata.name}`, o] as const))('%s has only known fields', (_id, o) => {
     const model = MODEL[`${o.apiVersion}/${o.kind}`];
     expect(model).toBeDefined();
