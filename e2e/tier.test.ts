@@ -90,8 +90,19 @@ async function changeAndSee(productId: number, timeoutMs = 60_000): Promise<numb
  */
 const E2E_CLIENT_LABELS: Record<string, string> = { 'app.kubernetes.io/part-of': 'cachetier-e2e' };
 
-async function redisPod(name: string, script: string, o: { namespace?: string; labels?: Record<string, string> } = {}): Promise<void> {
+/**
+ * A new pod is refused until the CNI has put its address into the Redis policy's peer set (kube-router
+ * takes seconds on a busy cluster): wait up to 90 s for Redis to answer before the real script.
+ */
+const WAIT_FOR_REDIS = `for i in $(seq 90); do [ "$(redis-cli -h ${REDIS_SVC} PING 2>/dev/null)" = PONG ] && break; sleep 1; done; `;
+
+async function redisPod(
+  name: string,
+  script: string,
+  o: { namespace?: string; labels?: Record<string, string>; waitForRedis?: boolean } = {},
+): Promise<void> {
   const ns = o.namespace ?? NS;
+  if (o.waitForRedis ?? true) script = WAIT_FOR_REDIS + script;
   await kubectl(['-n', ns, 'delete', 'pod', name, '--ignore-not-found', '--wait=true']);
   const pod = {
     apiVersion: 'v1',
@@ -222,6 +233,10 @@ test('an update at the source is served through the distribution Service within 
 test('NetworkPolicies: a pod outside the allowed set reaches none of Redis, Kafka, ZooKeeper, the producer or the app layer; the distribution layer is open', async () => {
   const policies = (await kubectl(['-n', NS, 'get', 'networkpolicies', '-l', `app.kubernetes.io/instance=${TIER}`, '-o', 'name'])).trim().split('\n').sort();
   expect(policies).toEqual(COMPONENTS.map((c) => `networkpolicy.networking.k8s.io/${TIER}-${c}`).sort());
+  // The allowed set: a labelled pod reaches Redis (the writers below rely on it), and the tier's
+  // own flows work end to end (the read and update tests above went through every component).
+  await redisPod('e2e-netpol-allowed', `redis-cli -h ${REDIS_SVC} PING`);
+  expect((await podFinished('e2e-netpol-allowed', 3 * 60_000)).trim()).toBe('PONG');
   // One TCP connect per target, 3 s each: OPEN or CLOSED (a drop times out, a reject fails fast).
   const svc = (name: string) => `${name}.${NS}.svc.cluster.local`;
   const targets: Array<[string, string, number]> = [
@@ -242,7 +257,9 @@ test('NetworkPolicies: a pod outside the allowed set reaches none of Redis, Kafk
     { name: 'e2e-netpol-unlabelled', namespace: NS, labels: {} },
     { name: 'e2e-netpol-other-ns', namespace: OUTSIDE_NS, labels: E2E_CLIENT_LABELS },
   ];
-  await Promise.all(probes.map((p) => redisPod(p.name, script, { namespace: p.namespace, labels: p.labels })));
+  // No wait for Redis here: these pods must never reach it. They sleep 15 s first, so a CLOSED below
+  // is the policy and not a pod too new for the CNI to have admitted anyway.
+  await Promise.all(probes.map((p) => redisPod(p.name, `sleep 15; ${script}`, { namespace: p.namespace, labels: p.labels, waitForRedis: false })));
   const want = Object.fromEntries(targets.map(([label]) => [label, label === 'distribution' ? 'OPEN' : 'CLOSED']));
   for (const p of probes) {
     const log = await podFinished(p.name, 3 * 60_000, p.namespace);
@@ -252,10 +269,6 @@ test('NetworkPolicies: a pod outside the allowed set reaches none of Redis, Kafk
   }
   await kubectl(['-n', NS, 'delete', 'pod', probes[0].name, '--ignore-not-found', '--wait=false']);
   await kubectl(['delete', 'namespace', OUTSIDE_NS, '--ignore-not-found', '--wait=false']);
-  // The allowed set: a labelled pod reaches Redis (the writers below rely on it), and the tier's
-  // own flows work end to end (the read and update tests above went through every component).
-  await redisPod('e2e-netpol-allowed', `redis-cli -h ${REDIS_SVC} PING`);
-  expect((await podFinished('e2e-netpol-allowed', 3 * 60_000)).trim()).toBe('PONG');
 });
 
 test('kubectl scale cachetier 3 -> 4 -> 3 -> 4 under a writer: every acknowledged write reads back; the scaled-down ordinal loses its claim and returns empty', async () => {
