@@ -46,16 +46,18 @@ interface Clients {
   apps: k8s.AppsV1Api;
   core: k8s.CoreV1Api;
   policy: k8s.PolicyV1Api;
+  networking: k8s.NetworkingV1Api;
   custom: k8s.CustomObjectsApi;
 }
 
 async function presentNames(c: Clients, ns: string): Promise<Set<string>> {
-  const [sts, dep, svc, cm, pdb] = await Promise.all([
+  const [sts, dep, svc, cm, pdb, np] = await Promise.all([
     c.apps.listNamespacedStatefulSet({ namespace: ns }),
     c.apps.listNamespacedDeployment({ namespace: ns }),
     c.core.listNamespacedService({ namespace: ns }),
     c.core.listNamespacedConfigMap({ namespace: ns }),
     c.policy.listNamespacedPodDisruptionBudget({ namespace: ns }),
+    c.networking.listNamespacedNetworkPolicy({ namespace: ns }),
   ]);
   const out = new Set<string>();
   for (const [kind, list] of [
@@ -64,6 +66,7 @@ async function presentNames(c: Clients, ns: string): Promise<Set<string>> {
     ['Service', svc],
     ['ConfigMap', cm],
     ['PodDisruptionBudget', pdb],
+    ['NetworkPolicy', np],
   ] as const) {
     for (const o of list.items) out.add(`${kind}/${o.metadata?.name}`);
   }
@@ -150,6 +153,7 @@ async function main() {
       apps: kc.makeApiClient(k8s.AppsV1Api),
       core: kc.makeApiClient(k8s.CoreV1Api),
       policy: kc.makeApiClient(k8s.PolicyV1Api),
+      networking: kc.makeApiClient(k8s.NetworkingV1Api),
       custom: kc.makeApiClient(k8s.CustomObjectsApi),
     };
     const stamp = Date.now().toString(36);

@@ -92,7 +92,34 @@ export interface PortForward {
  * pod of the Service and exits when that pod goes away (a drain, a roll), so it is restarted
  * until stop(): the test keeps talking to the Service, as a client behind it would.
  */
-export async function portForward(service: string, localPort: number, remotePort: number): Promise<PortForward> {
+async function portIsFree(port: number): Promise<boolean> {
+  const { createServer } = await import('node:net');
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+  });
+}
+
+/** A local port nothing listens on now (the OS picks it): fixed ports may be taken by other processes. */
+async function freePort(): Promise<number> {
+  const { createServer } = await import('node:net');
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      srv.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no free port'))));
+    });
+  });
+}
+
+/**
+ * `preferredPort` is used when free; otherwise (another process listens there, whose answers
+ * would pass for the tier's) the OS picks one. Use the returned `port`.
+ */
+export async function portForward(service: string, preferredPort: number, remotePort: number): Promise<PortForward> {
+  const localPort = (await portIsFree(preferredPort)) ? preferredPort : await freePort();
   let stopped = false;
   let p: ChildProcess | undefined;
   const start = () => {

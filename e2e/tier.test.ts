@@ -84,12 +84,30 @@ async function changeAndSee(productId: number, timeoutMs = 60_000): Promise<numb
 }
 
 /** A throwaway pod running a shell script with redis-cli (cluster redirects followed). */
-async function redisPod(name: string, script: string): Promise<void> {
-  await kubectl(['-n', NS, 'delete', 'pod', name, '--ignore-not-found', '--wait=true']);
+/**
+ * The e2e's helper pods carry app.kubernetes.io/part-of=cachetier-e2e, the label the e2e CacheTier
+ * names in spec.networkPolicy.redisClients (as a user would open Redis to a debug tool).
+ */
+const E2E_CLIENT_LABELS: Record<string, string> = { 'app.kubernetes.io/part-of': 'cachetier-e2e' };
+
+/**
+ * A new pod is refused until the CNI has put its address into the Redis policy's peer set (kube-router
+ * takes seconds on a busy cluster): wait up to 90 s for Redis to answer before the real script.
+ */
+const WAIT_FOR_REDIS = `for i in $(seq 90); do [ "$(redis-cli -h ${REDIS_SVC} PING 2>/dev/null)" = PONG ] && break; sleep 1; done; `;
+
+async function redisPod(
+  name: string,
+  script: string,
+  o: { namespace?: string; labels?: Record<string, string>; waitForRedis?: boolean } = {},
+): Promise<void> {
+  const ns = o.namespace ?? NS;
+  if (o.waitForRedis ?? true) script = WAIT_FOR_REDIS + script;
+  await kubectl(['-n', ns, 'delete', 'pod', name, '--ignore-not-found', '--wait=true']);
   const pod = {
     apiVersion: 'v1',
     kind: 'Pod',
-    metadata: { name, labels: { 'app.kubernetes.io/part-of': 'cachetier-e2e' } },
+    metadata: { name, labels: o.labels ?? E2E_CLIENT_LABELS },
     spec: {
       restartPolicy: 'Never',
       securityContext: { runAsNonRoot: true, runAsUser: 999, seccompProfile: { type: 'RuntimeDefault' } },
@@ -104,19 +122,19 @@ async function redisPod(name: string, script: string): Promise<void> {
       ],
     },
   };
-  await kubectl(['-n', NS, 'apply', '-f', '-'], JSON.stringify(pod));
+  await kubectl(['-n', ns, 'apply', '-f', '-'], JSON.stringify(pod));
 }
 
-async function podFinished(name: string, timeoutMs: number): Promise<string> {
+async function podFinished(name: string, timeoutMs: number, ns = NS): Promise<string> {
   await eventually(
     `pod ${name} finished`,
     async () => {
-      const p = await getJson<{ status: { phase: string } }>(['-n', NS, 'get', 'pod', name]);
+      const p = await getJson<{ status: { phase: string } }>(['-n', ns, 'get', 'pod', name]);
       return p.status.phase === 'Succeeded' || p.status.phase === 'Failed';
     },
     timeoutMs,
   );
-  return kubectl(['-n', NS, 'logs', name]);
+  return kubectl(['-n', ns, 'logs', name]);
 }
 
 /**
@@ -210,6 +228,47 @@ test('an update at the source is served through the distribution Service within 
   for (let i = 0; i < 3; i++) times.push(await changeAndSee(7, 10_000));
   console.log(`e2e: change -> served in ${times.join(', ')} ms`);
   expect(Math.max(...times)).toBeLessThanOrEqual(1000);
+});
+
+test('NetworkPolicies: a pod outside the allowed set reaches none of Redis, Kafka, ZooKeeper, the producer or the app layer; the distribution layer is open', async () => {
+  const policies = (await kubectl(['-n', NS, 'get', 'networkpolicies', '-l', `app.kubernetes.io/instance=${TIER}`, '-o', 'name'])).trim().split('\n').sort();
+  expect(policies).toEqual(COMPONENTS.map((c) => `networkpolicy.networking.k8s.io/${TIER}-${c}`).sort());
+  // The allowed set: a labelled pod reaches Redis (the writers below rely on it), and the tier's
+  // own flows work end to end (the read and update tests above went through every component).
+  await redisPod('e2e-netpol-allowed', `redis-cli -h ${REDIS_SVC} PING`);
+  expect((await podFinished('e2e-netpol-allowed', 3 * 60_000)).trim()).toBe('PONG');
+  // One TCP connect per target, 3 s each: OPEN or CLOSED (a drop times out, a reject fails fast).
+  const svc = (name: string) => `${name}.${NS}.svc.cluster.local`;
+  const targets: Array<[string, string, number]> = [
+    ['redis', svc(`${TIER}-redis`), 6379],
+    ['redis-bus', `${TIER}-redis-0.${svc(`${TIER}-redis-headless`)}`, 16379],
+    ['kafka', `${TIER}-kafka-0.${svc(`${TIER}-kafka-headless`)}`, 9092],
+    ['zookeeper', svc(`${TIER}-zookeeper`), 2181],
+    ['producer', svc(`${TIER}-producer`), 8080],
+    ['app', svc(`${TIER}-openresty-app`), 8080],
+    ['distribution', svc(`${TIER}-openresty-distribution`), 8080],
+  ];
+  const script = targets
+    .map(([label, host, port]) => `if timeout 3 bash -c 'exec 3<>/dev/tcp/${host}/${port}' 2>/dev/null; then echo "${label} OPEN"; else echo "${label} CLOSED"; fi`)
+    .join('; ');
+  const OUTSIDE_NS = `${NS}-outside`;
+  await kubectl(['create', 'namespace', OUTSIDE_NS, '--dry-run=client', '-o', 'yaml']).then((y) => kubectl(['apply', '-f', '-'], y));
+  const probes = [
+    { name: 'e2e-netpol-unlabelled', namespace: NS, labels: {} },
+    { name: 'e2e-netpol-other-ns', namespace: OUTSIDE_NS, labels: E2E_CLIENT_LABELS },
+  ];
+  // No wait for Redis here: these pods must never reach it. They sleep 15 s first, so a CLOSED below
+  // is the policy and not a pod too new for the CNI to have admitted anyway.
+  await Promise.all(probes.map((p) => redisPod(p.name, `sleep 15; ${script}`, { namespace: p.namespace, labels: p.labels, waitForRedis: false })));
+  const want = Object.fromEntries(targets.map(([label]) => [label, label === 'distribution' ? 'OPEN' : 'CLOSED']));
+  for (const p of probes) {
+    const log = await podFinished(p.name, 3 * 60_000, p.namespace);
+    const got = Object.fromEntries(log.trim().split('\n').map((l) => l.trim().split(' ')).filter((w) => w.length === 2));
+    console.log(`e2e: ${p.name} (${p.namespace}): ${JSON.stringify(got)}`);
+    expect({ pod: p.name, got }).toEqual({ pod: p.name, got: want });
+  }
+  await kubectl(['-n', NS, 'delete', 'pod', probes[0].name, '--ignore-not-found', '--wait=false']);
+  await kubectl(['delete', 'namespace', OUTSIDE_NS, '--ignore-not-found', '--wait=false']);
 });
 
 test('kubectl scale cachetier 3 -> 4 -> 3 -> 4 under a writer: every acknowledged write reads back; the scaled-down ordinal loses its claim and returns empty', async () => {
@@ -351,7 +410,7 @@ test('CacheTier delete + helm uninstall leave no orphan (PVCs per the retention 
   const sel = `app.kubernetes.io/instance=${TIER}`;
   await eventually(
     'children garbage-collected',
-    async () => (await kubectl(['-n', NS, 'get', 'statefulsets,deployments,configmaps,services,poddisruptionbudgets,pods,secrets', '-l', sel, '-o', 'name'])).trim() === '',
+    async () => (await kubectl(['-n', NS, 'get', 'statefulsets,deployments,configmaps,services,poddisruptionbudgets,networkpolicies,pods,secrets', '-l', sel, '-o', 'name'])).trim() === '',
     5 * 60_000,
   );
   const pvcs = (await kubectl(['-n', NS, 'get', 'pvc', '-o', 'name'])).trim();

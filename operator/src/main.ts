@@ -1,7 +1,7 @@
 // The operator process. Configuration comes only from the env of the operator process contract
 // (see the chart): WATCH_NAMESPACE, POD_NAMESPACE, POD_NAME, LEADER_ELECT,
 // LEADER_ELECTION_NAMESPACE, LEADER_ELECTION_LEASE_NAME, METRICS_ADDR, HEALTH_ADDR, LOG_LEVEL,
-// RESYNC_SECONDS, KUBECONFIG.
+// OPERATOR_POD_LABELS, RESYNC_SECONDS, KUBECONFIG.
 //
 // Startup: servers up (so /healthz answers), API reachable (else exit 1 with a clear message),
 // then either lead (Lease) or wait as a standby. Only the leader runs informers and reconciles.
@@ -109,6 +109,8 @@ async function main(): Promise<void> {
     producers: createProducerProbe(),
     recorder,
     log,
+    // Every NetworkPolicy admits this operator: its namespace and its pod's labels.
+    renderOptions: { operator: { namespace: cfg.podNamespace, podLabels: cfg.podLabels } },
   });
   const queue = new WorkQueue({
     concurrency: cfg.concurrency,

@@ -18,6 +18,7 @@ export const DEFAULT_IMAGES = {
 export const DEFAULT_SPEC: CacheTierSpec = {
   paused: false,
   podAntiAffinity: 'soft',
+  networkPolicy: { enabled: true, clients: [], sources: [], redisClients: [], monitoring: [] },
   zookeeper: {
     replicas: 3,
     image: DEFAULT_IMAGES.zookeeper,

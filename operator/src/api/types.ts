@@ -142,9 +142,46 @@ export interface OpenRestySpec {
   upstreamTimeoutMs: number;
 }
 
+/** A Kubernetes label selector (matchLabels and/or matchExpressions). */
+export interface LabelSelector {
+  matchLabels?: Record<string, string>;
+  matchExpressions?: Array<{ key: string; operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist'; values?: string[] }>;
+}
+
+/**
+ * A NetworkPolicyPeer as Kubernetes defines it: pods selected by podSelector in the namespaces
+ * selected by namespaceSelector (podSelector alone = the tier's own namespace), or an ipBlock.
+ */
+export interface NetworkPolicyPeer {
+  podSelector?: LabelSelector;
+  namespaceSelector?: LabelSelector;
+  ipBlock?: { cidr: string; except?: string[] };
+}
+
+/**
+ * Ingress NetworkPolicies, one per component. Each component accepts only the tier's components
+ * that call it, the operator, and the peers named here.
+ */
+export interface NetworkPolicySpec {
+  /** false = no NetworkPolicy is rendered (and the operator deletes the ones it made). */
+  enabled: boolean;
+  /** Who may reach the distribution layer (the tier's entry point); empty = anyone. */
+  clients: NetworkPolicyPeer[];
+  /** The source services: may reach Kafka (they write cache-message). */
+  sources: NetworkPolicyPeer[];
+  /** Extra clients of Redis's client port (debug tools, backup jobs); none by default. */
+  redisClients: NetworkPolicyPeer[];
+  /**
+   * May scrape /metrics: the producer's and both OpenResty layers' HTTP port (metrics share that
+   * port today). Empty = those ports follow the component's normal rule only.
+   */
+  monitoring: NetworkPolicyPeer[];
+}
+
 export interface CacheTierSpec {
   paused: boolean;
   podAntiAffinity: AntiAffinity;
+  networkPolicy: NetworkPolicySpec;
   zookeeper: ZooKeeperSpec;
   kafka: KafkaSpec;
   redis: RedisSpec;

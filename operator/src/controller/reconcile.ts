@@ -1,11 +1,12 @@
 // The reconcile of one CacheTier, as a pipeline of named steps (each in its own module, each
 // testable alone):
-//   observe -> orchestrate Redis -> render -> apply children -> conditions -> topics
+//   observe -> orchestrate Redis -> render -> apply children -> prune -> conditions -> topics
 //           -> changes flowing -> status -> events -> requeue
 // - observe (steps/observe.ts): the live Redis StatefulSet, the Redis pods, the password;
 // - orchestrate Redis (steps/redis.ts): one call into the Redis orchestrator, which decides the
 //   Redis StatefulSet's replicas;
 // - render (render/index.ts, pure) and apply children (steps/apply.ts): write only what differs;
+// - prune (steps/prune.ts): delete the NetworkPolicies this tier owns once the spec turns them off;
 // - conditions (conditions.ts): one per component from the workloads' status, VolumesMatchSpec
 //   (volumes.ts: claim-template changes a StatefulSet cannot take), plus whatever the Redis
 //   orchestrator reports;
@@ -46,6 +47,7 @@ import { activeStatusPatch, redisStatus, statusChanges } from './status.js';
 import { observeRedis, type RedisObservation } from './steps/observe.js';
 import { migrationStatusWriter, orchestrateRedis, type RedisStepOutcome } from './steps/redis.js';
 import { applyChildren, type ApplyOutcome, type ChildState } from './steps/apply.js';
+import { pruneNetworkPolicies, type PruneOutcome } from './steps/prune.js';
 import { reconcileTopics, type TopicsStepOutcome } from './steps/topics.js';
 import { checkChangesFlowing } from './steps/changes.js';
 import { volumesCondition } from './volumes.js';
@@ -60,6 +62,8 @@ export interface ReconcilerDeps {
   recorder: Recorder;
   /** Defaults to renderAll; tests inject their own renderer. */
   render?: (tier: ResolvedCacheTier, opts: RenderOptions) => KubeObject[];
+  /** Render options fixed for this operator process (its namespace and pod labels). */
+  renderOptions?: Omit<RenderOptions, 'redisStatefulSetReplicas'>;
   now?: () => Date;
   log?: Logger;
   /** First requeue delay while not converged (doubles while nothing changes, up to maxRequeueMs). */
@@ -148,11 +152,12 @@ export class Reconciler {
     const redis = await this.orchestrateRedis(pass, observed);
     let objects: KubeObject[];
     try {
-      objects = this.render(pass.resolved, { redisStatefulSetReplicas: redis.replicas });
+      objects = this.render(pass.resolved, { ...this.deps.renderOptions, redisStatefulSetReplicas: redis.replicas });
     } catch (err) {
       return this.renderFailed(pass.tier, describeError(err), pass.now);
     }
     const applied = await this.applyChildren(pass, objects, observed);
+    const pruned = await this.pruneChildren(pass);
     const updates = this.componentAndOrchestrationConditions(pass, applied, observed, redis);
     const topics = await this.reconcileTopics(pass, applied, updates);
     updates.push(topics.condition);
@@ -165,7 +170,8 @@ export class Reconciler {
       throw new Error(`reconcile ${pass.key}: ${pass.errors.join('; ')}`);
     }
     const converged = ready.status === 'True' && (redis.result?.converged ?? false);
-    return this.requeue(pass.key, converged, applied.applied.length > 0 || statusWritten, { applied: applied.applied, statusWritten });
+    const changed = applied.applied.length > 0 || pruned.deleted.length > 0 || statusWritten;
+    return this.requeue(pass.key, converged, changed, { applied: applied.applied, statusWritten });
   }
 
   /** observe: the Redis StatefulSet, pods and password, before anything is applied. */
@@ -197,6 +203,14 @@ export class Reconciler {
   private async applyChildren(pass: Pass, objects: KubeObject[], observed: RedisObservation): Promise<ApplyOutcome> {
     const known = { kind: 'StatefulSet', name: childName(pass.resolved, 'redis'), live: observed.statefulSet, readError: observed.statefulSetError };
     const out = await applyChildren(this.deps.kube, pass.tier.metadata.namespace, objects, known, pass.log);
+    pass.errors.push(...out.errors);
+    for (const e of out.events) pass.emit(e.type, e.reason, e.message);
+    return out;
+  }
+
+  /** prune: children the spec switched off (NetworkPolicies with spec.networkPolicy.enabled false). */
+  private async pruneChildren(pass: Pass): Promise<PruneOutcome> {
+    const out = await pruneNetworkPolicies(this.deps.kube, pass.resolved);
     pass.errors.push(...out.errors);
     for (const e of out.events) pass.emit(e.type, e.reason, e.message);
     return out;

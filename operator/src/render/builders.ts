@@ -24,6 +24,7 @@ import type {
   V1Volume,
 } from '@kubernetes/client-node';
 import type { Rendered } from './object.js';
+import type { OperatorIdentity } from './networkpolicy.js';
 
 export const DEFAULT_CLUSTER_DOMAIN = 'cluster.local';
 /** nginx does not use resolv.conf, so the OpenResty layers name the cluster DNS explicitly. */
@@ -33,6 +34,8 @@ export const DEFAULT_DNS_RESOLVER = 'kube-dns.kube-system.svc.cluster.local';
 export interface RenderContext {
   clusterDomain: string;
   dnsResolver: string;
+  /** The operator's namespace and pod labels: the peer every NetworkPolicy admits. */
+  operator: OperatorIdentity;
   redisStatefulSetReplicas?: number;
 }
 

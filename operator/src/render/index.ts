@@ -9,6 +9,7 @@ import { renderProducer } from './producer.js';
 import { renderRedis } from './redis.js';
 import { renderZooKeeper } from './zookeeper.js';
 import type { KubeObject } from './object.js';
+import { DEFAULT_OPERATOR_IDENTITY, renderNetworkPolicies, type OperatorIdentity } from './networkpolicy.js';
 
 export type { KubeObject } from './object.js';
 
@@ -22,24 +23,33 @@ export interface RenderOptions {
   clusterDomain?: string;
   /** DNS server the OpenResty layers' nginx `resolver` uses; default kube-dns's Service name. */
   dnsResolver?: string;
+  /**
+   * Where the operator runs (its namespace and pod labels), admitted by every component's
+   * NetworkPolicy; default: the chart's (cachetier-system, app.kubernetes.io/name=cachetier-operator).
+   */
+  operator?: OperatorIdentity;
 }
 
 export function renderContext(opts: RenderOptions = {}): RenderContext {
   const ctx: RenderContext = {
     clusterDomain: opts.clusterDomain ?? DEFAULT_CLUSTER_DOMAIN,
     dnsResolver: opts.dnsResolver ?? DEFAULT_DNS_RESOLVER,
+    operator: opts.operator ?? DEFAULT_OPERATOR_IDENTITY,
   };
   if (opts.redisStatefulSetReplicas !== undefined) ctx.redisStatefulSetReplicas = opts.redisStatefulSetReplicas;
   return ctx;
 }
 
 /**
- * Every child object, in a fixed order: per component (ZooKeeper, Kafka, Redis, producer,
- * OpenResty distribution, OpenResty app) its ConfigMap, Service(s), workload, PDB.
+ * Every child object, in a fixed order: first the NetworkPolicies (one per component, unless
+ * spec.networkPolicy.enabled is false), so pods are closed from their first moment; then per
+ * component (ZooKeeper, Kafka, Redis, producer, OpenResty distribution, OpenResty app) its
+ * ConfigMap, Service(s), workload, PDB.
  */
 export function renderAll(tier: ResolvedCacheTier, opts: RenderOptions = {}): KubeObject[] {
   const ctx = renderContext(opts);
   return [
+    ...renderNetworkPolicies(tier, ctx),
     ...renderZooKeeper(tier, ctx),
     ...renderKafka(tier, ctx),
     ...renderRedis(tier, ctx),
@@ -53,4 +63,5 @@ export { renderKafka } from './kafka.js';
 export { renderRedis } from './redis.js';
 export { renderProducer } from './producer.js';
 export { renderOpenResty } from './openresty.js';
+export { renderNetworkPolicies, DEFAULT_OPERATOR_IDENTITY, type OperatorIdentity } from './networkpolicy.js';
 export { DEFAULT_CLUSTER_DOMAIN, DEFAULT_DNS_RESOLVER } from './builders.js';

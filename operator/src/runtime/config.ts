@@ -14,6 +14,19 @@ export interface OperatorConfig {
   resyncSeconds: number;
   concurrency: number;
   shutdownTimeoutMs: number;
+  /** The operator pod's own labels (OPERATOR_POD_LABELS, "k=v,k=v"): admitted by the tier's NetworkPolicies. */
+  podLabels: Record<string, string>;
+}
+
+/** "k=v,k2=v2" -> { k: v, k2: v2 }; empty = the chart's default name label. */
+export function parsePodLabels(s: string | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const part of (s ?? '').split(',').map((p) => p.trim()).filter((p) => p.length > 0)) {
+    const i = part.indexOf('=');
+    if (i <= 0) throw new Error(`OPERATOR_POD_LABELS must be "key=value,key=value", got "${s}"`);
+    out[part.slice(0, i).trim()] = part.slice(i + 1).trim();
+  }
+  return Object.keys(out).length > 0 ? out : { 'app.kubernetes.io/name': 'cachetier-operator' };
 }
 
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env): OperatorConfig {
@@ -35,5 +48,6 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): OperatorCon
     resyncSeconds: resync,
     concurrency: 2,
     shutdownTimeoutMs: 20_000,
+    podLabels: parsePodLabels(env.OPERATOR_POD_LABELS),
   };
 }

@@ -92,6 +92,8 @@ export interface KubeClient {
   apply(obj: KObject): Promise<KObject>;
   /** POST a new object (fieldManager cachetier-operator); 409 when it already exists. */
   create(obj: KObject): Promise<KObject>;
+  /** DELETE an object; false when it was already gone (404). */
+  delete(ref: ObjectRef): Promise<boolean>;
   getCacheTier(namespace: string, name: string): Promise<CacheTier | undefined>;
   /** JSON merge patch on the status subresource. */
   patchCacheTierStatus(namespace: string, name: string, status: Record<string, unknown>): Promise<void>;
@@ -329,6 +331,17 @@ export class RealKubeClient implements KubeClient {
 
   create(obj: KObject): Promise<KObject> {
     return this.write('create', obj.kind, `create ${obj.kind} ${obj.metadata.namespace}/${obj.metadata.name}`, this.objects.createRaw(obj));
+  }
+
+  async delete(ref: ObjectRef): Promise<boolean> {
+    const spec = { apiVersion: ref.apiVersion, kind: ref.kind, metadata: { name: ref.name, namespace: ref.namespace } };
+    try {
+      await this.write('delete', ref.kind, `delete ${ref.kind} ${ref.namespace}/${ref.name}`, this.objects.delete(spec));
+      return true;
+    } catch (err) {
+      if (isNotFound(err)) return false;
+      throw err;
+    }
   }
 
   async getCacheTier(namespace: string, name: string): Promise<CacheTier | undefined> {

@@ -38,7 +38,7 @@ const OPERATOR_NS = 'cachetier-system';
 // Unique per run, so a reused control plane (CACHETIER_CP_KEEP=1) never sees a previous run's objects.
 const RUN = Date.now().toString(36).slice(-5);
 const NS = `ct-${RUN}`;
-const WORK_KINDS = 'statefulsets,deployments,services,configmaps,poddisruptionbudgets';
+const WORK_KINDS = 'statefulsets,deployments,services,configmaps,poddisruptionbudgets,networkpolicies';
 const LEASE = 'cachetier-operator';
 
 const missing = missingPrerequisites();
@@ -431,11 +431,12 @@ maybe('operator on a real control plane, with the chart RBAC', () => {
     await waitFor('the producer Deployment to scale after unpausing', async () => (await getObj('deployment', producer))?.spec?.replicas === replicas + 1, 20_000);
   }, 180_000);
 
-  test('drift in a Service, ConfigMap and PDB (not watched) is put back by the next reconcile', async () => {
+  test('drift in a Service, ConfigMap, PDB and NetworkPolicy (not watched) is put back by the next reconcile', async () => {
     const drifted = [
       ['service', `${TIER}-producer`],
       ['configmap', `${TIER}-zookeeper-config`],
       ['poddisruptionbudget', `${TIER}-zookeeper`],
+      ['networkpolicy', `${TIER}-redis`],
     ] as const;
     for (const [kind, name] of drifted) {
       expect(await getObj(kind, name)).toBeDefined();
@@ -447,6 +448,21 @@ maybe('operator on a real control plane, with the chart RBAC', () => {
     for (const [kind, name] of drifted) {
       await waitFor(`${kind}/${name} label restored`, async () => (await getObj(kind, name))?.metadata.labels?.['app.kubernetes.io/part-of'] === 'cachetier', 15_000);
     }
+  }, 90_000);
+
+  test('spec.networkPolicy.enabled false deletes the tier\'s NetworkPolicies; true brings them back', async () => {
+    const names = ['zookeeper', 'kafka', 'redis', 'producer', 'openresty-distribution', 'openresty-app'].map((c) => `${TIER}-${c}`);
+    const present = async () => {
+      const live = await children(TIER);
+      return names.filter((n) => live.has(`NetworkPolicy/${n}`));
+    };
+    expect(await present()).toEqual(names);
+    await patchTier(TIER, { spec: { networkPolicy: { enabled: false } } });
+    await waitFor('every NetworkPolicy of the tier deleted', async () => (await present()).length === 0, 20_000);
+    await waitGenerationObserved(TIER);
+    await patchTier(TIER, { spec: { networkPolicy: { enabled: true } } });
+    await waitFor('every NetworkPolicy of the tier back', async () => (await present()).length === names.length, 20_000);
+    await waitGenerationObserved(TIER);
   }, 90_000);
 
   test('the idle operator makes zero writes (audit log and cachetier_api_writes_total)', async () => {

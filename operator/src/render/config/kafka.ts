@@ -1,5 +1,6 @@
 // server.properties for a Kafka 3.9 broker in ZooKeeper mode.
 import type { KafkaSpec } from '../../api/types.js';
+import { assertSingleLineConfig } from './lines.js';
 
 export interface KafkaConfigInput {
   /** A number in the integration tier; a placeholder (BROKER_ID_PLACEHOLDER) in the pod template. */
@@ -49,6 +50,7 @@ export function renderServerProperties(spec: KafkaSpec, input: KafkaConfigInput)
     'log.retention.hours': '168',
     'group.initial.rebalance.delay.ms': '3000',
   };
+  assertSingleLineConfig('spec.kafka.config', spec.config);
   for (const [k, v] of Object.entries(spec.config)) {
     if (!KAFKA_RESERVED_KEYS.includes(k)) base[k] = v;
   }

@@ -1,5 +1,6 @@
 // redis.conf for a Redis Cluster member.
 import type { RedisSpec } from '../../api/types.js';
+import { assertSingleLineConfig } from './lines.js';
 
 export interface RedisConfigInput {
   port: number;
@@ -43,6 +44,7 @@ export function renderRedisConf(spec: RedisSpec, input: RedisConfigInput): strin
     'protected-mode': 'no',
     'tcp-keepalive': '60',
   };
+  assertSingleLineConfig('spec.redis.config', spec.config);
   for (const [k, v] of Object.entries(spec.config)) {
     if (!REDIS_RESERVED_KEYS.includes(k)) base[k] = v;
   }

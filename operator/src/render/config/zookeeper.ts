@@ -1,6 +1,7 @@
 // zoo.cfg, rendered from the spec. The same text runs in the pods (servers = stable pod DNS names)
 // and in the integration tier (servers = 127.0.0.x), so tests prove the config the operator ships.
 import type { ZooKeeperSpec } from '../../api/types.js';
+import { assertSingleLineConfig } from './lines.js';
 
 export interface ZooKeeperServer {
   /** myid: 1-based, ordinal + 1. */
@@ -43,6 +44,7 @@ export function renderZooCfg(spec: ZooKeeperSpec, input: ZooKeeperConfigInput): 
     standaloneEnabled: 'false',
     reconfigEnabled: 'false',
   };
+  assertSingleLineConfig('spec.zookeeper.config', spec.config);
   for (const [k, v] of Object.entries(spec.config)) {
     if (!ZK_RESERVED_KEYS.includes(k) && !k.startsWith('server.')) base[k] = v;
   }

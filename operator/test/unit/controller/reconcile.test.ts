@@ -412,6 +412,40 @@ describe('reconcile: edge cases', () => {
     expect(kube.writes).toEqual([]);
   });
 
+  test('a config value with a line break: the real renderers refuse it, Ready False RenderFailed says what to fix, nothing applied', async () => {
+    const kube = new FakeKube();
+    const r = new Reconciler({ kube, redis: new FakeRedis(), topics: new FakeTopics(), producers: new FakeProducers(), recorder: new EventRecorder(kube) });
+    kube.addTier(makeTier({ kafka: { config: { 'log.retention.hours': '1\nlisteners=PLAINTEXT://:9999' } } }));
+    await r.reconcile(NS, NAME);
+    const ready = kube.tier(NS, NAME).status?.conditions?.find((c) => c.type === 'Ready');
+    expect(ready).toMatchObject({ status: 'False', reason: 'RenderFailed' });
+    expect(ready?.message).toContain('spec.kafka.config: keys and values must not contain CR, LF or NUL');
+    expect(kube.writes.filter((w) => w.verb === 'create' || w.verb === 'apply')).toEqual([]);
+    expect(kube.events.find((e) => e.reason === 'RenderFailed')?.message).toContain('spec.kafka.config');
+  });
+
+  test('spec.networkPolicy.enabled false: the tier\'s NetworkPolicies are deleted once (not someone else\'s), then idle', async () => {
+    const kube = new FakeKube();
+    const r = new Reconciler({ kube, redis: new FakeRedis(), topics: new FakeTopics(), producers: new FakeProducers(), recorder: new EventRecorder(kube), render: renderAll });
+    kube.addTier(makeTier());
+    await r.reconcile(NS, NAME).catch(() => undefined);
+    const policies = () => [...kube.objects.values()].filter((o) => o.kind === 'NetworkPolicy').map((o) => o.metadata.name).sort();
+    expect(policies()).toHaveLength(6);
+    // Same name, another owner: not ours to delete.
+    const foreign = kube.find('NetworkPolicy', `${NAME}-producer`)!;
+    foreign.metadata.ownerReferences = [{ apiVersion: 'v1', kind: 'ConfigMap', name: 'x', uid: 'other', controller: true }];
+    kube.editSpec(NS, NAME, { networkPolicy: { enabled: false } });
+    kube.writes = [];
+    await r.reconcile(NS, NAME).catch(() => undefined);
+    const deletes = kube.writes.filter((w) => w.verb === 'delete').map((w) => w.name).sort();
+    expect(deletes).toEqual(['zookeeper', 'kafka', 'redis', 'openresty-distribution', 'openresty-app'].map((c) => `${NAME}-${c}`).sort());
+    expect(policies()).toEqual([`${NAME}-producer`]);
+    expect(kube.events.filter((e) => e.reason === 'Deleted')).toHaveLength(5);
+    kube.writes = [];
+    await r.reconcile(NS, NAME).catch(() => undefined);
+    expect(kube.writes.filter((w) => w.verb === 'delete')).toEqual([]);
+  });
+
   test('a CacheTier deleted during the reconcile: the status 404 is not an error', async () => {
     const t = setup();
     t.kube.failOn = (verb) => (verb === 'patch-status' ? Object.assign(new Error('cachetiers "shop" not found'), { code: 404 }) : undefined);

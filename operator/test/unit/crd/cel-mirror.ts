@@ -14,6 +14,7 @@ const topicRfs = (k: any): number[] => [
   k.topics.deadLetter.replicationFactor,
 ];
 const notIn = (self: Record<string, unknown>, keys: string[]) => keys.every((k) => !(k in self));
+const oneLine = (c: Record<string, string>) => Object.entries(c).every(([k, v]) => !/[\r\n\0]/.test(k) && !/[\r\n\0]/.test(v));
 const topicName: Rule = (s: string) => s !== '.' && s !== '..';
 
 export const CEL_MIRROR: Record<string, Rule> = {
@@ -22,6 +23,7 @@ export const CEL_MIRROR: Record<string, Rule> = {
   'spec.zookeeper.replicas#0': (n: number) => n % 2 === 1,
   'spec.zookeeper.config#0': (c) => notIn(c, ['dataDir', 'clientPort', 'clientPortAddress']),
   'spec.zookeeper.config#1': (c) => Object.keys(c).every((k) => !k.startsWith('server.')),
+  'spec.zookeeper.config#2': oneLine,
   'spec.kafka#0': (k) => topicRfs(k).every((rf) => rf <= k.replicas),
   'spec.kafka#1': (k) => k.minInsyncReplicas <= k.replicas,
   'spec.kafka#2': (k) => topicRfs(k).every((rf) => k.minInsyncReplicas < rf || (rf === 1 && k.minInsyncReplicas === 1)),
@@ -30,6 +32,7 @@ export const CEL_MIRROR: Record<string, Rule> = {
   'spec.kafka.version#0': (s: string) => s.startsWith('3.'),
   'spec.kafka.config#0': (c) =>
     notIn(c, ['broker.id', 'node.id', 'listeners', 'advertised.listeners', 'zookeeper.connect', 'log.dirs', 'process.roles']),
+  'spec.kafka.config#1': oneLine,
   'spec.kafka.topics#0': (t) =>
     t.cacheMessage.name !== t.accessLog.name && t.cacheMessage.name !== t.deadLetter.name && t.accessLog.name !== t.deadLetter.name,
   'spec.kafka.topics.cacheMessage.name#0': topicName,
@@ -37,6 +40,7 @@ export const CEL_MIRROR: Record<string, Rule> = {
   'spec.kafka.topics.deadLetter.name#0': topicName,
   'spec.redis.config#0': (c) =>
     notIn(c, ['port', 'bind', 'dir', 'cluster-enabled', 'cluster-config-file', 'cluster-announce-ip', 'requirepass', 'masterauth', 'appendonly']),
+  'spec.redis.config#1': oneLine,
   'spec.openresty.l1#0': (l) => l.negativeTtlSeconds <= l.ttlSeconds,
 };
 

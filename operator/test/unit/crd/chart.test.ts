@@ -71,6 +71,7 @@ describeHelm('helm chart cachetier-operator', () => {
         ...expand('apps', ['statefulsets', 'deployments'], ['get', 'list', 'watch', 'create', 'patch']),
         ...expand('', ['services', 'configmaps'], ['get', 'create', 'patch']),
         ...expand('policy', ['poddisruptionbudgets'], ['get', 'create', 'patch']),
+        ...expand('networking.k8s.io', ['networkpolicies'], ['get', 'create', 'patch', 'delete']),
         ...expand('', ['pods'], ['list', 'watch']),
         ...expand('', ['secrets'], ['get']),
         ...expand('', ['events'], ['create', 'patch']),
@@ -112,6 +113,7 @@ describeHelm('helm chart cachetier-operator', () => {
         'HEALTH_ADDR',
         'LOG_LEVEL',
         'RESYNC_SECONDS',
+        'OPERATOR_POD_LABELS',
       ].sort(),
     );
     expect(env).toMatchObject({
@@ -121,6 +123,7 @@ describeHelm('helm chart cachetier-operator', () => {
       LEADER_ELECT: 'true',
       LEADER_ELECTION_NAMESPACE: { fieldRef: { fieldPath: 'metadata.namespace' } },
       LEADER_ELECTION_LEASE_NAME: 'cachetier-operator',
+      OPERATOR_POD_LABELS: 'app.kubernetes.io/name=cachetier-operator,app.kubernetes.io/instance=ct',
       METRICS_ADDR: ':8080',
       HEALTH_ADDR: ':8081',
       LOG_LEVEL: 'info',

@@ -46,9 +46,15 @@ function keyPaths(v: unknown, prefix = ''): string[] {
 const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
 describe('renderAll', () => {
-  test('renders every component: ConfigMap, Service(s), workload, PDB, in a fixed order', () => {
+  test('renders every component: NetworkPolicies first, then ConfigMap, Service(s), workload, PDB, in a fixed order', () => {
     const objs = renderAll(makeTier());
     expect(objs.map((o) => `${o.kind}/${o.metadata.name}`)).toEqual([
+      'NetworkPolicy/shop-zookeeper',
+      'NetworkPolicy/shop-kafka',
+      'NetworkPolicy/shop-redis',
+      'NetworkPolicy/shop-producer',
+      'NetworkPolicy/shop-openresty-distribution',
+      'NetworkPolicy/shop-openresty-app',
       'ConfigMap/shop-zookeeper-config',
       'Service/shop-zookeeper-headless',
       'Service/shop-zookeeper',
@@ -119,7 +125,14 @@ describe('renderAll', () => {
     const objs = renderAll(tier);
 
     test('valid for server-side apply: full apiVersion/kind, name + namespace, no status, no undefined', () => {
-      const known = new Set(['v1/ConfigMap', 'v1/Service', 'apps/v1/StatefulSet', 'apps/v1/Deployment', 'policy/v1/PodDisruptionBudget']);
+      const known = new Set([
+        'v1/ConfigMap',
+        'v1/Service',
+        'apps/v1/StatefulSet',
+        'apps/v1/Deployment',
+        'policy/v1/PodDisruptionBudget',
+        'networking.k8s.io/v1/NetworkPolicy',
+      ]);
       const ids = new Set<string>();
       for (const o of objs) {
         expect(known).toContain(`${o.apiVersion}/${o.kind}`);

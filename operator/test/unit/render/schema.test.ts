@@ -3,7 +3,7 @@
 // the objects would differ. Server-side apply would reject such a field (or silently own junk).
 import { ObjectSerializer } from '@kubernetes/client-node/dist/gen/models/ObjectSerializer.js';
 import { renderAll } from '../../../src/render/index.js';
-import { makeTier } from './helpers.js';
+import { makeTier, type SpecPatch } from './helpers.js';
 
 const MODEL: Record<string, string> = {
   'v1/ConfigMap': 'V1ConfigMap',
@@ -11,14 +11,26 @@ const MODEL: Record<string, string> = {
   'apps/v1/StatefulSet': 'V1StatefulSet',
   'apps/v1/Deployment': 'V1Deployment',
   'policy/v1/PodDisruptionBudget': 'V1PodDisruptionBudget',
+  'networking.k8s.io/v1/NetworkPolicy': 'V1NetworkPolicy',
 };
 
 describe.each([
   ['defaults', {}],
   ['auth + hard anti-affinity + storage class', { podAntiAffinity: 'hard', redis: { auth: { passwordSecretRef: { name: 's', key: 'k' } }, storage: { storageClassName: 'fast', size: '2Gi', persistent: true } } }],
   ['ephemeral storage', { zookeeper: { storage: { persistent: false, size: '1Gi' } } }],
+  [
+    'network policy peers named',
+    {
+      networkPolicy: {
+        clients: [{ ipBlock: { cidr: '10.0.0.0/8', except: ['10.1.0.0/16'] } }],
+        sources: [{ namespaceSelector: { matchLabels: { team: 'catalog' } }, podSelector: { matchExpressions: [{ key: 'app', operator: 'In', values: ['source'] }] } }],
+        redisClients: [{ podSelector: { matchLabels: { role: 'debug' } } }],
+        monitoring: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } }],
+      },
+    },
+  ],
 ] as const)('OpenAPI round trip: %s', (_n, spec) => {
-  const objs = renderAll(makeTier(spec));
+  const objs = renderAll(makeTier(spec as SpecPatch));
   test.each(objs.map((o) => [`${o.kind}/${o.metadata.name}`, o] as const))('%s has only known fields', (_id, o) => {
     const model = MODEL[`${o.apiVersion}/${o.kind}`];
     expect(model).toBeDefined();

@@ -6,7 +6,7 @@ import type { CacheTier } from '../../../src/api/types.js';
 import type { EventBody, KObject, KubeClient, LeaseRecord, ObjectRef, PodInfo } from '../../../src/runtime/kube.js';
 
 export interface Write {
-  verb: 'create' | 'apply' | 'patch-status' | 'create-event' | 'patch-event' | 'create-lease' | 'replace-lease';
+  verb: 'create' | 'apply' | 'delete' | 'patch-status' | 'create-event' | 'patch-event' | 'create-lease' | 'replace-lease';
   kind: string;
   name: string;
   body?: unknown;
@@ -107,6 +107,12 @@ export class FakeKube implements KubeClient {
     live.metadata.resourceVersion = this.nextRv();
     this.objects.set(k, live);
     return clone(live);
+  }
+
+  async delete(ref: ObjectRef): Promise<boolean> {
+    this.check('delete', ref.kind, ref.name);
+    this.writes.push({ verb: 'delete', kind: ref.kind, name: ref.name });
+    return this.objects.delete(key(ref.apiVersion, ref.kind, ref.namespace, ref.name));
   }
 
   /** Test helpers (not API calls; not recorded). */

@@ -25,6 +25,15 @@ describe('configFromEnv (operator process contract)', () => {
     expect(() => configFromEnv({ LEADER_ELECT: 'yes' })).toThrow(/LEADER_ELECT/);
     expect(() => configFromEnv({ RESYNC_SECONDS: 'soon' })).toThrow(/RESYNC_SECONDS/);
   });
+
+  test('OPERATOR_POD_LABELS: the labels the tier NetworkPolicies admit (default: the chart name label)', () => {
+    expect(configFromEnv({}).podLabels).toEqual({ 'app.kubernetes.io/name': 'cachetier-operator' });
+    expect(configFromEnv({ OPERATOR_POD_LABELS: 'app.kubernetes.io/name=cachetier-operator, app.kubernetes.io/instance=ct' }).podLabels).toEqual({
+      'app.kubernetes.io/name': 'cachetier-operator',
+      'app.kubernetes.io/instance': 'ct',
+    });
+    expect(() => configFromEnv({ OPERATOR_POD_LABELS: 'just-a-name' })).toThrow(/OPERATOR_POD_LABELS/);
+  });
 });
 
 describe('informer event -> CacheTier key', () => {
