@@ -142,9 +142,17 @@ export interface OpenRestySpec {
   upstreamTimeoutMs: number;
 }
 
+export interface MetricsSpec {
+  /** Exporters on every component: ZooKeeper's provider, Kafka's JMX agent, a redis_exporter sidecar. */
+  enabled: boolean;
+  /** Image of the redis_exporter sidecar (runs /redis_exporter). */
+  redisExporterImage: string;
+}
+
 export interface CacheTierSpec {
   paused: boolean;
   podAntiAffinity: AntiAffinity;
+  metrics: MetricsSpec;
   zookeeper: ZooKeeperSpec;
   kafka: KafkaSpec;
   redis: RedisSpec;
