@@ -16,12 +16,19 @@ export const KAFKA_JMX_CONFIG_FILE = 'jmx-exporter.yaml';
 export const KAFKA_JMX_RULES = `# Rendered by the CacheTier operator: Prometheus JMX exporter rules for a Kafka broker.
 lowercaseOutputName: true
 lowercaseOutputLabelNames: true
+# Only the MBeans the rules below export: every other MBean would still be read on each scrape.
 includeObjectNames:
-  - "kafka.server:*"
-  - "kafka.controller:*"
-  - "kafka.network:*"
-  - "kafka.log:*"
-  - "kafka.cluster:*"
+  - "kafka.server:type=ReplicaManager,*"
+  - "kafka.server:type=BrokerTopicMetrics,*"
+  - "kafka.server:type=SessionExpireListener,*"
+  - "kafka.server:type=ZooKeeperClientMetrics,*"
+  - "kafka.server:type=KafkaRequestHandlerPool,*"
+  - "kafka.controller:type=KafkaController,*"
+  - "kafka.controller:type=ControllerStats,*"
+  - "kafka.network:type=RequestMetrics,name=TotalTimeMs,*"
+  - "kafka.network:type=RequestMetrics,name=RequestsPerSec,*"
+  - "kafka.network:type=SocketServer,*"
+  - "kafka.cluster:type=Partition,*"
 rules:
   # Per partition: kafka.cluster<type=Partition, name=UnderReplicated, topic=t, partition=0><>Value
   - pattern: 'kafka.cluster<type=(.+), name=(.+), topic=(.+), partition=(.+)><>Value'
@@ -30,13 +37,6 @@ rules:
     labels:
       topic: "$3"
       partition: "$4"
-  # Per partition log size and offsets: kafka.log<type=Log, name=Size, topic=t, partition=0><>Value
-  - pattern: 'kafka.log<type=Log, name=(.+), topic=(.+), partition=(.+)><>Value'
-    name: kafka_log_log_$1
-    type: GAUGE
-    labels:
-      topic: "$2"
-      partition: "$3"
   # Per topic meters: kafka.server<type=BrokerTopicMetrics, name=MessagesInPerSec, topic=t><>Count
   - pattern: 'kafka.server<type=(.+), name=(.+)PerSec, topic=(.+)><>Count'
     name: kafka_server_$1_$2_total
@@ -49,7 +49,7 @@ rules:
     name: kafka_server_$1_$2_total
     type: COUNTER
   # ZooKeeper client request latency: kafka.server<type=ZooKeeperClientMetrics, name=ZooKeeperRequestLatencyMs><>99thPercentile
-  - pattern: 'kafka.server<type=ZooKeeperClientMetrics, name=(.+)><>(\\d+)thPercentile'
+  - pattern: 'kafka.server<type=ZooKeeperClientMetrics, name=(.+)><>(50|99)thPercentile'
     name: kafka_server_zookeeperclientmetrics_$1
     type: GAUGE
     labels:
@@ -66,8 +66,8 @@ rules:
     labels:
       request: "$1"
       version: "$2"
-  # Request latency percentiles: kafka.network<type=RequestMetrics, name=TotalTimeMs, request=Produce><>99thPercentile
-  - pattern: 'kafka.network<type=RequestMetrics, name=(.+)TimeMs, request=(.+)><>(\\d+)thPercentile'
+  # Request latency median and 99th percentile: kafka.network<type=RequestMetrics, name=TotalTimeMs, request=Produce><>99thPercentile
+  - pattern: 'kafka.network<type=RequestMetrics, name=(.+)TimeMs, request=(.+)><>(50|99)thPercentile'
     name: kafka_network_requestmetrics_$1timems
     type: GAUGE
     labels:
@@ -79,7 +79,7 @@ rules:
     labels:
       request: "$2"
   # Network processor and request handler idle ratios.
-  - pattern: 'kafka.network<type=(.+), name=(.+)><>Value'
+  - pattern: 'kafka.network<type=(SocketServer), name=(.+)><>Value'
     name: kafka_network_$1_$2
     type: GAUGE
   - pattern: 'kafka.server<type=KafkaRequestHandlerPool, name=RequestHandlerAvgIdlePercent><>OneMinuteRate'
