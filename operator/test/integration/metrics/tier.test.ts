@@ -10,7 +10,8 @@
 // and every metric an alert reads exists, except the ones listed in KNOWN_EMPTY (empty in a
 // healthy tier, with the reason); no alert is pending or firing on the healthy tier; a change
 // message with a version far in the future fires CacheTierProducerDeadLettering; stopping a Redis
-// replica fires CacheTierRedisMasterWithoutReplica.
+// replica fires CacheTierRedisMasterWithoutReplica; stopping every Kafka broker fires
+// CacheTierAccessLogDrops.
 import { jest } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -317,4 +318,31 @@ test('stopping a Redis replica fires CacheTierRedisMasterWithoutReplica for its 
     60_000,
     1000,
   );
+});
+
+test('with every Kafka broker down, OpenResty drops access-log records and CacheTierAccessLogDrops fires', async () => {
+  const dist = nginx[1];
+  for (let i = 0; i < kafka!.nodes.length; i++) await kafka!.kill(i);
+  // Requests keep being answered (the access log never fails a request); their records cannot go anywhere.
+  let stop = false;
+  const load = (async () => {
+    let i = 0;
+    while (!stop) {
+      const r = await fetch(`${dist.url}/product?productId=${1 + (i++ % 20)}&shopId=1`, { signal: AbortSignal.timeout(5000) });
+      await r.text();
+      expect(r.status).toBe(200);
+      await sleep(20);
+    }
+  })();
+  try {
+    await waitFor(
+      'CacheTierAccessLogDrops firing',
+      async () => (await activeAlerts()).some((a) => a.labels.alertname === 'CacheTierAccessLogDrops' && a.state === 'firing'),
+      120_000,
+      1000,
+    );
+  } finally {
+    stop = true;
+    await load;
+  }
 });
