@@ -15,7 +15,7 @@
 import { jest } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import YAML from 'yaml';
@@ -37,7 +37,7 @@ const REPO = repoRoot();
 const IP = '127.0.7';
 const PROM = `${IP}.90:9090`;
 const RULES = path.join(REPO, 'charts', 'cachetier-operator', 'files', 'prometheus-rules.yaml');
-const DASHBOARD = path.join(REPO, 'charts', 'cachetier-operator', 'files', 'dashboards', 'cachetier-overview.json');
+const DASHBOARDS = path.join(REPO, 'charts', 'cachetier-operator', 'files', 'dashboards');
 
 /**
  * Queries and metrics that are empty on a healthy tier, and why. Anything not listed must return
@@ -66,7 +66,9 @@ interface Rule {
 }
 const ruleFile = YAML.parse(readFileSync(RULES, 'utf8')) as { groups: { name: string; rules: Rule[] }[] };
 const alerts = ruleFile.groups.flatMap((g) => g.rules).filter((r): r is Rule & { alert: string } => Boolean(r.alert));
-const dashboard = JSON.parse(readFileSync(DASHBOARD, 'utf8')) as { panels: { title: string; targets: { expr: string }[] }[] };
+const dashboards = readdirSync(DASHBOARDS)
+  .filter((f) => f.endsWith('.json'))
+  .map((f) => ({ file: f, ...(JSON.parse(readFileSync(path.join(DASHBOARDS, f), 'utf8')) as { panels: { title: string; targets: { expr: string }[] }[] }) }));
 
 /** Metric names an expression reads (the tier's and the exporters' prefixes, plus `up`). */
 function metricNames(expr: string): string[] {
@@ -263,11 +265,14 @@ test('after a short load every dashboard query returns data, every alert metric 
   await sleep(12_000); // two more scrapes and several rule evaluations
 
   const problems: string[] = (await query('up == 0')).map((r) => `target down: ${r.metric.job} ${r.metric.instance}`);
-  for (const p of dashboard.panels) {
-    for (const t of p.targets) {
-      const r = await query(t.expr);
-      const why = knownEmpty(t.expr);
-      if (r.length === 0 && !why) problems.push(`panel "${p.title}": no data for ${t.expr}`);
+  expect(dashboards.map((d) => d.file)).toContain('cachetier-overview.json');
+  for (const d of dashboards) {
+    for (const p of d.panels) {
+      for (const t of p.targets) {
+        const r = await query(t.expr);
+        const why = knownEmpty(t.expr);
+        if (r.length === 0 && !why) problems.push(`${d.file} panel "${p.title}": no data for ${t.expr}`);
+      }
     }
   }
   for (const a of alerts) {
