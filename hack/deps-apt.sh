@@ -8,6 +8,7 @@ PKGS=(
   zookeeper
   nginx-light libnginx-mod-http-lua lua-nginx-redis lua-nginx-kafka lua-nginx-dns lua-resty-core lua-resty-lrucache lua-cjson
   etcd-server
+  prometheus prometheus-redis-exporter   # the monitoring test: alerts and dashboard queries against a real Prometheus
   wrk hyperfine
   openjdk-17-jre-headless
   curl jq procps psmisc iproute2 ca-certificates

@@ -25,20 +25,26 @@ log "base image: $BASE"
 ctx=$(fresh_ctx redis); cp workloads/redis/Dockerfile "$ctx/"
 build_image redis "$ctx" "BASE_IMAGE=$BASE" -- cachetier.local/redis:7.0.15 >/dev/null
 
-# --- zookeeper + kafka (Maven Central jars, fetched by hack/deps.d/30-kafka.sh)
+# --- zookeeper + kafka (Maven Central jars, fetched by hack/deps.d/30-kafka.sh; the exporters'
+# jars by hack/deps.d/40-metrics.sh)
 bash hack/deps.d/30-kafka.sh >&2
+bash hack/deps.d/40-metrics.sh >&2
+MLIBS="$CACHETIER_CACHE/metrics"
 KLIBS="$CACHETIER_CACHE/kafka-$KAFKA_VERSION/libs"
 ctx=$(fresh_ctx zookeeper); cp workloads/zookeeper/{Dockerfile,zkServer.sh,log4j.properties} "$ctx/"
 mkdir -p "$ctx/lib"
 for j in zookeeper zookeeper-jute netty- slf4j- reload4j audience-annotations commons-io commons-cli metrics-core-4 snappy-java; do
   cp -l "$KLIBS"/"$j"*.jar "$ctx/lib/" 2>/dev/null || cp "$KLIBS"/"$j"*.jar "$ctx/lib/"
 done
+# ZooKeeper's Prometheus metrics provider and what it needs (the zookeeper:3.8.x image ships them).
+cp -l "$MLIBS"/zookeeper/*.jar "$ctx/lib/" 2>/dev/null || cp "$MLIBS"/zookeeper/*.jar "$ctx/lib/"
 build_image zookeeper "$ctx" "BASE_IMAGE=$BASE" -- cachetier.local/zookeeper:3.8.4 >/dev/null
 
 ctx=$(fresh_ctx kafka); cp workloads/kafka/Dockerfile "$ctx/"; cp -r workloads/kafka/bin "$ctx/bin"
 mkdir -p "$ctx/config" "$ctx/libs"
 cp "$CACHETIER_CACHE/kafka-$KAFKA_VERSION/config/log4j.properties" "$ctx/config/"
 cp -l "$KLIBS"/*.jar "$ctx/libs/" 2>/dev/null || cp "$KLIBS"/*.jar "$ctx/libs/"
+mkdir -p "$ctx/jmx-exporter"; cp "$MLIBS/jmx_prometheus_javaagent.jar" "$ctx/jmx-exporter/"
 build_image kafka "$ctx" "BASE_IMAGE=$BASE" -- "cachetier.local/kafka:$KAFKA_VERSION" >/dev/null
 
 # --- openresty (this repo's Dockerfile; nginx pinned to the version the Debian mirror serves now)

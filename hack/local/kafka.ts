@@ -7,8 +7,9 @@ import { Kafka, logLevel } from 'kafkajs';
 import { DEFAULT_SPEC } from '../../operator/src/api/defaults.js';
 import type { KafkaSpec } from '../../operator/src/api/types.js';
 import { renderServerProperties } from '../../operator/src/render/config/kafka.js';
+import { KAFKA_JMX_CONFIG_FILE, KAFKA_JMX_RULES, kafkaJmxAgentArg } from '../../operator/src/render/config/kafka-jmx.js';
 import { startProcess, waitFor, type ManagedProcess } from './procs.js';
-import { kafkaHome, log4jConfig } from './zookeeper.js';
+import { cacheDir, kafkaHome, log4jConfig } from './zookeeper.js';
 import { KAFKA_PORT } from '../../packages/contract/src/index.js';
 
 export interface KafkaClusterOptions {
@@ -30,6 +31,16 @@ export interface KafkaClusterOptions {
   heapMb?: number;
   /** How long to wait for all brokers to register (180 s). */
   startTimeoutMs?: number;
+  /**
+   * Load the Prometheus JMX exporter agent (hack/deps.d/40-metrics.sh) with the operator's rules,
+   * serving on <host>:<metricsPort>, as the broker pods do with spec.metrics on.
+   */
+  metricsPort?: number;
+}
+
+/** The JMX exporter agent jar hack/deps.d/40-metrics.sh installs. */
+export function jmxAgentJar(): string {
+  return path.join(cacheDir(), 'metrics', 'jmx_prometheus_javaagent.jar');
 }
 
 export interface KafkaBrokerHandle {
@@ -95,6 +106,12 @@ export async function startKafkaCluster(opts: KafkaClusterOptions): Promise<Kafk
   const zk = Array.isArray(opts.zookeeperConnect) ? opts.zookeeperConnect : opts.zookeeperConnect.split(',');
   const base = path.join(opts.rootDir, 'kafka');
   const logs = path.join(base, 'logs');
+  const jmxConfig = path.join(base, KAFKA_JMX_CONFIG_FILE);
+  if (opts.metricsPort !== undefined) {
+    if (!existsSync(jmxAgentJar())) throw new Error(`${jmxAgentJar()} not found: run hack/deps.d/40-metrics.sh`);
+    mkdirSync(base, { recursive: true });
+    writeFileSync(jmxConfig, KAFKA_JMX_RULES);
+  }
 
   const nodes: KafkaBrokerHandle[] = Array.from({ length: count }, (_, i) => {
     const host = `${opts.ipPrefix}.${firstHost + i}`;
@@ -123,6 +140,7 @@ export async function startKafkaCluster(opts: KafkaClusterOptions): Promise<Kafk
       '-XX:+UseSerialGC',
       '-XX:-UsePerfData',
       '-Djava.awt.headless=true',
+      ...(opts.metricsPort !== undefined ? [kafkaJmxAgentArg(jmxAgentJar(), opts.metricsPort, jmxConfig, n.host)] : []),
       `-Dkafka.logs.dir=${logs}`,
       ...(log4j ? [`-Dlog4j.configuration=file:${log4j}`] : []),
       '-cp',

@@ -81,6 +81,17 @@ export interface ZooKeeperEnsembleOptions {
   heapMb?: number;
   /** How long to wait for a serving quorum (120 s). */
   startTimeoutMs?: number;
+  /**
+   * Serve ZooKeeper's Prometheus metrics on <host>:<metricsPort> (zoo.cfg as the operator renders
+   * it with spec.metrics on); needs the provider jars of hack/deps.d/40-metrics.sh.
+   */
+  metricsPort?: number;
+}
+
+/** The ZooKeeper metrics provider and its deps (hack/deps.d/40-metrics.sh), added to the classpath. */
+export function zooKeeperMetricsClasspath(): string | null {
+  const dir = path.join(cacheDir(), 'metrics', 'zookeeper');
+  return existsSync(dir) && readdirSync(dir).some((f) => f.startsWith('zookeeper-prometheus-metrics-')) ? `${dir}/*` : null;
 }
 
 export interface ZooKeeperServerHandle {
@@ -124,6 +135,12 @@ export async function startZooKeeperEnsemble(opts: ZooKeeperEnsembleOptions): Pr
       `ZooKeeper jars not found: run hack/deps.d/30-kafka.sh (expects ${path.join(kafkaHome(), 'libs')}) or install Debian zookeeper`,
     );
   }
+  let classpath = cp.classpath;
+  if (opts.metricsPort !== undefined) {
+    const metricsCp = zooKeeperMetricsClasspath();
+    if (!metricsCp) throw new Error('ZooKeeper metrics provider jars not found: run hack/deps.d/40-metrics.sh');
+    classpath = `${classpath}:${metricsCp}`;
+  }
   const base = path.join(opts.rootDir, 'zookeeper');
   const logDir = path.join(base, 'logs');
   const members: ZooKeeperServer[] = Array.from({ length: count }, (_, i) => ({
@@ -145,6 +162,7 @@ export async function startZooKeeperEnsemble(opts: ZooKeeperEnsembleOptions): Pr
       clientPortAddress: m.host,
       // Each server binds its quorum ports on its own address so three share one machine.
       quorumListenOnAllIPs: false,
+      ...(opts.metricsPort !== undefined ? { metrics: { port: opts.metricsPort, host: m.host } } : {}),
     });
     const cfgFile = path.join(dir, 'zoo.cfg');
     writeFileSync(cfgFile, cfg);
@@ -170,7 +188,7 @@ export async function startZooKeeperEnsemble(opts: ZooKeeperEnsembleOptions): Pr
       '-Dzookeeper.admin.enableServer=false',
       ...(log4j ? [`-Dlog4j.configuration=file:${log4j}`] : []),
       '-cp',
-      cp.classpath,
+      classpath,
       'org.apache.zookeeper.server.quorum.QuorumPeerMain',
       s.cfgFile,
     ];

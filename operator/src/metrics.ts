@@ -50,3 +50,32 @@ export function enableDefaultMetrics(): void {
   defaultsOn = true;
   collectDefaultMetrics({ register: registry, prefix: 'cachetier_operator_' });
 }
+
+export const tierCondition = new Gauge({
+  name: 'cachetier_tier_condition',
+  help: "A CacheTier's status conditions as the operator last wrote them: 1 True, 0 False, -1 Unknown.",
+  labelNames: ['namespace', 'name', 'type'] as const,
+  registers: [registry],
+});
+
+const CONDITION_VALUE = { True: 1, False: 0, Unknown: -1 } as const;
+
+const exportedTypes = new Map<string, Set<string>>();
+
+/** Export a tier's conditions (replacing the set exported before: a type no longer reported goes). */
+export function recordTierConditions(namespace: string, name: string, conditions: readonly { type: string; status: 'True' | 'False' | 'Unknown' }[]): void {
+  forgetTier(namespace, name);
+  const types = new Set<string>();
+  for (const c of conditions) {
+    tierCondition.set({ namespace, name, type: c.type }, CONDITION_VALUE[c.status]);
+    types.add(c.type);
+  }
+  exportedTypes.set(`${namespace}/${name}`, types);
+}
+
+/** Drop a tier's series (deleted, or about to be exported anew). */
+export function forgetTier(namespace: string, name: string): void {
+  const key = `${namespace}/${name}`;
+  for (const type of exportedTypes.get(key) ?? []) tierCondition.remove({ namespace, name, type });
+  exportedTypes.delete(key);
+}

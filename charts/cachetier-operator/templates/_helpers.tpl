@@ -52,3 +52,8 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- define "cachetier-operator.serviceMonitorEnabled" -}}
 {{- if and .Values.metrics.enabled .Values.metrics.serviceMonitor.enabled (.Capabilities.APIVersions.Has "monitoring.coreos.com/v1/ServiceMonitor") }}true{{- end }}
 {{- end }}
+
+{{/* The alerts need the Prometheus Operator's PrometheusRule CRD as well as the value. */}}
+{{- define "cachetier-operator.prometheusRuleEnabled" -}}
+{{- if and .Values.prometheusRule.enabled (.Capabilities.APIVersions.Has "monitoring.coreos.com/v1/PrometheusRule") }}true{{- end }}
+{{- end }}

@@ -13,12 +13,15 @@ export const DEFAULT_IMAGES = {
   openresty: `${IMAGE_REGISTRY}/openresty:${PROJECT_VERSION}`,
   operator: `${IMAGE_REGISTRY}/operator:${PROJECT_VERSION}`,
   sourceService: `${IMAGE_REGISTRY}/source-service:${PROJECT_VERSION}`,
+  /** The upstream build of the redis_exporter version Debian bookworm packages. */
+  redisExporter: 'oliver006/redis_exporter:v1.45.0',
 } as const;
 
 export const DEFAULT_SPEC: CacheTierSpec = {
   paused: false,
   podAntiAffinity: 'soft',
   networkPolicy: { enabled: true, clients: [], sources: [], redisClients: [], monitoring: [] },
+  metrics: { enabled: true, redisExporterImage: DEFAULT_IMAGES.redisExporter },
   zookeeper: {
     replicas: 3,
     image: DEFAULT_IMAGES.zookeeper,

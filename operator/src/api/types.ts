@@ -178,10 +178,18 @@ export interface NetworkPolicySpec {
   monitoring: NetworkPolicyPeer[];
 }
 
+export interface MetricsSpec {
+  /** Exporters on every component: ZooKeeper's provider, Kafka's JMX agent, a redis_exporter sidecar. */
+  enabled: boolean;
+  /** Image of the redis_exporter sidecar (runs /redis_exporter). */
+  redisExporterImage: string;
+}
+
 export interface CacheTierSpec {
   paused: boolean;
   podAntiAffinity: AntiAffinity;
   networkPolicy: NetworkPolicySpec;
+  metrics: MetricsSpec;
   zookeeper: ZooKeeperSpec;
   kafka: KafkaSpec;
   redis: RedisSpec;

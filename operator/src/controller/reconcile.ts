@@ -36,6 +36,7 @@ import type { CacheTier, Condition, ResolvedCacheTier } from '../api/types.js';
 import { resolve } from '../api/defaults.js';
 import type { KubeClient } from '../runtime/kube.js';
 import { describeError, isNotFound } from '../runtime/kube.js';
+import { forgetTier, recordTierConditions } from '../metrics.js';
 import type { Recorder } from '../runtime/events.js';
 import type { RenderOptions } from '../render/index.js';
 import { renderAll } from '../render/index.js';
@@ -125,6 +126,7 @@ export class Reconciler {
     if (!tier || tier.metadata.deletionTimestamp) {
       // Gone or going: children carry ownerReferences, the garbage collector removes them.
       this.backoff.delete(key);
+      forgetTier(namespace, name);
       return { applied: [], statusWritten: false };
     }
     const resolved = resolve(tier);
@@ -263,6 +265,7 @@ export class Reconciler {
     redis: RedisStepOutcome,
     topics: TopicsStepOutcome,
   ): Promise<boolean> {
+    recordTierConditions(pass.tier.metadata.namespace, pass.tier.metadata.name, conditions);
     const patch = activeStatusPatch({
       tier: pass.tier,
       resolved: pass.resolved,

@@ -28,7 +28,8 @@ import {
   statefulSet,
 } from './builders.js';
 import type { KubeObject } from './object.js';
-import { KAFKA_PORT } from '../../../packages/contract/src/index.js';
+import { KAFKA_JMX_AGENT_PATH, KAFKA_JMX_CONFIG_FILE, KAFKA_JMX_RULES, kafkaJmxAgentArg } from './config/kafka-jmx.js';
+import { KAFKA_PORT, METRICS_PORTS } from '../../../packages/contract/src/index.js';
 
 const C = 'kafka' as const;
 
@@ -63,9 +64,26 @@ export function kafkaStartScript(tier: ResolvedCacheTier, clusterDomain: string)
     `src="\${CACHETIER_KAFKA_CONFIG:-${configMountPath(C)}/${KAFKA_CONFIG_FILE}}"`,
     `out_dir="\${CACHETIER_KAFKA_RUNTIME_DIR:-${KAFKA_RUNTIME_CONFIG_DIR}}"`,
     `sed -e "s/${BROKER_ID_PLACEHOLDER}/$ordinal/g" -e "s/${POD_HOST_PLACEHOLDER}/$pod_host/g" "$src" > "$out_dir/${KAFKA_CONFIG_FILE}"`,
+    ...(tier.spec.metrics.enabled ? jmxAgentLines() : []),
     `exec "\${CACHETIER_KAFKA_START:-${KAFKA_HOME}/bin/kafka-server-start.sh}" "$out_dir/${KAFKA_CONFIG_FILE}"`,
     '',
   ].join('\n');
+}
+
+/**
+ * spec.metrics: load the JMX exporter agent when the image holds it; an image without it (upstream
+ * apache/kafka) runs the broker without metrics rather than not at all, and says so in its log.
+ */
+function jmxAgentLines(): string[] {
+  const arg = kafkaJmxAgentArg('$agent', METRICS_PORTS.kafka, `${configMountPath(C)}/${KAFKA_JMX_CONFIG_FILE}`);
+  return [
+    `agent="\${CACHETIER_KAFKA_JMX_AGENT:-${KAFKA_JMX_AGENT_PATH}}"`,
+    'if [ -f "$agent" ]; then',
+    `  KAFKA_OPTS="\${KAFKA_OPTS:-} ${arg}"; export KAFKA_OPTS`,
+    'else',
+    '  echo "no JMX exporter agent at $agent: this broker exports no metrics" >&2',
+    'fi',
+  ];
 }
 
 export function kafkaConfigFiles(tier: ResolvedCacheTier, ctx: RenderContext): Record<string, string> {
@@ -79,6 +97,7 @@ export function kafkaConfigFiles(tier: ResolvedCacheTier, ctx: RenderContext): R
       logDir: KAFKA_LOG_DIRS,
     }),
     [KAFKA_START_SCRIPT]: kafkaStartScript(tier, ctx.clusterDomain),
+    ...(tier.spec.metrics.enabled ? { [KAFKA_JMX_CONFIG_FILE]: KAFKA_JMX_RULES } : {}),
   };
 }
 
@@ -94,7 +113,7 @@ export function renderKafka(tier: ResolvedCacheTier, ctx: RenderContext): KubeOb
     image: k.image,
     command: ['sh', `${configMountPath(C)}/${KAFKA_START_SCRIPT}`],
     env,
-    ports: containerPorts(PORTS),
+    ports: containerPorts(tier.spec.metrics.enabled ? [...PORTS, { name: 'metrics', port: METRICS_PORTS.kafka }] : PORTS),
     resources: resources(k.resources),
     readinessProbe: { tcpSocket: { port: KAFKA_PORT }, initialDelaySeconds: 10, periodSeconds: 10, timeoutSeconds: 5 },
     livenessProbe: {

@@ -16,6 +16,7 @@
 //                            spec.networkPolicy.monitoring (/metrics)
 //   app layer 8080        <- the distribution layer; spec.networkPolicy.monitoring (/metrics)
 //   distribution 8080     <- spec.networkPolicy.clients (empty = anyone); monitoring
+//   exporters (spec.metrics: ZooKeeper 7000, Kafka 9404, redis_exporter 9121) <- monitoring only
 // Probes: kubelet probes come from the node, which the CNI lets through (kube-router and the
 // common CNIs allow a node to reach its own pods); exec probes never touch the network.
 import type { LabelSelector, NetworkPolicyPeer, ResolvedCacheTier } from '../api/types.js';
@@ -23,7 +24,7 @@ import { objectMeta, selectorLabels } from './common.js';
 import type { Component } from './names.js';
 import type { RenderContext } from './builders.js';
 import type { KubeObject } from './object.js';
-import { KAFKA_PORT, OPENRESTY_PORT, PRODUCER_HTTP_PORT, REDIS_PORT, ZK_PORTS } from '../../../packages/contract/src/index.js';
+import { KAFKA_PORT, METRICS_PORTS, OPENRESTY_PORT, PRODUCER_HTTP_PORT, REDIS_PORT, ZK_PORTS } from '../../../packages/contract/src/index.js';
 
 export const REDIS_CLUSTER_BUS_PORT = REDIS_PORT + 10000;
 
@@ -99,10 +100,16 @@ function monitoringRule(tier: ResolvedCacheTier, port: number): IngressRule[] {
   return m.length > 0 ? [{ from: userPeers(m), ports: tcp(port) }] : [];
 }
 
+/** The monitoring rule for a component's exporter port (spec.metrics on; nothing when monitoring is unset). */
+function exporterRule(tier: ResolvedCacheTier, port: number): IngressRule[] {
+  return tier.spec.metrics.enabled ? monitoringRule(tier, port) : [];
+}
+
 export function zookeeperNetworkPolicy(tier: ResolvedCacheTier, op: OperatorIdentity): RenderedNetworkPolicy {
   return policy(tier, 'zookeeper', [
     { from: [component(tier, 'zookeeper')], ports: tcp(ZK_PORTS.client, ZK_PORTS.peer, ZK_PORTS.election) },
     { from: [component(tier, 'kafka'), component(tier, 'producer'), operatorPeer(op)], ports: tcp(ZK_PORTS.client) },
+    ...exporterRule(tier, METRICS_PORTS.zookeeper),
   ]);
 }
 
@@ -118,6 +125,7 @@ export function kafkaNetworkPolicy(tier: ResolvedCacheTier, op: OperatorIdentity
       ],
       ports: tcp(KAFKA_PORT),
     },
+    ...exporterRule(tier, METRICS_PORTS.kafka),
   ]);
 }
 
@@ -134,6 +142,7 @@ export function redisNetworkPolicy(tier: ResolvedCacheTier, op: OperatorIdentity
       ],
       ports: tcp(REDIS_PORT),
     },
+    ...exporterRule(tier, METRICS_PORTS.redisExporter),
   ]);
 }
 

@@ -16,13 +16,14 @@ import {
   containerPorts,
   dataStorage,
   fieldEnv,
+  plainEnv,
   resources,
   secretEnv,
   service,
   statefulSet,
 } from './builders.js';
 import type { KubeObject } from './object.js';
-import { REDIS_PASSWORD_ENV, REDIS_PORT } from '../../../packages/contract/src/index.js';
+import { METRICS_PORTS, REDIS_PASSWORD_ENV, REDIS_PORT } from '../../../packages/contract/src/index.js';
 
 const C = 'redis' as const;
 
@@ -54,6 +55,33 @@ export function redisArgs(tier: ResolvedCacheTier): string[] {
     args.push('--requirepass', `$(${REDIS_PASSWORD_ENV})`, '--masterauth', `$(${REDIS_PASSWORD_ENV})`);
   }
   return args;
+}
+
+/**
+ * spec.metrics: redis_exporter next to the member, speaking only to it (127.0.0.1), configured by
+ * environment so the upstream image (entrypoint /redis_exporter) and cachetier.local/redis (which
+ * links /redis_exporter to Debian's prometheus-redis-exporter) run the same container.
+ */
+export function redisExporterContainer(tier: ResolvedCacheTier): V1Container {
+  const r = tier.spec.redis;
+  const env: V1EnvVar[] = [
+    plainEnv('REDIS_ADDR', `redis://127.0.0.1:${REDIS_PORT}`),
+    plainEnv('REDIS_EXPORTER_WEB_LISTEN_ADDRESS', `:${METRICS_PORTS.redisExporter}`),
+    // Per-key and per-command cardinality stays off: slots, replication, memory and clients only.
+    plainEnv('REDIS_EXPORTER_INCL_SYSTEM_METRICS', 'false'),
+  ];
+  if (r.auth) env.push(secretEnv('REDIS_PASSWORD', r.auth.passwordSecretRef));
+  return {
+    name: 'metrics',
+    image: tier.spec.metrics.redisExporterImage,
+    command: ['/redis_exporter'],
+    env,
+    ports: containerPorts([{ name: 'metrics', port: METRICS_PORTS.redisExporter }]),
+    resources: { requests: { cpu: '10m', memory: '16Mi' }, limits: { memory: '64Mi' } },
+    readinessProbe: { tcpSocket: { port: METRICS_PORTS.redisExporter }, initialDelaySeconds: 2, periodSeconds: 10, timeoutSeconds: 5 },
+    livenessProbe: { tcpSocket: { port: METRICS_PORTS.redisExporter }, initialDelaySeconds: 10, periodSeconds: 20, timeoutSeconds: 5, failureThreshold: 3 },
+    volumeMounts: [],
+  };
 }
 
 export function renderRedis(tier: ResolvedCacheTier, ctx: RenderContext): KubeObject[] {
@@ -103,7 +131,7 @@ export function renderRedis(tier: ResolvedCacheTier, ctx: RenderContext): KubeOb
       uid: REDIS_UID,
       replicas: redisStatefulSetReplicas(tier, ctx),
       serviceName: headlessName(tier, C),
-      containers: [container],
+      containers: tier.spec.metrics.enabled ? [container, redisExporterContainer(tier)] : [container],
       volumes: [configMapVolume(tier, C), ...storage.volumes],
       volumeClaimTemplates: storage.volumeClaimTemplates,
       // A removed member's volume goes with it: an ordinal that returns later starts empty (the

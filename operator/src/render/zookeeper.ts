@@ -25,7 +25,7 @@ import {
   statefulSet,
 } from './builders.js';
 import type { KubeObject } from './object.js';
-import { ZK_PORTS } from '../../../packages/contract/src/index.js';
+import { METRICS_PORTS, ZK_PORTS } from '../../../packages/contract/src/index.js';
 
 const C = 'zookeeper' as const;
 
@@ -76,6 +76,7 @@ export function zookeeperConfigFiles(tier: ResolvedCacheTier): Record<string, st
       electionPort: ZK_PORTS.election,
       // A pod's own DNS name may not resolve yet when it starts.
       quorumListenOnAllIPs: true,
+      ...(tier.spec.metrics.enabled ? { metrics: { port: METRICS_PORTS.zookeeper } } : {}),
     }),
     [ZK_START_SCRIPT]: zookeeperStartScript(),
   };
@@ -100,7 +101,7 @@ export function renderZooKeeper(tier: ResolvedCacheTier, _ctx: RenderContext): K
     image: zk.image,
     command: ['sh', `${configMountPath(C)}/${ZK_START_SCRIPT}`],
     env,
-    ports: containerPorts(PORTS),
+    ports: containerPorts(tier.spec.metrics.enabled ? [...PORTS, { name: 'metrics', port: METRICS_PORTS.zookeeper }] : PORTS),
     resources: resources(zk.resources),
     readinessProbe: {
       exec: { command: ZK_READINESS_COMMAND },

@@ -8,3 +8,5 @@ export const ZK_PORTS = { client: 2181, peer: 2888, election: 3888 } as const;
 export const PRODUCER_HTTP_PORT = 8080;
 /** Both OpenResty layers listen here. */
 export const OPENRESTY_PORT = 8080;
+/** Prometheus exporters the operator renders (spec.metrics), each on a container port named `metrics`. */
+export const METRICS_PORTS = { zookeeper: 7000, kafka: 9404, redisExporter: 9121 } as const;

@@ -132,6 +132,8 @@ export class ChangeConsumer {
   private async onBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
     if (batch.messages.length === 0) return;
     const batchStart = Date.now();
+    const lagLabels = { topic: batch.topic, partition: String(batch.partition) };
+    this.metrics.consumerLag.set(lagLabels, Number(batch.offsetLagLow()));
     const newestTs = Number(batch.messages[batch.messages.length - 1].timestamp);
     if (Number.isFinite(newestTs)) this.metrics.batchDelivery.observe(Math.max(0, batchStart - newestTs) / 1000);
     const good: { msg: ChangeMessage; timestamp: number; m: KafkaMessage }[] = [];
@@ -179,6 +181,7 @@ export class ChangeConsumer {
     }
     resolveOffset(batch.messages[batch.messages.length - 1].offset);
     this.metrics.batchProcessing.observe((Date.now() - batchStart) / 1000);
+    this.metrics.consumerLag.set(lagLabels, Number(batch.offsetLag()));
   }
 
   private async retrying(fn: () => Promise<void>, stopped: () => boolean): Promise<void> {

@@ -23,6 +23,7 @@ export function createMetrics() {
     accessLogs: new Counter({ name: `${p}access_log_records_total`, help: 'access-log records counted', labelNames: ['result'] as const, registers: [registry] }),
     consumerUp: new Gauge({ name: `${p}kafka_consumer_up`, help: '1 while the consumer is in its group with a recent heartbeat (Kafka trouble shows here, not in readiness)', labelNames: ['consumer'] as const, registers: [registry] }),
     replicationWaitTimeouts: new Counter({ name: `${p}replication_wait_timeouts_total`, help: 'batches whose writes did not reach a replica within the bound before their offsets were committed', registers: [registry] }),
+    consumerLag: new Gauge({ name: `${p}consumer_lag_messages`, help: 'cache-message messages behind the partition end, as of the last batch fetched (this batch included while it runs)', labelNames: ['topic', 'partition'] as const, registers: [registry] }),
     hotProducts: new Gauge({ name: `${p}hot_products`, help: 'products currently flagged hot', registers: [registry] }),
   };
 }

@@ -19,7 +19,12 @@ export interface ZooKeeperConfigInput {
   clientPortAddress?: string;
   /** In pods a server's own DNS name is not yet resolvable at start: listen on all IPs. */
   quorumListenOnAllIPs: boolean;
+  /** ZooKeeper's Prometheus metrics provider on this port (/metrics); omitted = none. */
+  metrics?: { port: number; /** Bind to one address (integration tier); omitted = all. */ host?: string };
 }
+
+/** ZooKeeper's built-in provider (zookeeper-prometheus-metrics, in the zookeeper:3.8.x image's lib/). */
+export const ZK_METRICS_PROVIDER = 'org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider';
 
 /** Keys the user may not override: they are the ensemble's identity and wiring. */
 export const ZK_RESERVED_KEYS = ['dataDir', 'clientPort', 'clientPortAddress'];
@@ -46,6 +51,8 @@ export function renderZooCfg(spec: ZooKeeperSpec, input: ZooKeeperConfigInput): 
   };
   assertSingleLineConfig('spec.zookeeper.config', spec.config);
   for (const [k, v] of Object.entries(spec.config)) {
+    // With spec.metrics on, the operator's provider settings win over the user's.
+    if (input.metrics && k.startsWith('metricsProvider.')) continue;
     if (!ZK_RESERVED_KEYS.includes(k) && !k.startsWith('server.')) base[k] = v;
   }
   const lines = [
@@ -54,6 +61,10 @@ export function renderZooCfg(spec: ZooKeeperSpec, input: ZooKeeperConfigInput): 
     `clientPort=${input.clientPort}`,
   ];
   if (input.clientPortAddress) lines.push(`clientPortAddress=${input.clientPortAddress}`);
+  if (input.metrics) {
+    lines.push(`metricsProvider.className=${ZK_METRICS_PROVIDER}`, `metricsProvider.httpPort=${input.metrics.port}`);
+    if (input.metrics.host) lines.push(`metricsProvider.httpHost=${input.metrics.host}`);
+  }
   for (const k of Object.keys(base).sort()) lines.push(`${k}=${base[k]}`);
   for (const s of input.servers) {
     lines.push(`server.${s.id}=${s.host}:${input.peerPort}:${input.electionPort}`);

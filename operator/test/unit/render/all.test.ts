@@ -290,8 +290,8 @@ describe('renderAll', () => {
         w.spec.template.spec.containers.flatMap((c: J) => (c.env ?? []).filter((e: J) => e.valueFrom?.secretKeyRef)),
       );
       if (tier.spec.redis.auth) {
-        // Redis (REDIS_PASSWORD + REDISCLI_AUTH), producer, two OpenResty layers.
-        expect(secretRefs).toHaveLength(5);
+        // Redis (REDIS_PASSWORD + REDISCLI_AUTH), its metrics sidecar, producer, two OpenResty layers.
+        expect(secretRefs).toHaveLength(6);
         for (const e of secretRefs) expect(e.valueFrom.secretKeyRef).toEqual(AUTH.passwordSecretRef);
       } else {
         expect(secretRefs).toEqual([]);

@@ -19,7 +19,8 @@ function startAs(objs: J[], hostname: string) {
   return runStartScript(f['start.sh'], { HOSTNAME: hostname }, 'echo "ARG:$1"; cat "$1"', (dir, fake) => {
     const src = `${dir}/server.properties.template`;
     writeFileSync(src, f['server.properties']);
-    return { CACHETIER_KAFKA_CONFIG: src, CACHETIER_KAFKA_RUNTIME_DIR: dir, CACHETIER_KAFKA_START: fake };
+    // No agent at this path: the broker starts without metrics (tested in metrics.test.ts).
+    return { CACHETIER_KAFKA_CONFIG: src, CACHETIER_KAFKA_RUNTIME_DIR: dir, CACHETIER_KAFKA_START: fake, CACHETIER_KAFKA_JMX_AGENT: `${dir}/none.jar` };
   });
 }
 

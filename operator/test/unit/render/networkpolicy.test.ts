@@ -131,10 +131,18 @@ describe('NetworkPolicies: what the CR names', () => {
     expect(admitted(named.get('shop-openresty-distribution')!).get(8080)).toEqual([...CLIENTS, ...MONITORING]);
   });
 
-  test('monitoring lands on the HTTP ports serving /metrics (producer, both OpenResty layers), nowhere else', () => {
+  test('monitoring lands on the HTTP ports serving /metrics (producer, both OpenResty layers) and on the exporter ports, nowhere else', () => {
     expect(admitted(named.get('shop-producer')!).get(8080)).toEqual([peer('openresty-app'), OP_PEER, ...MONITORING]);
     expect(admitted(named.get('shop-openresty-app')!).get(8080)).toEqual([peer('openresty-distribution'), ...MONITORING]);
-    for (const name of ['shop-zookeeper', 'shop-kafka', 'shop-redis']) expect(JSON.stringify(named.get(name))).not.toContain('prometheus');
+    expect(admitted(named.get('shop-zookeeper')!).get(7000)).toEqual(MONITORING);
+    expect(admitted(named.get('shop-kafka')!).get(9404)).toEqual(MONITORING);
+    expect(admitted(named.get('shop-redis')!).get(9121)).toEqual(MONITORING);
+    for (const [name, port] of [['shop-zookeeper', 2181], ['shop-kafka', 9092], ['shop-redis', 6379]] as const) {
+      expect(JSON.stringify(admitted(named.get(name)!).get(port))).not.toContain('prometheus');
+    }
+    // Exporters off: no exporter port is opened.
+    const off = policies({ networkPolicy: { monitoring: MONITORING }, metrics: { enabled: false } });
+    for (const name of ['shop-zookeeper', 'shop-kafka', 'shop-redis']) expect(JSON.stringify(off.get(name))).not.toContain('prometheus');
   });
 
   test('monitoring alone leaves the distribution layer open to anyone', () => {

@@ -14,10 +14,20 @@ local _M = {}
 
 local REQ_2XX = metrics.slot("cachetier_requests_total", 'route="product",code="2xx"')
 local REQ_4XX = metrics.slot("cachetier_requests_total", 'route="product",code="4xx"')
-local HIT_PRODUCT, HIT_SHOP = {}, {}
+local HIT_PRODUCT, HIT_SHOP, LATENCY = {}, {}, {}
 for _, level in ipairs({ "L1", "L2", "L3", "stale", "negative", "error" }) do
   HIT_PRODUCT[level] = metrics.slot("cachetier_cache_hits_total", 'kind="product",level="' .. level .. '"')
   HIT_SHOP[level] = metrics.slot("cachetier_cache_hits_total", 'kind="shop",level="' .. level .. '"')
+  LATENCY[level] = metrics.histogram("cachetier_request_duration_seconds", 'layer="app",level="' .. level .. '"')
+end
+local now, start_time = ngx.now, ngx.req.start_time
+
+-- Latency of this request so far (nginx's cached clock: millisecond resolution), by product level.
+local function observe(level)
+  local h = LATENCY[level]
+  if h then
+    metrics.observe(h, now() - start_time())
+  end
 end
 -- The id rule (cachetier.ids): the id string itself, or nil.
 local function parse_id(v)
@@ -204,6 +214,7 @@ function _M.product(force_html)
     ngx.print('{"error":"not found"}')
     metrics.add(REQ_4XX)
     accesslog.send_request(pid, log_head)
+    observe(plevel)
     return ngx.exit(404)
   elseif not pentry then
     metrics.inc("cachetier_cache_misses_total")
@@ -221,6 +232,7 @@ function _M.product(force_html)
       metrics.inc("cachetier_requests_total", 'route="product",code="5xx"')
     end
     accesslog.send_request(pid, log_head)
+    observe(plevel)
     return ngx.exit(code)
   end
 
@@ -252,6 +264,7 @@ function _M.product(force_html)
   end
   metrics.add(REQ_2XX)
   accesslog.send_request(pid, log_head)
+  observe(plevel)
 end
 
 function _M.product_html()

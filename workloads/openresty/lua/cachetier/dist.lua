@@ -184,11 +184,26 @@ function _M.route()
   ctx.members, ctx.kind, ctx.try = list, kind, 0
 end
 
+local LATENCY = {}
+local function latency(level)
+  local h = LATENCY[level]
+  if not h then
+    h = metrics.histogram("cachetier_request_duration_seconds", 'layer="distribution",level="' .. level .. '"')
+    LATENCY[level] = h
+  end
+  return h
+end
+local KNOWN_LEVEL = { L1 = true, L2 = true, L3 = true, stale = true, negative = true, error = true }
+
 function _M.header_filter()
   local ctx = ngx.ctx
   if ctx.members then
-    ngx.header["X-Routed-To"] = ctx.peer
-    ngx.header["X-Route"] = ctx.kind
+    local h = ngx.header
+    h["X-Routed-To"] = ctx.peer
+    h["X-Route"] = ctx.kind
+    -- the app member's X-Cache-Level; "none" when it gave none (an error, a refusal)
+    local level = h["X-Cache-Level"]
+    metrics.observe(latency(KNOWN_LEVEL[level] and level or "none"), ngx.now() - ngx.req.start_time())
   end
 end
 

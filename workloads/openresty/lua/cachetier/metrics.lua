@@ -22,6 +22,7 @@ local HELP = {
   cachetier_route_total = { "counter", "Distribution decisions by kind (hash, hot)." },
   cachetier_hot_ids = { "gauge", "Hot product ids currently flagged." },
   cachetier_members = { "gauge", "App-layer members in the ring." },
+  cachetier_request_duration_seconds = { "histogram", "Product request latency at this layer (app: until the response is written; distribution: until the app member's response headers) by the level that answered the product." },
 }
 
 local function dict()
@@ -66,6 +67,40 @@ function _M.inc_fast(name, labels, n)
   counts[s] = counts[s] + (n or 1)
 end
 
+-- Histograms: cumulative bucket counters, _sum and _count, all hot-path slots (see above).
+local BUCKETS = { 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5 }
+local NBUCKETS = #BUCKETS
+local histograms = {}
+
+-- name: histogram name; labels: preformatted 'k="v"'. Returns a handle for observe().
+function _M.histogram(name, labels)
+  local id = name .. "{" .. labels .. "}"
+  local h = histograms[id]
+  if not h then
+    h = {}
+    for i = 1, NBUCKETS do
+      h[i] = _M.slot(name .. "_bucket", labels .. ',le="' .. tostring(BUCKETS[i]) .. '"')
+    end
+    h.inf = _M.slot(name .. "_bucket", labels .. ',le="+Inf"')
+    h.sum = _M.slot(name .. "_sum", labels)
+    h.count = _M.slot(name .. "_count", labels)
+    histograms[id] = h
+  end
+  return h
+end
+
+function _M.observe(h, v)
+  for i = NBUCKETS, 1, -1 do
+    if v > BUCKETS[i] then
+      break
+    end
+    counts[h[i]] = counts[h[i]] + 1
+  end
+  counts[h.inf] = counts[h.inf] + 1
+  counts[h.count] = counts[h.count] + 1
+  counts[h.sum] = counts[h.sum] + v
+end
+
 function _M.flush()
   local d = dict()
   if not d then
@@ -107,6 +142,9 @@ function _M.render()
   local out, described = {}, {}
   for _, k in ipairs(keys) do
     local name = k:match("^([%w_]+)")
+    if not HELP[name] then -- a histogram's series are described under the histogram's name
+      name = name:match("^(.-)_bucket$") or name:match("^(.-)_sum$") or name:match("^(.-)_count$") or name
+    end
     if not described[name] and HELP[name] then
       described[name] = true
       out[#out + 1] = "# HELP " .. name .. " " .. HELP[name][2]
