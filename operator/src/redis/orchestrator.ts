@@ -74,7 +74,7 @@ export class Orchestrator implements RedisOrchestrator {
   }
 
   async reconcile(desired: RedisDesiredShape, members: RedisMember[], currentStatefulSetReplicas: number): Promise<RedisReconcileResult> {
-    const pool = new ConnPool(this.factory, desired.password);
+    const pool = new ConnPool(this.factory, desired.password, desired.username);
     const run: Run = { events: [], notes: [], losses: [] };
     const start = Date.now();
     const want = desired.masters * (1 + desired.replicasPerMaster);
@@ -428,7 +428,7 @@ export class Orchestrator implements RedisOrchestrator {
   private migrator(pool: ConnPool, v: View, d: RedisDesiredShape): SlotMigrator {
     return new SlotMigrator(
       pool,
-      { password: d.password, batchKeys: this.o.migrateBatchKeys, migrateTimeoutMs: Math.max(2000, this.o.timeoutMs - 2000), retries: this.o.migrateRetries, hooks: this.o.hooks },
+      { username: d.username, password: d.password, batchKeys: this.o.migrateBatchKeys, migrateTimeoutMs: Math.max(2000, this.o.timeoutMs - 2000), retries: this.o.migrateRetries, hooks: this.o.hooks },
       this.masters(v),
     );
   }

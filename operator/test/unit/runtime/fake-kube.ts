@@ -167,7 +167,14 @@ export class FakeKube implements KubeClient {
   }
 
   async getSecret(namespace: string, name: string): Promise<Record<string, string> | undefined> {
-    return clone(this.secrets.get(`${namespace}/${name}`));
+    const direct = this.secrets.get(`${namespace}/${name}`);
+    if (direct) return clone(direct);
+    // A Secret the operator created or applied: decoded like the API client does.
+    const obj = this.objects.get(key('v1', 'Secret', namespace, name));
+    if (!obj) return undefined;
+    const out: Record<string, string> = {};
+    for (const [k, v] of Object.entries((obj.data ?? {}) as Record<string, string>)) out[k] = Buffer.from(v, 'base64').toString('utf8');
+    return out;
   }
 
   // ------------------------------------------------------------------ events
