@@ -105,8 +105,9 @@ export function parseConfig(env: Env): ProducerConfig {
     problems.push(`LOCK_ROOT must be an absolute znode path, got ${JSON.stringify(lockRoot)}`);
   }
   const password = env[E.redisPassword];
-  const username = env[E.redisUsername]?.trim();
-  const passwordFile = env[E.redisPasswordFile]?.trim();
+  // Both rendered, so both required: the producer never connects without an ACL user.
+  const username = str(E.redisUsername);
+  const passwordFile = str(E.redisPasswordFile);
 
   const cfg: ProducerConfig = {
     kafka: {

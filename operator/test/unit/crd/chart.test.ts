@@ -72,7 +72,7 @@ describeHelm('helm chart cachetier-operator', () => {
         ...expand('', ['services', 'configmaps'], ['get', 'create', 'patch']),
         ...expand('policy', ['poddisruptionbudgets'], ['get', 'create', 'patch']),
         ...expand('', ['pods'], ['list', 'watch']),
-        ...expand('', ['secrets'], ['get']),
+        ...expand('', ['secrets'], ['get', 'create', 'patch']),
         ...expand('', ['events'], ['create', 'patch']),
       ].sort(),
     );

@@ -52,7 +52,14 @@ export class FakeKube implements KubeClient {
   readonly objects = new Map<string, KObject>();
   readonly tiers = new Map<string, CacheTier>();
   pods: PodInfo[] = [];
-  readonly secrets = new Map<string, Record<string, string>>();
+  /**
+   * Secrets read with getSecret. The Redis passwords Secret of the controller tests' tier
+   * (shop-ns/shop) exists, so those tests see only the children's writes; the observe step's
+   * tests delete it to see it created.
+   */
+  readonly secrets = new Map<string, Record<string, string>>([
+    ['shop-ns/shop-redis-passwords', { operator: 'pw-operator', replication: 'pw-replication', producer: 'pw-producer', app: 'pw-app', distribution: 'pw-distribution' }],
+  ]);
   readonly leases = new Map<string, LeaseRecord>();
   readonly events: EventBody[] = [];
   writes: Write[] = [];
