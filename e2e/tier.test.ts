@@ -83,8 +83,13 @@ async function changeAndSee(productId: number, timeoutMs = 60_000): Promise<numb
   return Date.now() - started;
 }
 
-/** A throwaway pod running a shell script with redis-cli (cluster redirects followed). */
+/**
+ * A throwaway pod running a shell script with redis-cli (cluster redirects followed), as the
+ * `operator` ACL user: its password from the passwords Secret's volume into REDISCLI_AUTH.
+ */
 async function redisPod(name: string, script: string): Promise<void> {
+  const auth = 'export REDISCLI_AUTH="$(cat /auth/operator)"; ';
+  const authed = script.replaceAll('redis-cli ', 'redis-cli --no-auth-warning --user operator ');
   await kubectl(['-n', NS, 'delete', 'pod', name, '--ignore-not-found', '--wait=true']);
   const pod = {
     apiVersion: 'v1',
@@ -98,10 +103,12 @@ async function redisPod(name: string, script: string): Promise<void> {
           name: 'cli',
           image: REDIS_IMAGE,
           imagePullPolicy: 'IfNotPresent',
-          command: ['sh', '-c', script],
+          command: ['sh', '-c', auth + authed],
           securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
+          volumeMounts: [{ name: 'auth', mountPath: '/auth', readOnly: true }],
         },
       ],
+      volumes: [{ name: 'auth', secret: { secretName: `${TIER}-redis-passwords`, items: [{ key: 'operator', path: 'operator' }] } }],
     },
   };
   await kubectl(['-n', NS, 'apply', '-f', '-'], JSON.stringify(pod));
