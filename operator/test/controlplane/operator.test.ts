@@ -389,11 +389,13 @@ maybe('operator on a real control plane, with the chart RBAC', () => {
     await waitFor('the producer Deployment to scale after unpausing', async () => (await getObj('deployment', producer))?.spec?.replicas === replicas + 1, 20_000);
   }, 180_000);
 
-  test('drift in a Service, ConfigMap and PDB (not watched) is put back by the next reconcile', async () => {
+  test('drift in a Service, ConfigMap, PDB and Secret (not watched) is put back by the next reconcile', async () => {
     const drifted = [
       ['service', `${TIER}-producer`],
       ['configmap', `${TIER}-zookeeper-config`],
       ['poddisruptionbudget', `${TIER}-zookeeper`],
+      // The rendered Redis ACL Secret (users.acl, auth.conf) is a child like the others.
+      ['secret', `${TIER}-redis-acl`],
     ] as const;
     for (const [kind, name] of drifted) {
       expect(await getObj(kind, name)).toBeDefined();
