@@ -22,7 +22,7 @@ import { adminAuth, startRedisCluster, TEST_REDIS_CREDENTIALS } from '../hack/lo
 import { startZooKeeperEnsemble } from '../hack/local/zookeeper.js';
 import { ZkLocks } from '../workloads/cache-producer/src/zklock.js';
 import pino from 'pino';
-import { INVALIDATION_CHANNEL } from '../packages/contract/src/index.js';
+import { INVALIDATION_CHANNEL, parseInvalidation } from '../packages/contract/src/index.js';
 
 const IP = process.env.BENCH_IP_PREFIX ?? '127.0.5';
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 90_000);
@@ -230,7 +230,8 @@ async function main(): Promise<void> {
       const lat: number[] = [];
       const ackMs: number[] = [];
       await sub.subscribe(INVALIDATION_CHANNEL);
-      sub.on('message', (_c, key: string) => {
+      sub.on('message', (_c, message: string) => {
+        const { key } = parseInvalidation(message);
         const t = sentAt.get(key);
         if (t !== undefined) {
           lat.push(Date.now() - t);

@@ -26,7 +26,7 @@ jest.setTimeout(30 * 60_000);
 const READY_WITHIN_MS = Number(process.env.E2E_READY_MINUTES ?? 15) * 60_000;
 const REDIS_SVC = `${TIER}-redis`;
 const REDIS_IMAGE = process.env.E2E_REDIS_IMAGE ?? 'cachetier.local/redis:7.0.15';
-const COMPONENT_CONDITIONS = ['ZooKeeperReady', 'KafkaReady', 'RedisReady', 'ProducerReady', 'OpenRestyReady', 'SlotsCovered', 'ReplicaPlacement', 'TopicsReady'];
+const COMPONENT_CONDITIONS = ['ZooKeeperReady', 'KafkaReady', 'RedisReady', 'ProducerReady', 'OpenRestyReady', 'SlotsCovered', 'ReplicaPlacement', 'TopicsReady', 'ChangesFlowing'];
 const COMPONENTS = ['zookeeper', 'kafka', 'redis', 'producer', 'openresty-distribution', 'openresty-app'];
 
 let dist: PortForward;

@@ -20,6 +20,7 @@ import { startServers, type Servers } from './runtime/servers.js';
 import { configFromEnv, type OperatorConfig } from './runtime/config.js';
 import { createRedisOrchestrator } from './redis/index.js';
 import { createTopicManager } from './kafka/index.js';
+import { createProducerProbe } from './producer/probe.js';
 
 /** One cheap request that proves the API server is reachable and we are authenticated. */
 async function preflight(kc: k8s.KubeConfig, timeoutMs: number): Promise<void> {
@@ -105,6 +106,7 @@ async function main(): Promise<void> {
     topics: createTopicManager({
       onLog: (e) => log.warn({ area: 'kafka', kafkaNamespace: e.namespace, kafkaLevel: e.level, ...e.extra }, e.message),
     }),
+    producers: createProducerProbe(),
     recorder,
     log,
   });

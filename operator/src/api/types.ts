@@ -180,6 +180,20 @@ export interface TopicStatus {
   message?: string;
 }
 
+/** A reshard in progress, as the operator last wrote it. */
+export interface RedisMigrationStatus {
+  /** "1365/4096 slots moved" (the printer column). */
+  progress: string;
+  slotsTotal: number;
+  slotsMoved: number;
+  slotsFailed: number;
+  keysMoved: number;
+  /** "shop-redis-0 -> shop-redis-6: 341 slots", one per source/target pair. */
+  moves: string[];
+  startedAt: string;
+  updatedAt: string;
+}
+
 export interface CacheTierStatus {
   observedGeneration?: number;
   conditions?: Condition[];
@@ -187,8 +201,8 @@ export interface CacheTierStatus {
     /** Masters that own slots; the scale subresource's status replicas. */
     readyMasters: number;
     members?: RedisMemberStatus[];
-    /** Non-null while a slot migration is in progress (survives operator restarts). */
-    migration?: Record<string, unknown> | null;
+    /** Set while slots move (scale in/out); removed when the moves are done. */
+    migration?: RedisMigrationStatus | null;
   };
   topics?: TopicStatus[];
   endpoints?: Record<string, string>;

@@ -2,21 +2,23 @@
 // True/False/Unknown with a CamelCase reason and a human message; lastTransitionTime moves only
 // when the status changes.
 import type { Condition, ResolvedCacheTier } from '../api/types.js';
-import type { ConditionUpdate, RedisReconcileResult } from '../orchestration/types.js';
+import type { ConditionUpdate, ProducerPodHealth, RedisReconcileResult } from '../orchestration/types.js';
 import type { KObject } from '../runtime/kube.js';
 import { childName, type Component } from '../render/names.js';
 
 export const COMPONENT_CONDITIONS = ['ZooKeeperReady', 'KafkaReady', 'RedisReady', 'ProducerReady', 'OpenRestyReady'] as const;
 export const REDIS_CONDITIONS = ['SlotsCovered', 'SlotsBalanced', 'MembershipHealthy', 'ReplicaPlacement', 'KeyspaceIntact'] as const;
 export const TOPICS_CONDITION = 'TopicsReady';
+export const CHANGES_CONDITION = 'ChangesFlowing';
+export const VOLUMES_CONDITION = 'VolumesMatchSpec';
 export const READY = 'Ready';
 export const PAUSED = 'Paused';
 
 /** Order in status.conditions: Ready first, then components, then orchestration. */
-export const CONDITION_ORDER: readonly string[] = [READY, PAUSED, ...COMPONENT_CONDITIONS, ...REDIS_CONDITIONS, TOPICS_CONDITION];
+export const CONDITION_ORDER: readonly string[] = [READY, PAUSED, ...COMPONENT_CONDITIONS, VOLUMES_CONDITION, ...REDIS_CONDITIONS, TOPICS_CONDITION, CHANGES_CONDITION];
 
 /** Types the reconciler computes itself; every other type in status came from the Redis orchestrator. */
-const RECONCILER_CONDITIONS: ReadonlySet<string> = new Set([READY, PAUSED, ...COMPONENT_CONDITIONS, TOPICS_CONDITION]);
+const RECONCILER_CONDITIONS: ReadonlySet<string> = new Set([READY, PAUSED, ...COMPONENT_CONDITIONS, VOLUMES_CONDITION, TOPICS_CONDITION, CHANGES_CONDITION]);
 
 /**
  * Merge freshly computed conditions with the previous ones: a condition whose status did not
@@ -145,6 +147,32 @@ export function componentConditions(
     updates.push(dist.status !== 'True' ? dist : app);
   }
   return updates;
+}
+
+// ---- changes flowing: the producers' Kafka consumers, as the producer pods report them -------
+
+/**
+ * ChangesFlowing from what each ready producer pod says about its consumers. A producer stays
+ * ready (it serves reads) while Kafka is down, so this is where an outage of the change feed
+ * shows: False as soon as one pod's cache-message or access-log consumer is out of its group.
+ */
+export function changesFlowingCondition(health: ProducerPodHealth[]): ConditionUpdate {
+  const type = CHANGES_CONDITION;
+  if (health.length === 0) return { type, status: 'Unknown', reason: 'NoProducerPod', message: 'no ready producer pod to ask' };
+  const asked = health.filter((h) => h.error === undefined);
+  const unasked = health.filter((h) => h.error !== undefined).map((h) => `${h.pod}: ${h.error}`);
+  const down = (pick: (h: ProducerPodHealth) => boolean | undefined) => asked.filter((h) => !pick(h)).map((h) => h.pod);
+  const changes = down((h) => h.changes);
+  const accessLog = down((h) => h.accessLog);
+  const problems: string[] = [];
+  if (changes.length > 0) problems.push(`cache-message not consumed by ${changes.length}/${health.length} producer pods (${changes.join(', ')}): updates do not reach Redis`);
+  if (accessLog.length > 0) problems.push(`access-log not consumed by ${accessLog.length}/${health.length} producer pods (${accessLog.join(', ')}): hot products are not tracked`);
+  const tail = unasked.length > 0 ? `; not answering: ${unasked.join('; ')}` : '';
+  if (problems.length > 0) {
+    return { type, status: 'False', reason: changes.length > 0 ? 'ChangeConsumerDown' : 'AccessLogConsumerDown', message: `${problems.join('; ')} (is Kafka reachable?)${tail}`.slice(0, 1000) };
+  }
+  if (asked.length === 0) return { type, status: 'Unknown', reason: 'ProbeFailed', message: unasked.join('; ').slice(0, 1000) };
+  return { type, status: 'True', reason: 'Consuming', message: `${asked.length}/${health.length} producer pods consume cache-message and access-log${tail}`.slice(0, 1000) };
 }
 
 // ---- orchestration conditions: whatever the Redis orchestrator reports ----------------------

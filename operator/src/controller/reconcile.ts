@@ -1,14 +1,17 @@
 // The reconcile of one CacheTier, as a pipeline of named steps (each in its own module, each
 // testable alone):
 //   observe -> orchestrate Redis -> render -> apply children -> conditions -> topics
-//           -> status -> events -> requeue
+//           -> changes flowing -> status -> events -> requeue
 // - observe (steps/observe.ts): the live Redis StatefulSet, the Redis pods, the password;
 // - orchestrate Redis (steps/redis.ts): one call into the Redis orchestrator, which decides the
 //   Redis StatefulSet's replicas;
 // - render (render/index.ts, pure) and apply children (steps/apply.ts): write only what differs;
-// - conditions (conditions.ts): one per component from the workloads' status, plus whatever the
-//   Redis orchestrator reports;
+// - conditions (conditions.ts): one per component from the workloads' status, VolumesMatchSpec
+//   (volumes.ts: claim-template changes a StatefulSet cannot take), plus whatever the Redis
+//   orchestrator reports;
 // - topics (steps/topics.ts): once Kafka is ready;
+// - changes flowing (steps/changes.ts): the producer pods' Kafka consumers, as they report them
+//   (a producer stays ready through a Kafka outage, so its Deployment cannot show one);
 // - status (status.ts): assembled from all of the above, written only when it changed;
 // - events: condition transitions and what the orchestration reported;
 // - requeue: again soon while not converged, backing off while nothing changes.
@@ -37,13 +40,15 @@ import type { RenderOptions } from '../render/index.js';
 import { renderAll } from '../render/index.js';
 import type { KubeObject } from '../render/object.js';
 import { childName, type Component } from '../render/names.js';
-import type { ConditionUpdate, OrchestrationEvent, RedisOrchestrator, TopicManager } from '../orchestration/types.js';
+import type { ConditionUpdate, OrchestrationEvent, ProducerProbe, RedisOrchestrator, TopicManager } from '../orchestration/types.js';
 import { PAUSED, READY, componentConditions, mergeConditions, orchestrationConditions, readyCondition } from './conditions.js';
 import { activeStatusPatch, redisStatus, statusChanges } from './status.js';
 import { observeRedis, type RedisObservation } from './steps/observe.js';
-import { orchestrateRedis, type RedisStepOutcome } from './steps/redis.js';
+import { migrationStatusWriter, orchestrateRedis, type RedisStepOutcome } from './steps/redis.js';
 import { applyChildren, type ApplyOutcome, type ChildState } from './steps/apply.js';
 import { reconcileTopics, type TopicsStepOutcome } from './steps/topics.js';
+import { checkChangesFlowing } from './steps/changes.js';
+import { volumesCondition } from './volumes.js';
 import type { Logger } from '../log.js';
 import { silentLogger } from '../log.js';
 
@@ -51,6 +56,7 @@ export interface ReconcilerDeps {
   kube: KubeClient;
   redis: RedisOrchestrator;
   topics: TopicManager;
+  producers: ProducerProbe;
   recorder: Recorder;
   /** Defaults to renderAll; tests inject their own renderer. */
   render?: (tier: ResolvedCacheTier, opts: RenderOptions) => KubeObject[];
@@ -150,6 +156,7 @@ export class Reconciler {
     const updates = this.componentAndOrchestrationConditions(pass, applied, observed, redis);
     const topics = await this.reconcileTopics(pass, applied, updates);
     updates.push(topics.condition);
+    updates.push(await this.checkChangesFlowing(pass, updates));
     const { ready, conditions, transitions } = this.mergeConditions(pass, updates);
     const statusWritten = await this.writeActiveStatus(pass, conditions, observed, redis, topics);
     this.emitEvents(pass, transitions, [...redis.events, ...topics.events]);
@@ -168,9 +175,22 @@ export class Reconciler {
     return observed;
   }
 
-  /** orchestrate Redis: one call behind orchestration/types.ts; decides the StatefulSet's replicas. */
-  private orchestrateRedis(pass: Pass, observed: RedisObservation): Promise<RedisStepOutcome> {
-    return orchestrateRedis(this.deps.redis, pass.resolved, observed, pass.log);
+  /**
+   * orchestrate Redis: one call behind orchestration/types.ts; decides the StatefulSet's replicas.
+   * While slots move, status.redis.migration is written as they go (and kept in the pass's copy of
+   * the status, so the pass's own status write removes it once the moves are over).
+   */
+  private async orchestrateRedis(pass: Pass, observed: RedisObservation): Promise<RedisStepOutcome> {
+    const { namespace, name } = pass.tier.metadata;
+    const migration = migrationStatusWriter(async (m) => {
+      await this.deps.kube.patchCacheTierStatus(namespace, name, { redis: { migration: m } });
+      pass.tier.status = { ...pass.tier.status, redis: { readyMasters: 0, ...pass.tier.status?.redis, migration: m } };
+    }, this.now, pass.log);
+    try {
+      return await orchestrateRedis(this.deps.redis, pass.resolved, observed, pass.log, migration.onProgress);
+    } finally {
+      await migration.flush();
+    }
   }
 
   /** apply children: write what differs; Created/Updated/ApplyFailed events as they happen. */
@@ -196,6 +216,7 @@ export class Reconciler {
         replicas: redis.replicas,
         passwordProblem: observed.passwordProblem,
       }),
+      volumesCondition(applied.volumeChanges, pass.tier.metadata.namespace),
       ...orchestrationConditions(redis.result, redis.problem, pass.tier.status?.conditions),
     ];
   }
@@ -206,6 +227,12 @@ export class Reconciler {
     const kafka = applied.children.get(`StatefulSet/${childName(pass.resolved, 'kafka')}`)?.live;
     const kafkaReplicas = num((kafka?.spec as { replicas?: unknown } | undefined)?.replicas);
     return reconcileTopics(this.deps.topics, pass.resolved, kafkaReady, kafkaReplicas);
+  }
+
+  /** changes flowing: once the producer and the topics are ready, from the producer pods. */
+  private checkChangesFlowing(pass: Pass, updates: ConditionUpdate[]): Promise<ConditionUpdate> {
+    const isTrue = (type: string) => updates.find((c) => c.type === type)?.status === 'True';
+    return checkChangesFlowing(this.deps.kube, this.deps.producers, pass.resolved, { producer: isTrue('ProducerReady'), topics: isTrue('TopicsReady') });
   }
 
   /** Ready from all the others, merged with the previous conditions (transition times kept). */

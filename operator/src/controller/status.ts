@@ -1,8 +1,8 @@
 // Status assembly: what the reconciler writes to CacheTier.status, built from what the steps
 // found. Pure functions; the write itself (only when something changed) is the reconciler's.
-import type { CacheTier, CacheTierStatus, Condition, RedisMemberStatus, ResolvedCacheTier, TopicStatus } from '../api/types.js';
+import type { CacheTier, CacheTierStatus, Condition, RedisMemberStatus, RedisMigrationStatus, ResolvedCacheTier, TopicStatus } from '../api/types.js';
 import type { PodInfo } from '../runtime/kube.js';
-import type { ConditionUpdate, RedisReconcileResult, TopicReconcileResult } from '../orchestration/types.js';
+import type { ConditionUpdate, MigrationProgress, RedisReconcileResult, TopicReconcileResult } from '../orchestration/types.js';
 import { tierEndpoints } from '../render/names.js';
 import { deepEqual } from './diff.js';
 import { podOrdinal } from './steps/observe.js';
@@ -37,6 +37,10 @@ export function redisStatus(
   if (result) {
     out.readyMasters = result.readyMasters;
     out.members = result.members.map(memberStatus);
+    // The pass's moves are over (done, aborted or resumed next pass): no migration to show.
+    // null removes a written one (merge patch); absent stays absent, so idle passes write nothing.
+    if (out.migration) out.migration = null;
+    else delete out.migration;
   } else if (problem?.reason === 'PodsNotRunning' || problem?.reason === 'PasswordUnavailable') {
     out.readyMasters = 0;
     out.members = pods
@@ -50,6 +54,20 @@ export function redisStatus(
       });
   }
   return out;
+}
+
+/** status.redis.migration from the orchestrator's progress report. */
+export function migrationStatus(p: MigrationProgress, startedAt: string, updatedAt: string): RedisMigrationStatus {
+  return {
+    progress: `${p.slotsMoved}/${p.slotsTotal} slots moved${p.slotsFailed ? `, ${p.slotsFailed} failed` : ''}`,
+    slotsTotal: p.slotsTotal,
+    slotsMoved: p.slotsMoved,
+    slotsFailed: p.slotsFailed,
+    keysMoved: p.keysMoved,
+    moves: p.moves.slice(0, 32).map((m) => `${m.from} -> ${m.to}: ${m.slots} slots`),
+    startedAt,
+    updatedAt,
+  };
 }
 
 export interface StatusInputs {

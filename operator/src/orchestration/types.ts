@@ -59,11 +59,22 @@ export interface RedisReconcileResult {
   converged: boolean;
 }
 
+/** How far a reshard is: reported while slots move (the moves of one pass can take minutes). */
+export interface MigrationProgress {
+  slotsTotal: number;
+  slotsMoved: number;
+  slotsFailed: number;
+  keysMoved: number;
+  /** Source and target pods with the slots each pair moves. */
+  moves: { from: string; to: string; slots: number }[];
+}
+
 export interface RedisOrchestrator {
   reconcile(
     desired: RedisDesiredShape,
     members: RedisMember[],
     currentStatefulSetReplicas: number,
+    onProgress?: (p: MigrationProgress) => void,
   ): Promise<RedisReconcileResult>;
 }
 
@@ -76,4 +87,20 @@ export interface TopicReconcileResult {
 
 export interface TopicManager {
   reconcile(brokers: string[], topics: TopicSpec[]): Promise<TopicReconcileResult>;
+}
+
+/** What one producer pod says about its Kafka consumers (its /readyz detail). */
+export interface ProducerPodHealth {
+  pod: string;
+  /** The cache-message consumer is in its group and heartbeating. */
+  changes?: boolean;
+  /** The access-log consumer (hot products) likewise. */
+  accessLog?: boolean;
+  /** Set when the pod could not be asked (no answer, not JSON). */
+  error?: string;
+}
+
+/** Asks producer pods how their Kafka consumers are doing. */
+export interface ProducerProbe {
+  health(pods: { pod: string; host: string; port: number }[]): Promise<ProducerPodHealth[]>;
 }

@@ -2,7 +2,7 @@
 // from the pure decision (decide.ts, over plan.ts and membership.ts) and carries it out here in
 // one small, re-observable step; status.ts reports on the settled view. All state lives in the cluster itself (nodes.conf,
 // MIGRATING/IMPORTING), so any run can pick up where a dead one stopped.
-import type { OrchestrationEvent, RedisDesiredShape, RedisMember, RedisOrchestrator, RedisReconcileResult } from '../orchestration/types.js';
+import type { MigrationProgress, OrchestrationEvent, RedisDesiredShape, RedisMember, RedisOrchestrator, RedisReconcileResult } from '../orchestration/types.js';
 import { ConnPool, errMsg, ioredisFactory, type ConnFactory } from './client.js';
 import { decide, describe, replicasOf, type Action, type ActionKind } from './decide.js';
 import { wipeMember } from './membership.js';
@@ -73,9 +73,14 @@ export class Orchestrator implements RedisOrchestrator {
     this.factory = opts.connFactory ?? ioredisFactory(this.o.timeoutMs);
   }
 
-  async reconcile(desired: RedisDesiredShape, members: RedisMember[], currentStatefulSetReplicas: number): Promise<RedisReconcileResult> {
+  async reconcile(
+    desired: RedisDesiredShape,
+    members: RedisMember[],
+    currentStatefulSetReplicas: number,
+    onProgress?: (p: MigrationProgress) => void,
+  ): Promise<RedisReconcileResult> {
     const pool = new ConnPool(this.factory, desired.password, desired.username);
-    const run: Run = { events: [], notes: [], losses: [] };
+    const run: Run = { events: [], notes: [], losses: [], onProgress };
     const start = Date.now();
     const want = desired.masters * (1 + desired.replicasPerMaster);
     this.currentPhase = 'observe';
@@ -248,7 +253,7 @@ export class Orchestrator implements RedisOrchestrator {
       run.notes.push(`slot moves wait: ${notReady.join(', ')}`);
       return 'waiting';
     }
-    const failed = await this.executeMoves(pool, v, moves, run.events, d);
+    const failed = await this.executeMoves(pool, v, moves, run, d);
     if (failed > 0) {
       // Aborted moves left their owners unchanged; retrying at once would fail the same way.
       run.notes.push(`${failed} slot move(s) failed and were aborted; retrying on the next reconcile`);
@@ -434,13 +439,42 @@ export class Orchestrator implements RedisOrchestrator {
   }
 
   /** Runs the moves; returns how many failed (and were aborted). */
-  private async executeMoves(pool: ConnPool, v: View, moves: SlotMove[], events: OrchestrationEvent[], d: RedisDesiredShape): Promise<number> {
+  /** Reports how far the moves are (results so far) to the run's progress listener, if any. */
+  private progressReporter(v: View, moves: SlotMove[], results: MoveResult[], run: Run): () => void {
+    const listener = run.onProgress;
+    if (!listener) return () => undefined;
+    const pod = (id: string) => v.byId.get(id)?.member.pod ?? short(id);
+    const pairs = new Map<string, { from: string; to: string; slots: number }>();
+    for (const m of moves) {
+      const k = `${m.from}>${m.to}`;
+      const p = pairs.get(k) ?? { from: pod(m.from), to: pod(m.to), slots: 0 };
+      p.slots++;
+      pairs.set(k, p);
+    }
+    const list = [...pairs.values()];
+    return () => {
+      let moved = 0;
+      let failed = 0;
+      let keys = 0;
+      for (const r of results) {
+        if (r.ok) moved++;
+        else failed++;
+        keys += r.keys;
+      }
+      listener({ slotsTotal: moves.length, slotsMoved: moved, slotsFailed: failed, keysMoved: keys, moves: list });
+    };
+  }
+
+  private async executeMoves(pool: ConnPool, v: View, moves: SlotMove[], run: Run, d: RedisDesiredShape): Promise<number> {
+    const { events } = run;
     const pairKey = (m: SlotMove) => `${m.from}>${m.to}`;
     const groups = new Map<string, SlotMove[]>();
     for (const m of moves) groups.set(pairKey(m), [...(groups.get(pairKey(m)) ?? []), m]);
     let cap: AtomicCapability = 'none';
     if (this.o.atomicMigration) cap = await detectAtomicMigration(v.byId.get(moves[0].to)!.conn);
     const results: MoveResult[] = [];
+    const report = this.progressReporter(v, moves, results, run);
+    report();
     if (cap !== 'none') {
       for (const g of groups.values()) {
         const src = v.byId.get(g[0].from)!;
@@ -451,6 +485,7 @@ export class Orchestrator implements RedisOrchestrator {
         } catch (e) {
           for (const m of g) results.push({ ...m, ok: false, keys: 0, error: errMsg(e) });
         }
+        report();
       }
     } else {
       // Interleave pairs so concurrent moves hit different sources and targets.
@@ -472,6 +507,7 @@ export class Orchestrator implements RedisOrchestrator {
             }
             results.push({ ...m, ok: false, keys: 0, error: errMsg(e) });
           }
+          report();
         }
       };
       await Promise.all(Array.from({ length: Math.max(1, this.o.migrateConcurrency) }, worker));

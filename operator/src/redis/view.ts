@@ -2,7 +2,7 @@
 // (observe) and folded into one view (slot owners, open moves, who stays, who leaves, the
 // established cluster). The orchestrator decides from this view only, so any run can pick up
 // where a dead one stopped.
-import type { OrchestrationEvent, RedisMember } from '../orchestration/types.js';
+import type { MigrationProgress, OrchestrationEvent, RedisMember } from '../orchestration/types.js';
 import { errMsg, type ConnPool, type RedisConn } from './client.js';
 import { establishedCluster, isEmptyMember, type ClusterFacts, type MemberFacts } from './membership.js';
 import { isMaster, parseClusterNodes, parseInfo, SLOT_COUNT, type ClusterNodeLine } from './parse.js';
@@ -53,6 +53,8 @@ export interface Run {
   /** Why work waits; "shape: ..." notes say the desired shape cannot be kept. */
   notes: string[];
   losses: Loss[];
+  /** Told how far slot moves are while they run. */
+  onProgress?: (p: MigrationProgress) => void;
 }
 
 export function short(id: string | undefined): string {

@@ -333,6 +333,48 @@ maybe('operator on a real control plane, with the chart RBAC', () => {
     if (scale) expect(scale.spec.replicas).toBe(5);
   }, 120_000);
 
+  test('status.redis.migration is accepted by the API server and shown in the RESHARD column', async () => {
+    const migration = {
+      progress: '1365/4096 slots moved',
+      slotsTotal: 4096,
+      slotsMoved: 1365,
+      slotsFailed: 0,
+      keysMoved: 13650,
+      moves: ['shop-redis-0 -> shop-redis-6: 1366 slots'],
+      startedAt: '2026-01-01T00:00:00Z',
+      updatedAt: '2026-01-01T00:00:02Z',
+    };
+    await cp.k(['patch', 'cachetier', TIER, '-n', NS, '--subresource=status', '--type=merge', '-p', JSON.stringify({ status: { redis: { migration } } })]);
+    const table = await cp.k(['get', 'cachetier', TIER, '-n', NS]);
+    const [head, row] = table.trim().split('\n');
+    const col = head.indexOf('RESHARD');
+    expect(col).toBeGreaterThan(0);
+    expect(row.slice(col)).toMatch(/^1365\/4096 slots moved/);
+    expect((await getTier(TIER)).status?.redis?.migration).toEqual(migration);
+    await cp.k(['patch', 'cachetier', TIER, '-n', NS, '--subresource=status', '--type=merge', '-p', JSON.stringify({ status: { redis: { migration: null } } })]);
+    expect((await getTier(TIER)).status?.redis?.migration).toBeUndefined();
+  }, 60_000);
+
+  test('a volume size change a StatefulSet cannot take: the rest still rolls, VolumesMatchSpec says how; after --cascade=orphan it is re-created and matches', async () => {
+    const sts = `${TIER}-zookeeper`;
+    const size = (o: Obj | undefined) => (o?.spec as { volumeClaimTemplates?: { spec: { resources: { requests: { storage: string } } } }[] } | undefined)?.volumeClaimTemplates?.[0]?.spec.resources.requests.storage;
+    const before = await getObj('statefulset', sts);
+    expect(size(before)).toBe('1Gi');
+    const volumes = async () => (await getTier(TIER)).status?.conditions?.find((c) => c.type === 'VolumesMatchSpec');
+    await patchTier(TIER, { spec: { zookeeper: { storage: { size: '2Gi' }, config: { maxClientCnxns: '90' } } } });
+    await waitFor('the ZooKeeper template to roll', async () => podTemplateHash(await getObj('statefulset', sts)) !== podTemplateHash(before), 20_000);
+    await waitFor('VolumesMatchSpec False', async () => (await volumes())?.status === 'False', 20_000);
+    expect(await volumes()).toMatchObject({ reason: 'ExpansionNeedsSteps' });
+    expect((await volumes())!.message).toMatch(new RegExp(`^${sts}: data: size 1Gi -> 2Gi \\(not applied`));
+    expect(size(await getObj('statefulset', sts))).toBe('1Gi');
+    const refused = JSON.parse(await cp.k(['get', 'events', '-n', NS, '-o', 'json'])) as { items: { reason: string; message: string }[] };
+    expect(refused.items.filter((e) => e.reason === 'ApplyFailed' && e.message.includes(sts))).toEqual([]);
+    // The documented step: the StatefulSet goes, its pods stay; the operator re-creates it.
+    await cp.k(['delete', 'statefulset', sts, '-n', NS, '--cascade=orphan']);
+    await waitFor('re-created with 2Gi', async () => size(await getObj('statefulset', sts)) === '2Gi', 30_000);
+    await waitFor('VolumesMatchSpec True', async () => (await volumes())?.status === 'True', 30_000);
+  }, 120_000);
+
   test('a config change rolls only its component; rollout restart is not reverted; a deleted child comes back; paused stops changes', async () => {
     const before = await children(TIER);
     const workloads = [...before.values()].filter((o) => o.kind === 'StatefulSet' || o.kind === 'Deployment');

@@ -2,8 +2,18 @@
 // cannot import this file: workloads/openresty/lua/cachetier/cache.lua repeats the key prefixes
 // (KINDS), and gets the channel and hot-set key through the rendered LuaConfig.
 
-/** Pub/sub channel on which every written key is announced (OpenResty L1 drops it). */
+/**
+ * Pub/sub channel on which every written key is announced (OpenResty L1 drops it). A message is
+ * `<key> <version>`: the version the write stored, so a late message never evicts a newer copy
+ * (cache.lua). A bare `<key>` (no version) drops every copy of that key.
+ */
 export const INVALIDATION_CHANNEL = 'cachetier:invalidate';
+
+/** An invalidation message's key and version (undefined when it names the key only). */
+export function parseInvalidation(message: string): { key: string; version?: number } {
+  const m = /^(\S+) (\d+)$/.exec(message);
+  return m ? { key: m[1], version: Number(m[2]) } : { key: message };
+}
 /** Sorted set of hot product ids, score = expiry in epoch ms. */
 export const HOT_SET_KEY = 'cachetier:hot';
 /** Cache entry keys: `${prefix}${id}`. */

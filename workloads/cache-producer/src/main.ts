@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
 import { Cluster } from 'ioredis';
 import pino from 'pino';
+import { parseInvalidation } from '../../../packages/contract/src/index.js';
 import { ConfigError, parseConfig, redisAuth } from './config.js';
 import { ChangeConsumer, createKafka } from './consumer.js';
 import { HotService } from './hotservice.js';
@@ -53,7 +54,10 @@ async function main(): Promise<void> {
   // Other replicas' writes: drop our local copy so reads go back to Redis.
   const sub = redis.duplicate();
   sub.on('error', (e) => log.warn({ err: String(e) }, 'redis subscriber error'));
-  sub.on('message', (_ch: string, key: string) => producer.local.delete(key));
+  sub.on('message', (_ch: string, message: string) => {
+    const { key, version } = parseInvalidation(message);
+    producer.forget(key, version);
+  });
   await sub.subscribe(cfg.invalidationChannel);
 
   const kafka = createKafka(cfg, log.child({ part: 'kafka' }), `cache-producer-${randomUUID().slice(0, 8)}`);

@@ -41,6 +41,16 @@ export class Producer {
     return serviceId === 'productInfoService' ? this.cfg.sources.productInfoService : this.cfg.sources.shopInfoService;
   }
 
+  /**
+   * Another replica wrote key at `version` (an invalidation message): drop our copy unless it is
+   * already that version or newer (a late message never evicts a newer copy); no version: drop it.
+   */
+  forget(key: string, version?: number): void {
+    const cur = version === undefined ? undefined : decodeStored(this.local.get(key));
+    if (cur && cur.version >= (version ?? 0)) return;
+    this.local.delete(key);
+  }
+
   /** CAS-write one version of an entity, then update the local cache to what Redis now holds. */
   async write(entity: Entity, value: string, version: number, ttlMs: number, origin: string, weakTombstone = false): Promise<{ result: WriteResult; value: string }> {
     const key = redisKey(entity);

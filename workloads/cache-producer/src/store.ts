@@ -5,7 +5,8 @@ import type { Cluster } from 'ioredis';
 
 /**
  * KEYS[1] key; ARGV[1] new version; ARGV[2] new value (JSON, starting with {"_v":N);
- * ARGV[3] TTL ms ("0" = none); ARGV[4] invalidation channel ("" = don't publish);
+ * ARGV[3] TTL ms ("0" = none); ARGV[4] invalidation channel ("" = don't publish; the message is
+ * "<key> <version written>", see the contract's INVALIDATION_CHANNEL);
  * ARGV[5] "1" = announce every write, "0" = only writes that replace a stored value (a read-through
  * fill of an absent key: no L1 anywhere holds a copy of it, and announcing would make every app
  * layer drop the fill it just made);
@@ -44,7 +45,9 @@ if ttl and ttl > 0 then
 else
   redis.call('SET', KEYS[1], value)
 end
-if ARGV[4] ~= '' and (cur or ARGV[5] == '1') then redis.call('PUBLISH', ARGV[4], KEYS[1]) end
+if ARGV[4] ~= '' and (cur or ARGV[5] == '1') then
+  redis.call('PUBLISH', ARGV[4], KEYS[1] .. ' ' .. string.format('%d', newv))
+end
 return {1, value}
 `;
 

@@ -6,6 +6,7 @@ import type { KObject, KubeClient } from '../../runtime/kube.js';
 import { describeError, isConflict } from '../../runtime/kube.js';
 import type { KubeObject } from '../../render/object.js';
 import { firstDifference, formatPath } from '../diff.js';
+import { claimTemplateChange, withLiveClaimTemplates, type ClaimTemplateChange } from '../volumes.js';
 import type { Logger } from '../../log.js';
 
 /** Children read/applied at once in one reconcile (a tier has ~30). */
@@ -32,6 +33,8 @@ export interface ApplyOutcome {
   errors: string[];
   /** Created / Updated / ApplyFailed, in render order. */
   events: ChildEvent[];
+  /** StatefulSets applied with their live claim templates: what the spec asks that they cannot take. */
+  volumeChanges: ClaimTemplateChange[];
 }
 
 /**
@@ -47,6 +50,7 @@ export interface KnownChild {
 
 interface ChildOutcome {
   id: string;
+  volumeChange?: ClaimTemplateChange;
   applied?: boolean;
   error?: string;
   event?: ChildEvent;
@@ -101,14 +105,17 @@ export async function applyChildren(
     try {
       const live = isKnown ? known.live : await kube.get(ref);
       st.live = live;
-      const diff = live ? firstDifference(obj, live) : [];
-      if (!diff) return { id };
-      const body = { ...obj, metadata: { ...obj.metadata, namespace: ref.namespace } } as KObject;
+      // Immutable claim templates: apply everything else, report the volume change.
+      const volumeChange = live && ref.kind === 'StatefulSet' ? claimTemplateChange(obj, live) : undefined;
+      const want = volumeChange && live ? withLiveClaimTemplates(obj, live) : obj;
+      const diff = live ? firstDifference(want, live) : [];
+      if (!diff) return { id, volumeChange };
+      const body = { ...want, metadata: { ...want.metadata, namespace: ref.namespace } } as KObject;
       st.live = live ? await kube.apply(body) : await createOrApply(kube, body);
       const verb = live ? 'Updated' : 'Created';
       const msg = live ? `updated ${ref.kind} ${ref.name} (${formatPath(diff)} differed)` : `created ${ref.kind} ${ref.name}`;
       log.info({ child: id }, msg);
-      return { id, applied: true, event: { type: 'Normal', reason: verb, message: msg } };
+      return { id, applied: true, volumeChange, event: { type: 'Normal', reason: verb, message: msg } };
     } catch (err) {
       const msg = describeError(err);
       st.readError = msg;
@@ -116,8 +123,9 @@ export async function applyChildren(
       return { id, error: `${id}: ${msg}`, event: { type: 'Warning', reason: 'ApplyFailed', message: `${ref.kind} ${ref.name}: ${msg}` } };
     }
   });
-  const out: ApplyOutcome = { children, applied: [], errors: [], events: [] };
+  const out: ApplyOutcome = { children, applied: [], errors: [], events: [], volumeChanges: [] };
   for (const o of outcomes) {
+    if (o.volumeChange) out.volumeChanges.push(o.volumeChange);
     if (o.applied) out.applied.push(o.id);
     if (o.error) out.errors.push(o.error);
     if (o.event) out.events.push(o.event);

@@ -2,7 +2,7 @@
 import { execFileSync } from 'node:child_process';
 import { Cluster, Redis } from 'ioredis';
 import { startRedisNode, type RedisNodeHandle, type StartRedisNodesOptions } from '../../../../hack/local/redis.js';
-import type { RedisDesiredShape, RedisOrchestrator, RedisReconcileResult } from '../../../src/orchestration/types.js';
+import type { MigrationProgress, RedisDesiredShape, RedisOrchestrator, RedisReconcileResult } from '../../../src/orchestration/types.js';
 import { isMaster, parseClusterNodes, parseInfo, SLOT_COUNT } from '../../../src/redis/parse.js';
 
 export const IP_PREFIX = '127.0.1';
@@ -57,14 +57,14 @@ export async function drive(
   desired: RedisDesiredShape,
   nodes: RedisNodeHandle[],
   nodeOpts: StartRedisNodesOptions,
-  opts: { maxRounds?: number; onRound?: (r: RedisReconcileResult) => void } = {},
+  opts: { maxRounds?: number; onRound?: (r: RedisReconcileResult) => void; onProgress?: (p: MigrationProgress) => void } = {},
 ): Promise<RedisReconcileResult> {
   let last: RedisReconcileResult | undefined;
   const history: string[] = [];
   const events: RedisReconcileResult['events'] = [];
   for (let round = 0; round < (opts.maxRounds ?? 30); round++) {
     const current = nodes.length;
-    last = await orch.reconcile(desired, nodes.map((n) => n.member()), current);
+    last = await orch.reconcile(desired, nodes.map((n) => n.member()), current, opts.onProgress);
     opts.onRound?.(last);
     events.push(...last.events);
     history.push(`${last.statefulSetReplicas}/${last.converged}: ${last.conditions.map((c) => `${c.type}=${c.status}`).join(',')}`);

@@ -6,6 +6,7 @@ import { rm } from 'node:fs/promises';
 import { startRedisNodes, type RedisNodeHandle, type StartRedisNodesOptions } from '../../../../hack/local/redis.js';
 import { makeRootDir, sleep } from '../../../../hack/local/procs.js';
 import { createRedisOrchestrator } from '../../../src/redis/index.js';
+import type { MigrationProgress } from '../../../src/orchestration/types.js';
 import { clusterInfo, cond, drive, IP_PREFIX, openSlots, placement, requireRedisServer, startWriter, strayKeys, verifyKeys } from './helpers.js';
 
 jest.setTimeout(420_000);
@@ -28,12 +29,14 @@ describe('scaling masters under write load', () => {
     const seeds = nodes.slice(0, 3).map((n) => ({ host: n.host, port: n.port }));
     const w = startWriter(seeds);
     const shrinkSeen: Array<{ sts: number; members: number; balanced: string }> = [];
+    const progress: MigrationProgress[] = [];
     try {
       await sleep(1500);
       for (const masters of [4, 6, 3]) {
         const r = await drive(orch, { masters, replicasPerMaster: 1 }, nodes, opts, {
           maxRounds: 40,
           onRound: (x) => shrinkSeen.push({ sts: x.statefulSetReplicas, members: nodes.length, balanced: cond(x, 'SlotsBalanced')!.status }),
+          onProgress: (x) => progress.push(structuredClone(x)),
         });
         expect(nodes).toHaveLength(masters * 2);
         expect(cond(r, 'SlotsCovered')?.status).toBe('True');
@@ -47,7 +50,21 @@ describe('scaling masters under write load', () => {
           expect(m.sameNode).toBe(0);
           expect(Math.abs(m.slots - 16384 / masters)).toBeLessThan(1);
         }
-        if (masters === 4) expect(r.events.filter((e) => e.reason === 'SlotsMoved').length).toBeGreaterThanOrEqual(3);
+        if (masters === 4) {
+          expect(r.events.filter((e) => e.reason === 'SlotsMoved').length).toBeGreaterThanOrEqual(3);
+          // Progress was reported while the slots moved: from none to all, never backwards, every
+          // pair naming the new master (the 4th master is one of the two new pods).
+          expect(progress.length).toBeGreaterThan(2);
+          expect(progress[0]).toMatchObject({ slotsMoved: 0, slotsFailed: 0 });
+          const last = progress[progress.length - 1];
+          expect(last.slotsMoved).toBe(last.slotsTotal);
+          expect(last.slotsTotal).toBe(4096);
+          expect(last.keysMoved).toBeGreaterThan(0);
+          expect(progress.every((x, i) => i === 0 || x.slotsMoved >= progress[i - 1].slotsMoved || x.slotsTotal !== progress[i - 1].slotsTotal)).toBe(true);
+          expect(new Set(last.moves.map((m) => m.to)).size).toBe(1);
+          expect(last.moves.map((m) => m.slots).reduce((a, b) => a + b, 0)).toBe(4096);
+          progress.length = 0;
+        }
         if (masters === 3) {
           // Drained masters' slots were spread over every remaining master.
           const targets = new Set(r.events.filter((e) => e.reason === 'SlotsMoved').map((e) => / to (\S+)$/.exec(e.message.replace(/ \(atomic.*$/, ''))?.[1]));

@@ -6,6 +6,9 @@ import type { KubeObject, RenderOptions } from '../../../src/render/index.js';
 import { configHash, labels, objectMeta, selectorLabels } from '../../../src/render/common.js';
 import { childName, headlessName, type Component } from '../../../src/render/names.js';
 import type {
+  MigrationProgress,
+  ProducerPodHealth,
+  ProducerProbe,
   RedisDesiredShape,
   RedisMember,
   RedisOrchestrator,
@@ -101,13 +104,45 @@ export function redisPods(count: number, running = true): PodInfo[] {
   }));
 }
 
+export function producerPods(count: number): PodInfo[] {
+  return Array.from({ length: count }, (_, i) => ({
+    name: `${NAME}-producer-abc-${i}`,
+    namespace: NS,
+    labels: { 'app.kubernetes.io/name': 'producer', 'app.kubernetes.io/instance': NAME },
+    phase: 'Running',
+    podIP: `10.0.1.${10 + i}`,
+    nodeName: `node-${i % 3}`,
+    ready: true,
+    deleting: false,
+  }));
+}
+
+/** Every producer pod asked says both consumers are up, unless `answer` says otherwise. */
+export class FakeProducers implements ProducerProbe {
+  calls: { pod: string; host: string; port: number }[][] = [];
+  answer?: (pod: string) => Omit<ProducerPodHealth, 'pod'>;
+  async health(pods: { pod: string; host: string; port: number }[]): Promise<ProducerPodHealth[]> {
+    this.calls.push(pods);
+    return pods.map((p) => ({ pod: p.pod, ...(this.answer?.(p.pod) ?? { changes: true, accessLog: true }) }));
+  }
+}
+
 export class FakeRedis implements RedisOrchestrator {
   calls: { desired: RedisDesiredShape; members: RedisMember[]; current: number }[] = [];
   /** Override to shape the result; default: converged, all conditions True, full shape. */
   result?: (desired: RedisDesiredShape, members: RedisMember[], current: number) => Partial<RedisReconcileResult>;
 
-  async reconcile(desired: RedisDesiredShape, members: RedisMember[], current: number): Promise<RedisReconcileResult> {
+  /** Reported through onProgress during the next reconcile (then cleared), with `beforeEach` run first. */
+  progress: MigrationProgress[] = [];
+  beforeEach?: () => void;
+
+  async reconcile(desired: RedisDesiredShape, members: RedisMember[], current: number, onProgress?: (p: MigrationProgress) => void): Promise<RedisReconcileResult> {
     this.calls.push({ desired, members, current });
+    for (const p of this.progress.splice(0)) {
+      this.beforeEach?.();
+      onProgress?.(p);
+      await new Promise((r) => setImmediate(r));
+    }
     const base: RedisReconcileResult = {
       members: members.map((m, i) => ({ pod: m.pod, role: i < desired.masters ? 'master' : 'replica', kubernetesNode: m.node })),
       readyMasters: desired.masters,

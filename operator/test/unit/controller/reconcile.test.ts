@@ -5,7 +5,7 @@ import type { Condition } from '../../../src/api/types.js';
 import { renderAll } from '../../../src/render/index.js';
 import { resolve } from '../../../src/api/defaults.js';
 import { FakeKube } from '../runtime/fake-kube.js';
-import { FakeRedis, FakeTopics, NAME, NS, WORKLOADS, makeTier, name, redisPods, testRender } from './helpers.js';
+import { FakeProducers, FakeRedis, FakeTopics, producerPods, NAME, NS, WORKLOADS, makeTier, name, redisPods, testRender } from './helpers.js';
 
 /** What the API server does to our objects: canonical quantities, omitted empty values, defaults. */
 function apiServerDefaults(o: KObject): void {
@@ -32,15 +32,17 @@ function setup(spec: Record<string, unknown> = {}) {
   kube.defaulter = apiServerDefaults;
   const redis = new FakeRedis();
   const topics = new FakeTopics();
+  const producers = new FakeProducers();
   let nowMs = Date.parse('2026-01-01T00:00:00Z');
   const now = () => new Date(nowMs);
   const recorder = new EventRecorder(kube, { now });
-  const r = new Reconciler({ kube, redis, topics, recorder, render: testRender, now });
+  const r = new Reconciler({ kube, redis, topics, producers, recorder, render: testRender, now });
   kube.addTier(makeTier(spec));
   return {
     kube,
     redis,
     topics,
+    producers,
     r,
     tick: (ms: number) => {
       nowMs += ms;
@@ -53,7 +55,7 @@ function setup(spec: Record<string, unknown> = {}) {
 /** Everything ready: workloads rolled out, Redis pods running. */
 function allReady(t: ReturnType<typeof setup>) {
   for (const [kind, c] of WORKLOADS) t.kube.markReady(kind, name(c));
-  t.kube.pods = redisPods(6);
+  t.kube.pods = [...redisPods(6), ...producerPods(2)];
 }
 
 describe('reconcile: children', () => {
@@ -214,6 +216,39 @@ describe('reconcile: status', () => {
     expect(out.requeueAfterMs).toBeUndefined();
   });
 
+  test('ChangesFlowing: asked of the ready producer pods once producer and topics are ready; a consumer down is False and Ready False, not a lost pod', async () => {
+    const t = setup();
+    await t.run();
+    expect(t.cond('ChangesFlowing')).toMatchObject({ status: 'Unknown', reason: 'WaitingForProducer' });
+    expect(t.producers.calls).toHaveLength(0);
+    allReady(t);
+    await t.run();
+    expect(t.cond('ChangesFlowing')).toMatchObject({ status: 'True', reason: 'Consuming', message: '2/2 producer pods consume cache-message and access-log' });
+    expect(t.producers.calls.at(-1)).toEqual([
+      { pod: 'shop-producer-abc-0', host: '10.0.1.10', port: 8080 },
+      { pod: 'shop-producer-abc-1', host: '10.0.1.11', port: 8080 },
+    ]);
+    // Kafka gone for one pod's consumer: the pods stay ready (they serve reads), the tier says why.
+    t.producers.answer = (pod) => (pod.endsWith('-1') ? { changes: false, accessLog: true } : { changes: true, accessLog: true });
+    t.tick(60_000);
+    const out = await t.run();
+    expect(t.cond('ProducerReady')?.status).toBe('True');
+    expect(t.cond('ChangesFlowing')).toMatchObject({ status: 'False', reason: 'ChangeConsumerDown' });
+    expect(t.cond('ChangesFlowing')!.message).toMatch(/^cache-message not consumed by 1\/2 producer pods \(shop-producer-abc-1\): updates do not reach Redis/);
+    expect(t.cond('Ready')).toMatchObject({ status: 'False' });
+    expect(out.requeueAfterMs).toBeDefined(); // looked at again soon
+    expect(t.kube.events.filter((e) => e.reason === 'ChangesFlowingFalse')).toHaveLength(1);
+    // A pod that cannot be asked is named; the others still decide.
+    t.producers.answer = (pod) => (pod.endsWith('-1') ? { error: '/readyz: timeout' } : { changes: true, accessLog: false });
+    await t.run();
+    expect(t.cond('ChangesFlowing')).toMatchObject({ status: 'False', reason: 'AccessLogConsumerDown' });
+    expect(t.cond('ChangesFlowing')!.message).toMatch(/not answering: shop-producer-abc-1: \/readyz: timeout$/);
+    t.producers.answer = undefined;
+    await t.run();
+    expect(t.cond('ChangesFlowing')?.status).toBe('True');
+    expect(t.cond('Ready')?.status).toBe('True');
+  });
+
   test('a child still rolling out (observedGeneration behind) is not ready', async () => {
     const t = setup();
     await t.run();
@@ -230,7 +265,7 @@ describe('reconcile: Redis orchestration wiring', () => {
     const t = setup({ redis: { auth: { passwordSecretRef: { name: 'redis-auth', key: 'password' } } } });
     t.kube.secrets.set(`${NS}/redis-auth`, { password: 's3cret' });
     await t.run();
-    t.kube.pods = [...redisPods(4), ...redisPods(6, false).slice(4)];
+    t.kube.pods = [...redisPods(4), ...redisPods(6, false).slice(4), ...producerPods(2)];
     await t.run();
     expect(t.redis.calls).toHaveLength(1);
     const call = t.redis.calls[0];
@@ -242,7 +277,7 @@ describe('reconcile: Redis orchestration wiring', () => {
 
   test('a missing password Secret is reported and the orchestrator is not called', async () => {
     const t = setup({ redis: { auth: { passwordSecretRef: { name: 'nope', key: 'password' } } } });
-    t.kube.pods = redisPods(6);
+    t.kube.pods = [...redisPods(6), ...producerPods(2)];
     await t.run();
     expect(t.redis.calls).toHaveLength(0);
     expect(t.cond('RedisReady')).toMatchObject({ status: 'False', reason: 'PasswordUnavailable', message: 'Secret nope not found' });
@@ -261,7 +296,7 @@ describe('reconcile: Redis orchestration wiring', () => {
     const t = setup({ redis: { masters: 4 } });
     await t.run();
     expect((t.kube.find('StatefulSet', 'shop-redis')!.spec as { replicas: number }).replicas).toBe(8);
-    t.kube.pods = redisPods(8);
+    t.kube.pods = [...redisPods(8), ...producerPods(2)];
     t.kube.editSpec(NS, NAME, { redis: { masters: 3 } });
     let drained = false;
     t.redis.result = (_d, _m, current) =>
@@ -276,10 +311,38 @@ describe('reconcile: Redis orchestration wiring', () => {
     expect((t.kube.find('StatefulSet', 'shop-redis')!.spec as { replicas: number }).replicas).toBe(6);
   });
 
+  test('status.redis.migration is written while slots move (throttled, last report kept) and removed when they are done; idle passes write nothing', async () => {
+    const t = setup();
+    await t.run();
+    allReady(t);
+    await t.run();
+    const moves = [{ from: 'shop-redis-0', to: 'shop-redis-6', slots: 1366 }, { from: 'shop-redis-1', to: 'shop-redis-6', slots: 1365 }, { from: 'shop-redis-2', to: 'shop-redis-6', slots: 1365 }];
+    const at = (moved: number, keys: number) => ({ slotsTotal: 4096, slotsMoved: moved, slotsFailed: 0, keysMoved: keys, moves });
+    t.redis.progress = [at(0, 0), at(100, 1000), at(200, 2000), at(3000, 30000), at(4096, 41000)];
+    t.redis.beforeEach = () => t.tick(1500); // reports 1.5 s apart: every other one is written
+    const seen: unknown[] = [];
+    const patch = t.kube.patchCacheTierStatus.bind(t.kube);
+    t.kube.patchCacheTierStatus = async (ns, n, status) => {
+      seen.push(structuredClone((status.redis as { migration?: unknown } | undefined)?.migration));
+      await patch(ns, n, status);
+    };
+    await t.run();
+    const written = seen.filter((m) => m) as { progress: string; moves: string[]; startedAt: string; updatedAt: string }[];
+    expect(written.map((m) => m.progress)).toEqual(['0/4096 slots moved', '200/4096 slots moved', '4096/4096 slots moved']);
+    expect(written[0].moves).toEqual(['shop-redis-0 -> shop-redis-6: 1366 slots', 'shop-redis-1 -> shop-redis-6: 1365 slots', 'shop-redis-2 -> shop-redis-6: 1365 slots']);
+    expect(new Set(written.map((m) => m.startedAt)).size).toBe(1);
+    // The pass's own status write removes it: nothing left for `kubectl get` to show.
+    expect(seen[seen.length - 1]).toBeNull();
+    expect(t.kube.tier(NS, NAME).status?.redis?.migration).toBeUndefined();
+    t.kube.writes = [];
+    await t.run();
+    expect(t.kube.writes.filter((w) => w.verb === 'patch-status')).toEqual([]);
+  });
+
   test('orchestration conditions and members land in status; a failing orchestrator is reported, not fatal', async () => {
     const t = setup();
     await t.run();
-    t.kube.pods = redisPods(6);
+    t.kube.pods = [...redisPods(6), ...producerPods(2)];
     t.redis.result = () => ({
       conditions: [{ type: 'SlotsCovered', status: 'False', reason: 'SlotsMissing', message: '100 slots unassigned' }],
       readyMasters: 2,
@@ -332,6 +395,7 @@ describe('reconcile: edge cases', () => {
       kube,
       redis: new FakeRedis(),
       topics: new FakeTopics(),
+      producers: new FakeProducers(),
       recorder: new EventRecorder(kube),
       render: () => {
         throw new Error('spec.kafka.version 4.0.0 has no ZooKeeper mode');
@@ -362,9 +426,41 @@ describe('reconcile: edge cases', () => {
     expect(t.kube.writes).toEqual([]);
   });
 
+  test('a volume change a StatefulSet cannot take: the rest of it still rolls, VolumesMatchSpec says what and how; re-created by hand, it matches', async () => {
+    const kube = new FakeKube();
+    // As the API server: a StatefulSet's claim templates never change.
+    const apply = kube.apply.bind(kube);
+    kube.apply = async (obj) => {
+      const live = kube.find(obj.kind, obj.metadata.name);
+      const vct = (o: unknown) => JSON.stringify((o as { spec?: { volumeClaimTemplates?: unknown } }).spec?.volumeClaimTemplates ?? null);
+      if (obj.kind === 'StatefulSet' && live && vct(obj) !== vct(live)) throw Object.assign(new Error('StatefulSet.apps is invalid: spec: Forbidden: updates to statefulset spec for fields other than ...'), { code: 422 });
+      return apply(obj);
+    };
+    const r = new Reconciler({ kube, redis: new FakeRedis(), topics: new FakeTopics(), producers: new FakeProducers(), recorder: new EventRecorder(kube) });
+    kube.addTier(makeTier());
+    await r.reconcile(NS, NAME);
+    const cond = () => kube.tier(NS, NAME).status?.conditions?.find((c) => c.type === 'VolumesMatchSpec');
+    expect(cond()).toMatchObject({ status: 'True' });
+    const hashOf = () => JSON.stringify((kube.find('StatefulSet', 'shop-redis')!.spec as { template: { metadata: unknown } }).template.metadata);
+    const before = hashOf();
+    kube.editSpec(NS, NAME, { redis: { storage: { size: '2Gi' }, config: { 'maxmemory-policy': 'allkeys-lfu' } } });
+    await r.reconcile(NS, NAME);
+    expect(kube.events.filter((e) => e.reason === 'ApplyFailed')).toEqual([]);
+    expect(hashOf()).not.toBe(before); // the config change rolls
+    expect(JSON.stringify(kube.find('StatefulSet', 'shop-redis')!.spec)).toContain('"storage":"1Gi"');
+    expect(cond()).toMatchObject({ status: 'False', reason: 'ExpansionNeedsSteps' });
+    expect(cond()!.message).toMatch(/^shop-redis: data: size 1Gi -> 2Gi \(not applied/);
+    expect(kube.tier(NS, NAME).status?.conditions?.find((c) => c.type === 'Ready')?.status).toBe('False');
+    // kubectl delete statefulset shop-redis --cascade=orphan: re-created with the new template.
+    kube.remove('StatefulSet', 'shop-redis');
+    await r.reconcile(NS, NAME);
+    expect(JSON.stringify(kube.find('StatefulSet', 'shop-redis')!.spec)).toContain('"storage":"2Gi"');
+    expect(cond()).toMatchObject({ status: 'True' });
+  });
+
   test('the real renderAll output is stable: the second reconcile writes nothing', async () => {
     const kube = new FakeKube();
-    const r = new Reconciler({ kube, redis: new FakeRedis(), topics: new FakeTopics(), recorder: new EventRecorder(kube) });
+    const r = new Reconciler({ kube, redis: new FakeRedis(), topics: new FakeTopics(), producers: new FakeProducers(), recorder: new EventRecorder(kube) });
     kube.addTier(makeTier());
     const objects = renderAll(resolve(makeTier()), {});
     if (objects.length === 0) console.warn('renderAll returns no objects yet (renderers not landed): this test only checks the status path');

@@ -1,7 +1,7 @@
 // The reconcile pipeline's steps, each on its own (reconcile.test.ts drives them together).
 import type { Condition } from '../../../src/api/types.js';
 import { resolve } from '../../../src/api/defaults.js';
-import { orchestrationConditions, REDIS_CONDITIONS } from '../../../src/controller/conditions.js';
+import { changesFlowingCondition, orchestrationConditions, REDIS_CONDITIONS } from '../../../src/controller/conditions.js';
 import { orchestrateRedis } from '../../../src/controller/steps/redis.js';
 import { reconcileTopics } from '../../../src/controller/steps/topics.js';
 import { redisMembersFromPods, type RedisObservation } from '../../../src/controller/steps/observe.js';
@@ -104,5 +104,23 @@ describe('redisStatus', () => {
     expect(down.members?.map((m) => m.role)).toEqual(['unknown', 'unknown']);
     const prev = { readyMasters: 3, members: [{ pod: 'x', role: 'master' as const }] };
     expect(redisStatus(prev, undefined, { ...problem, reason: 'ReadFailed' }, pods)).toEqual(prev);
+  });
+});
+
+describe('changesFlowingCondition', () => {
+  test('no pod: Unknown; every pod unreachable: Unknown with why; all consuming: True', () => {
+    expect(changesFlowingCondition([])).toMatchObject({ status: 'Unknown', reason: 'NoProducerPod' });
+    expect(changesFlowingCondition([{ pod: 'p0', error: 'ECONNREFUSED' }])).toMatchObject({ status: 'Unknown', reason: 'ProbeFailed', message: 'p0: ECONNREFUSED' });
+    expect(changesFlowingCondition([{ pod: 'p0', changes: true, accessLog: true }])).toMatchObject({ status: 'True', reason: 'Consuming' });
+  });
+  test('either consumer down on any pod: False, the change feed named first', () => {
+    const c = changesFlowingCondition([
+      { pod: 'p0', changes: false, accessLog: false },
+      { pod: 'p1', changes: true, accessLog: false },
+    ]);
+    expect(c).toMatchObject({ status: 'False', reason: 'ChangeConsumerDown' });
+    expect(c.message).toBe(
+      'cache-message not consumed by 1/2 producer pods (p0): updates do not reach Redis; access-log not consumed by 2/2 producer pods (p0, p1): hot products are not tracked (is Kafka reachable?)',
+    );
   });
 });

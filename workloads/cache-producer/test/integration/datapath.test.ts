@@ -78,7 +78,8 @@ describe('change messages -> Redis', () => {
       await waitFor('product_info_1 updated', async () => (await redisRec(1))?._v === body.version, 60_000);
       const rec = await redisRec(1);
       expect(rec).toMatchObject({ id: 1, name: 'iphone7', price: 5599, modifiedTime: body.modifiedTime, _v: body.version });
-      await waitFor('invalidation published', () => seen.includes('product_info_1'), 10_000);
+      // the message names the version written, so a late one cannot evict a newer L1 copy
+      await waitFor('invalidation published', () => seen.includes(`product_info_1 ${body.version}`), 10_000);
       const http = await getJson<Record<string, unknown>>(`${P()[1].url}/product/1`);
       expect(http.status).toBe(200);
       expect(http.body).toMatchObject({ name: 'iphone7', _v: body.version });

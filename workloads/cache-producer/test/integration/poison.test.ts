@@ -1,12 +1,15 @@
 // Bad input and faults on the producer's data path, every server real (source -> Kafka ->
 // producer -> Redis Cluster): a forged version, a source that fails forever for one product,
 // a flood of unknown ids, a late-created product behind a "not found", id boundaries and
-// methods over HTTP, records' TTLs, and Kafka down while reads go on.
+// methods over HTTP, records' TTLs, batches that outlive the group session, and Kafka down while
+// reads go on.
 // Its own addresses (127.0.6.x), so it never collides with the other data-path file.
 import { jest } from '@jest/globals';
 import type { Consumer } from 'kafkajs';
 import { getJson, groupLag, metricSum, pool, startStack, waitFor, waitRedisMatchesSource, type SourceRecord, type Stack } from './env.js';
 import { isMaster, parseClusterNodes } from '../../../../operator/src/redis/parse.js';
+import { changesFlowingCondition } from '../../../../operator/src/controller/conditions.js';
+import { createProducerProbe } from '../../../../operator/src/producer/probe.js';
 
 jest.setTimeout(600_000);
 
@@ -49,6 +52,11 @@ afterAll(async () => {
 }, 180_000);
 
 const producerUrl = () => s.producers[0]!.url;
+/** What the operator's ChangesFlowing condition says of this producer (its real probe). */
+const changesFlowing = async () => {
+  const u = new URL(producerUrl());
+  return changesFlowingCondition(await createProducerProbe().health([{ pod: 'producer-0', host: u.hostname, port: Number(u.port) }]));
+};
 const cacheTopic = () => s.tier.spec.kafka.topics.cacheMessage.name;
 const send = (key: string, value: Record<string, unknown>) => s.kproducer.send({ topic: cacheTopic(), acks: -1, messages: [{ key, value: JSON.stringify(value) }] });
 const put = (id: number, body: Record<string, unknown>) =>
@@ -213,7 +221,40 @@ test('offsets wait for a replica: a lagging replica is counted; a master killed 
   await m.restart(); // back as a replica of its old replica
 });
 
-test('Kafka down: the producer stays ready and keeps serving reads; Kafka trouble shows as a metric', async () => {
+test('a batch longer than the group session (source calls paced by the budget): heartbeats keep the member, no rebalance, nothing redone', async () => {
+  // 1,200 pulls of distinct products at RATE source calls/s take ~60 s, twice the consumer's 30 s
+  // session: the batches outlive it. A member that stopped heartbeating would be expelled, its
+  // partitions' batches redone by the next owner (some products fetched twice) and its consumer
+  // shown down.
+  const N = 1200;
+  const base = 7_000_000;
+  const up = () => metricSum(producerUrl(), 'cachetier_producer_kafka_consumer_up');
+  await waitFor('both consumers up', async () => (await up()) === 2, 60_000);
+  await getJson(`${s.source.url}/stats/reset`, { method: 'POST' });
+  const messages = Array.from({ length: N }, (_, i) => ({ key: String(base + i), value: JSON.stringify({ serviceId: 'productInfoService', productId: base + i }) }));
+  const t0 = Date.now();
+  await s.kproducer.send({ topic: cacheTopic(), acks: -1, messages });
+  let downSamples = 0;
+  await waitFor(
+    'every pull done',
+    async () => {
+      if ((await up()) !== 2) downSamples++;
+      return (await groupLag(s)) === 0;
+    },
+    240_000,
+  );
+  const seconds = (Date.now() - t0) / 1000;
+  const stats = (await getJson<{ calls: Record<string, number> }>(`${s.source.url}/stats`)).body.calls;
+  const fetched = Array.from({ length: N }, (_, i) => stats[`GET /product/${base + i}`] ?? 0);
+  const twice = fetched.filter((n) => n > 1).length;
+  console.log(`long batches: ${N} pulls in ${seconds.toFixed(1)} s at ${RATE} source calls/s; fetched twice: ${twice}; consumer down in ${downSamples} samples`);
+  expect(seconds).toBeGreaterThan(35); // the batches did outlive the 30 s session
+  expect(fetched.filter((n) => n === 0).length).toBe(0);
+  expect(twice).toBe(0);
+  expect(downSamples).toBe(0);
+});
+
+test('Kafka down: the producer stays ready and keeps serving reads; Kafka trouble shows as a metric and as the CacheTier condition ChangesFlowing', async () => {
   const up = () => metricSum(producerUrl(), 'cachetier_producer_kafka_consumer_up');
   await waitFor('both consumers up', async () => (await up()) === 2, 60_000);
   await Promise.all(s.kafka.nodes.map((_, i) => s.kafka.kill(i, 'SIGKILL')));
@@ -237,12 +278,17 @@ test('Kafka down: the producer stays ready and keeps serving reads; Kafka troubl
       return r.status === 200 && r.body.ready === true && r.body.redis === true && r.body.kafka === false;
     }, 30_000);
     await waitFor('kafka_consumer_up 0', async () => (await up()) === 0, 30_000);
-    console.log(`Kafka down: ${served} reads served in 25 s, /readyz never failed`);
+    // ...and in the CacheTier: the operator's probe of this pod gives ChangesFlowing False.
+    const flowing = await changesFlowing();
+    expect(flowing).toMatchObject({ status: 'False', reason: 'ChangeConsumerDown' });
+    expect(flowing.message).toMatch(/^cache-message not consumed by 1\/1 producer pods \(producer-0\): updates do not reach Redis; access-log not consumed/);
+    console.log(`Kafka down: ${served} reads served in 25 s, /readyz never failed; ChangesFlowing: ${flowing.message}`);
   } finally {
     // Kafka back: the consumers rejoin and changes flow again.
     for (let i = 0; i < s.kafka.nodes.length; i++) await s.kafka.start(i);
   }
   await waitFor('both consumers back up', async () => (await up()) === 2, 120_000);
+  expect(await changesFlowing()).toMatchObject({ status: 'True', reason: 'Consuming' });
   await put(15, { name: 'after-kafka-outage' });
   await waitRedisMatchesSource(s, [15], 60_000);
 });

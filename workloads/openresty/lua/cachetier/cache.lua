@@ -157,6 +157,22 @@ local function lru_delete(key)
   end
 end
 
+-- Drops this worker's L1 entry of key unless it already holds version v or newer (v nil: the
+-- message did not say which version was written, so any copy goes).
+local function lru_drop(key, v)
+  local l, id = lru_of(key)
+  if not l then
+    return
+  end
+  if v then
+    local e = l:get(id)
+    if e and e.v and e.v >= v then
+      return
+    end
+  end
+  l:delete(id)
+end
+
 -- Applies invalidations published by any worker to this worker's L1. Cheap when nothing changed.
 function _M.sync()
   local inv = shared.invalidations
@@ -173,7 +189,7 @@ function _M.sync()
         flush_local()
         break
       end
-      lru_delete(k)
+      lru_drop(k, inv:get("n:" .. i))
     end
   end
   seen_version = v
@@ -188,26 +204,33 @@ function _M.sync_if_due()
   end
 end
 
--- Called once per invalidation message (by the subscriber worker). Logged before the dict copy
--- is marked: a fill storing concurrently either sees the log entry or stores before the mark
--- (store()). The message names the key only, not the version written, so the copy is marked
--- whatever its version; the refill can only be as new or newer (store() refuses older).
-function _M.invalidate(key)
+-- Called once per invalidation message (by the subscriber worker) with the key and the version
+-- the producer wrote (nil when the message names the key only). Logged before the dict copy is
+-- marked: a fill storing concurrently either sees the log entry or stores before the mark
+-- (store()). A copy that already holds that version or a newer one stays fresh: a late or
+-- replayed message for an older write never evicts a newer entry.
+function _M.invalidate(key, version)
   local inv = shared.invalidations
-  local v = inv:incr("v", 1, 0)
-  inv:set("k:" .. v, key, 120)
+  local n = inv:incr("v", 1, 0)
+  if version then
+    inv:set("n:" .. n, version, 120)
+  end
+  inv:set("k:" .. n, key, 120)
   local dict = shared.cache
   local body, flags = dict:get(key)
-  if body then
+  if body and not (version and flags and flags > NOT_FRESH and version_of(body) >= version) then
     if flags and cfg.stale_ttl > 0 then
       dict:set(key, body, cfg.stale_ttl, NOT_FRESH) -- kept for stale serving, no longer fresh
     else
       dict:delete(key)
     end
   end
-  shared.cache_neg:delete(key)
+  local top = version and shared.versions:get(key)
+  if not (top and top >= version) then
+    shared.cache_neg:delete(key) -- (a negative entry from a tombstone at this version or newer stays)
+  end
   metrics.inc("cachetier_invalidations_total")
-  lru_delete(key)
+  lru_drop(key, version)
 end
 
 -- Missed messages (subscriber reconnect): every worker drops its whole L1 (a version jump
@@ -217,19 +240,27 @@ function _M.flush_all_workers()
   shared.invalidations:incr("v", 100000, 0)
 end
 
-local function invalidated_since(v0, key)
+-- Whether key was invalidated since the log stood at v0 by a write newer than version v (the
+-- fill's own; a message without a version counts as newer).
+local function invalidated_since(v0, key, v)
   local inv = shared.invalidations
-  local v = inv:get("v") or 0
-  if v == v0 then
+  local now_v = inv:get("v") or 0
+  if now_v == v0 then
     return false
   end
-  if v - v0 > 200 then
+  if now_v - v0 > 200 then
     return true
   end
-  for i = v0 + 1, v do
+  for i = v0 + 1, now_v do
     local k = inv:get("k:" .. i)
-    if k == nil or k == key then
+    if k == nil then
       return true
+    end
+    if k == key then
+      local n = inv:get("n:" .. i)
+      if not n or not v or n > v then
+        return true
+      end
     end
   end
   return false
@@ -304,7 +335,7 @@ local function store(key, body, pttl_ms, v0)
   if pttl_ms and pttl_ms > 0 then
     ttl = min(ttl, pttl_ms / 1000)
   end
-  if v0 and invalidated_since(v0, key) then
+  if v0 and invalidated_since(v0, key, v) then
     ttl = 0 -- an invalidation raced with this fill: keep it only as a stale copy
   end
   -- The version first: from here on no worker serves an older copy of key (a worker that finds
@@ -315,7 +346,7 @@ local function store(key, body, pttl_ms, v0)
   if not ok then
     ngx.log(ngx.WARN, "cachetier: cache dict set failed: ", err)
   end
-  if ttl > 0 and v0 and invalidated_since(v0, key) then
+  if ttl > 0 and v0 and invalidated_since(v0, key, v) then
     -- the invalidation landed between the check above and the set: invalidate() marked the
     -- older copy, so mark this one (invalidate logs before it marks: one of the two sees the other)
     ttl = 0

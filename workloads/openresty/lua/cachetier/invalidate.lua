@@ -3,6 +3,7 @@
 -- cache.invalidate; the other workers pick the change up from the `invalidations` dict on their
 -- next request or on their 100 ms timer. After a reconnect, messages may have been missed, so
 -- every worker drops its L1 and the shared dict is flushed (correctness over stale copies).
+-- Each message carries the version written, so a late one never evicts a newer copy.
 local rcluster = require "cachetier.rcluster"
 local cache = require "cachetier.cache"
 
@@ -18,6 +19,16 @@ function _M.configure(c)
 end
 
 local subscribed_once = false
+
+-- A message is "<key> <version>" (the producer's CAS publishes the version it wrote) or just
+-- "<key>" (anything else that wants a key dropped whatever its version).
+function _M.parse(msg)
+  local key, v = string.match(msg, "^(%S+) (%d+)$")
+  if key then
+    return key, tonumber(v)
+  end
+  return msg, nil
+end
 
 local function shared_status(s)
   ngx.shared.invalidations:set("subscriber", s)
@@ -53,7 +64,7 @@ local function session(addr)
     local msg, rerr = red:read_reply()
     if msg then
       if msg[1] == "message" and type(msg[3]) == "string" then
-        cache.invalidate(msg[3])
+        cache.invalidate(_M.parse(msg[3]))
       end
     elseif rerr ~= "timeout" then
       red:close()

@@ -219,6 +219,41 @@ test('a product updated (Redis write + PUBLISH, as the producer does) is served 
   expect(m['cachetier_invalidations_total']).toBeGreaterThanOrEqual(1);
 });
 
+test('an invalidation for an older version (late or replayed) never evicts a newer copy; a newer one does', async () => {
+  const V = 1767261600000;
+  const body = (v: number) => {
+    const { _v: _old, ...rest } = product(4100, { name: `v${v - V}` });
+    return JSON.stringify({ _v: v, ...rest });
+  };
+  await redis.set('product_info_4100', body(V + 10));
+  const levels = async (n: number) => {
+    const out: { level: string; name: string }[] = [];
+    for (let i = 0; i < n; i++) {
+      const r = await request(`${a.url}/product?productId=4100`, { agent: false }); // new connections: both workers
+      expect(r.status).toBe(200);
+      out.push({ level: String(r.headers['x-cache-level']), name: (JSON.parse(r.body) as { product: { name: string } }).product.name });
+    }
+    return out;
+  };
+  // warm until every worker answers from L1
+  for (let i = 0; i < 20 && (await levels(20)).some((x) => x.level !== 'L1'); i++) await sleep(50);
+  const before = (await metrics(a.url))['cachetier_invalidations_total'] ?? 0;
+
+  await redis.publish(CHANNEL, `product_info_4100 ${V + 5}`); // late: an older write's message
+  await redis.publish(CHANNEL, `product_info_4100 ${V + 10}`); // replayed: the version held
+  await sleep(300); // > the subscriber's delivery and every worker's sync
+  expect((await metrics(a.url))['cachetier_invalidations_total']).toBeGreaterThanOrEqual(before + 2);
+  const kept = await levels(40);
+  expect(kept.filter((x) => x.level !== 'L1' || x.name !== 'v10')).toEqual([]);
+
+  await redis.set('product_info_4100', body(V + 11));
+  await redis.publish(CHANNEL, `product_info_4100 ${V + 11}`);
+  await sleep(300);
+  const after = await levels(40);
+  expect(after.filter((x) => x.name !== 'v11')).toEqual([]);
+  expect(after.some((x) => x.level === 'L2')).toBe(true); // refilled, not served from the old entry
+});
+
 test('HTML page via Accept: text/html and /product.html, escaped', async () => {
   await redis.set('product_info_5000', JSON.stringify(product(5000, { name: '<b>iphone7</b> & co' })));
   const r1 = await get(`${a.url}/product?productId=5000&shopId=1`, { accept: 'text/html' });
@@ -447,13 +482,13 @@ test('monotonic reads: a product updated 20 times in a burst never goes back, ov
 
     const KEY = 'product_info_6000';
     const V0 = 1767261600000;
-    // as the producer writes: _v first, a compare-and-set on it, PUBLISH of the key on a change
+    // as the producer writes: _v first, a compare-and-set on it, PUBLISH of "key version" on a change
     const CAS = `
 local cur = redis.call('GET', KEYS[1])
 local curv = cur and tonumber(string.match(cur, '^{"_v":(%d+)'))
 if curv and tonumber(ARGV[1]) <= curv then return 0 end
 redis.call('SET', KEYS[1], ARGV[2])
-redis.call('PUBLISH', ARGV[3], KEYS[1])
+redis.call('PUBLISH', ARGV[3], KEYS[1] .. ' ' .. ARGV[1])
 return 1`;
     const write = async (i: number) => {
       const v = V0 + i;
