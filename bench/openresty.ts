@@ -254,6 +254,7 @@ async function main(): Promise<void> {
     };
     const appAt = async (last: number, kafkaBrokers: string[]) => {
       const h = await startOpenResty({
+        redisPassword: null, // a cluster without ACL users: the floor and redis-benchmark use no AUTH
         layer: 'app',
         host: `${IP}.${last}`,
         port: 8080,
@@ -268,6 +269,7 @@ async function main(): Promise<void> {
     const appNoLog = await appAt(84, []); // access log off
     const appDrop = await appAt(85, [`${IP}.159:9092`]); // access log on, nothing listens: breaker drop path
     const dist = await startOpenResty({
+      redisPassword: null, // a cluster without ACL users: the floor and redis-benchmark use no AUTH
       layer: 'distribution',
       host: `${IP}.82`,
       port: 8080,

@@ -18,7 +18,7 @@ import { producerEnv } from '../operator/src/render/config/producer.js';
 import { startKafkaCluster } from '../hack/local/kafka.js';
 import { makeRootDir, sleep } from '../hack/local/procs.js';
 import { ensureBuilt, startProducer, type ProducerHandle } from '../hack/local/producer.js';
-import { startRedisCluster } from '../hack/local/redis.js';
+import { adminAuth, startRedisCluster, TEST_REDIS_CREDENTIALS } from '../hack/local/redis.js';
 import { startZooKeeperEnsemble } from '../hack/local/zookeeper.js';
 import { ZkLocks } from '../workloads/cache-producer/src/zklock.js';
 import pino from 'pino';
@@ -66,7 +66,7 @@ async function main(): Promise<void> {
     console.log(`bench-producer: starting ZooKeeper x3, Redis 3+3, Kafka x3 on ${IP}.x (logs: ${rootDir})`);
     const [zk, redis] = await Promise.all([
       startZooKeeperEnsemble({ ipPrefix: IP, rootDir, firstHost: 131 }),
-      startRedisCluster({ masters: 3, replicasPerMaster: 1, ipPrefix: IP, rootDir, port: 7151, spec: { maxmemory: '1gb' } }),
+      startRedisCluster({ masters: 3, replicasPerMaster: 1, ipPrefix: IP, rootDir, port: 7151, spec: { maxmemory: '1gb' }, acl: TEST_REDIS_CREDENTIALS }),
     ]);
     stops.push(() => zk.stop(), () => redis.stop());
     const kafka = await startKafkaCluster({ ipPrefix: IP, rootDir, zookeeperConnect: zk.connectString, firstHost: 141 });
@@ -90,7 +90,7 @@ async function main(): Promise<void> {
     const admin = kc.admin();
     await admin.connect();
     stops.push(() => admin.disconnect());
-    const rc = new Cluster(redis.seeds.map((s) => ({ host: s.split(':')[0], port: Number(s.split(':')[1]) })), { scaleReads: 'master' });
+    const rc = new Cluster(redis.seeds.map((s) => ({ host: s.split(':')[0], port: Number(s.split(':')[1]) })), { scaleReads: 'master', redisOptions: adminAuth() });
     stops.push(async () => rc.disconnect());
 
     // The workload: MESSAGES push records over PRODUCTS products, versions increasing per product.
@@ -225,7 +225,7 @@ async function main(): Promise<void> {
       // Start from the end of the topic: only the paced messages count.
       await admin.setOffsets({ groupId: latGroup, topic: TOPIC, partitions: endsNow.map((p) => ({ partition: p.partition, offset: p.high })) });
       const lp: ProducerHandle = await startProducer({ env: { ...env, KAFKA_GROUP_ID: latGroup }, host: `${IP}.161`, port: 18181, rootDir, name: `producer-latency-${name}` });
-      const sub = new Redis({ host: redis.seeds[0].split(':')[0], port: Number(redis.seeds[0].split(':')[1]) });
+      const sub = new Redis({ host: redis.seeds[0].split(':')[0], port: Number(redis.seeds[0].split(':')[1]), ...adminAuth() });
       const sentAt = new Map<string, number>();
       const lat: number[] = [];
       const ackMs: number[] = [];

@@ -83,7 +83,6 @@ async function changeAndSee(productId: number, timeoutMs = 60_000): Promise<numb
   return Date.now() - started;
 }
 
-/** A throwaway pod running a shell script with redis-cli (cluster redirects followed). */
 /**
  * The e2e's helper pods carry app.kubernetes.io/part-of=cachetier-e2e, the label the e2e CacheTier
  * names in spec.networkPolicy.redisClients (as a user would open Redis to a debug tool).
@@ -96,13 +95,22 @@ const E2E_CLIENT_LABELS: Record<string, string> = { 'app.kubernetes.io/part-of':
  */
 const WAIT_FOR_REDIS = `for i in $(seq 90); do [ "$(redis-cli -h ${REDIS_SVC} PING 2>/dev/null)" = PONG ] && break; sleep 1; done; `;
 
+/**
+ * A throwaway pod running a shell script with redis-cli (cluster redirects followed), as the
+ * `operator` ACL user: its password from the passwords Secret's volume into REDISCLI_AUTH
+ * (auth: false for pods that only probe the network, e.g. from another namespace).
+ */
 async function redisPod(
   name: string,
   script: string,
-  o: { namespace?: string; labels?: Record<string, string>; waitForRedis?: boolean } = {},
+  o: { namespace?: string; labels?: Record<string, string>; waitForRedis?: boolean; auth?: boolean } = {},
 ): Promise<void> {
   const ns = o.namespace ?? NS;
+  const withAuth = o.auth ?? true;
   if (o.waitForRedis ?? true) script = WAIT_FOR_REDIS + script;
+  const command = withAuth
+    ? 'export REDISCLI_AUTH="$(cat /auth/operator)"; ' + script.replaceAll('redis-cli ', 'redis-cli --no-auth-warning --user operator ')
+    : script;
   await kubectl(['-n', ns, 'delete', 'pod', name, '--ignore-not-found', '--wait=true']);
   const pod = {
     apiVersion: 'v1',
@@ -116,10 +124,12 @@ async function redisPod(
           name: 'cli',
           image: REDIS_IMAGE,
           imagePullPolicy: 'IfNotPresent',
-          command: ['sh', '-c', script],
+          command: ['sh', '-c', command],
           securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
+          volumeMounts: withAuth ? [{ name: 'auth', mountPath: '/auth', readOnly: true }] : [],
         },
       ],
+      volumes: withAuth ? [{ name: 'auth', secret: { secretName: `${TIER}-redis-passwords`, items: [{ key: 'operator', path: 'operator' }] } }] : [],
     },
   };
   await kubectl(['-n', ns, 'apply', '-f', '-'], JSON.stringify(pod));
@@ -259,7 +269,7 @@ test('NetworkPolicies: a pod outside the allowed set reaches none of Redis, Kafk
   ];
   // No wait for Redis here: these pods must never reach it. They sleep 15 s first, so a CLOSED below
   // is the policy and not a pod too new for the CNI to have admitted anyway.
-  await Promise.all(probes.map((p) => redisPod(p.name, `sleep 15; ${script}`, { namespace: p.namespace, labels: p.labels, waitForRedis: false })));
+  await Promise.all(probes.map((p) => redisPod(p.name, `sleep 15; ${script}`, { namespace: p.namespace, labels: p.labels, waitForRedis: false, auth: false })));
   const want = Object.fromEntries(targets.map(([label]) => [label, label === 'distribution' ? 'OPEN' : 'CLOSED']));
   for (const p of probes) {
     const log = await podFinished(p.name, 3 * 60_000, p.namespace);

@@ -2,7 +2,6 @@
 // server configured by the operator's renderers and the Redis Cluster formed by the operator's
 // orchestration. Then it shows the flows working. Ctrl-C stops everything.
 // DEMO_EXIT=1 (or CI=true): run the flows once, print a summary, stop, exit 0 only if all passed.
-import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
@@ -18,7 +17,9 @@ import { startKafkaCluster } from './local/kafka.js';
 import { startOpenResty } from './local/nginx.js';
 import { makeRootDir, sleep } from './local/procs.js';
 import { startProducer } from './local/producer.js';
-import { startRedisCluster } from './local/redis.js';
+import { adminAuth, startRedisCluster } from './local/redis.js';
+import { REDIS_ROLES, type RedisCredentials } from '../operator/src/render/config/redis-acl.js';
+import { generatePassword } from '../operator/src/controller/steps/redis-auth.js';
 import { startSourceService } from './local/source.js';
 import { startZooKeeperEnsemble } from './local/zookeeper.js';
 import { HOT_SET_KEY } from '../packages/contract/src/index.js';
@@ -107,7 +108,8 @@ async function main(): Promise<number> {
   const s = tier.spec;
   const rootDir = await makeRootDir('demo');
   cleanups.push({ what: 'runtime dir', fn: () => rm(rootDir, { recursive: true, force: true }) });
-  const password = randomBytes(12).toString('hex'); // stands in for the Secret spec.redis.auth names
+  // Random per-role Redis passwords, as the operator generates into <tier>-redis-passwords.
+  const creds = Object.fromEntries(REDIS_ROLES.map((r) => [r, generatePassword()])) as RedisCredentials;
   say(`CacheTier "${tier.metadata.name}" from examples/cachetier.yaml; runtime files in ${rootDir}`);
   const TOTAL = 8;
 
@@ -144,7 +146,7 @@ async function main(): Promise<number> {
         masters: s.redis.masters,
         replicasPerMaster: s.redis.replicasPerMaster,
         ipPrefix: IP,
-        password,
+        acl: creds,
         rootDir,
         spec: s.redis,
       }),
@@ -165,17 +167,15 @@ async function main(): Promise<number> {
       },
       { kafkaBrokers: kafka.brokers, zookeeperConnect: zk.connectString, redisSeeds: redis.seeds },
     ),
-    REDIS_PASSWORD: password,
     ...(nodeOptions ? { NODE_OPTIONS: nodeOptions } : {}),
   };
   const producer = await step(6, TOTAL, 'cache-producer (env rendered by the operator)', () =>
-    startProducer({ env, host: `${IP}.62`, port: 8080, rootDir }),
+    startProducer({ env, host: `${IP}.62`, port: 8080, rootDir, redisPassword: creds.producer }),
   );
   cleanups.push({ what: 'producer', fn: () => producer.stop() });
 
   const common = {
     redisSeeds: redis.seeds,
-    redisPasswordEnv: 'REDIS_PASSWORD',
     producerUrl: producer.url,
     kafkaBrokers: kafka.brokers,
   };
@@ -188,7 +188,7 @@ async function main(): Promise<number> {
         port: 8080,
         rootDir,
         tier,
-        env: { REDIS_PASSWORD: password },
+        redisPassword: creds.app,
         input: { ...common, memberName: `app@${host}`, testEndpoints: false },
       });
       cleanups.push({ what: `app ${host}`, fn: () => h.stop() });
@@ -203,7 +203,7 @@ async function main(): Promise<number> {
       port: 8080,
       rootDir,
       tier,
-      env: { REDIS_PASSWORD: password },
+      redisPassword: creds.distribution,
       input: { ...common, appUpstream: { kind: 'static', servers: apps.map((a) => `${a.host}:${a.port}`) }, testEndpoints: false },
     });
     cleanups.push({ what: 'distribution', fn: () => h.stop() });
@@ -268,7 +268,7 @@ async function main(): Promise<number> {
   await run('a hot product is detected and spread over the app layer', async () => {
     const hotId = 42;
     const cluster = new Cluster(redis.seeds.map((x) => ({ host: x.split(':')[0], port: Number(x.split(':')[1]) })), {
-      redisOptions: { password },
+      redisOptions: adminAuth(creds),
     });
     try {
       const before = new Set<string>();

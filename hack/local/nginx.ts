@@ -7,7 +7,8 @@ import { API_VERSION, KIND, type CacheTierSpec, type DeepPartial, type ResolvedC
 import { resolve } from '../../operator/src/api/defaults.js';
 import { renderNginxConf, type NginxConfigInput } from '../../operator/src/render/config/nginx.js';
 import { repoRoot, startProcess, waitFor, type ManagedProcess } from './procs.js';
-import { type OpenRestyLayer } from '../../packages/contract/src/index.js';
+import { REDIS_USERS, type OpenRestyLayer } from '../../packages/contract/src/index.js';
+import { TEST_REDIS_CREDENTIALS } from './redis.js';
 
 export const REPO_ROOT = repoRoot();
 export const OPENRESTY_LUA_SRC = path.join(REPO_ROOT, 'workloads', 'openresty', 'lua');
@@ -26,6 +27,11 @@ export interface OpenRestyOptions {
   spec?: DeepPartial<CacheTierSpec>;
   /** Overrides for the renderer input (redisSeeds, producerUrl, kafkaBrokers, appUpstream, ...). */
   input?: Partial<NginxConfigInput>;
+  /**
+   * The layer's Redis ACL password (default: TEST_REDIS_CREDENTIALS'), written to a file the
+   * rendered config points at, as the pod's Secret volume does; null = no AUTH.
+   */
+  redisPassword?: string | null;
   env?: NodeJS.ProcessEnv;
   startTimeoutMs?: number;
 }
@@ -68,6 +74,13 @@ async function healthy(url: string): Promise<boolean> {
   }
 }
 
+function redisAuthFile(prefix: string, layer: OpenRestyLayer, password: string | null | undefined): Partial<NginxConfigInput> {
+  if (password === null) return {};
+  const passwordFile = path.join(prefix, 'redis-password');
+  writeFileSync(passwordFile, password ?? TEST_REDIS_CREDENTIALS[layer], { mode: 0o600 });
+  return { redisAuth: { username: REDIS_USERS[layer], passwordFile } };
+}
+
 export async function startOpenResty(opts: OpenRestyOptions): Promise<OpenRestyHandle> {
   const name = opts.name ?? `${opts.layer}-${opts.host}-${opts.port}`;
   const prefix = path.join(opts.rootDir, `nginx-${name}`);
@@ -92,6 +105,7 @@ export async function startOpenResty(opts: OpenRestyOptions): Promise<OpenRestyH
     errorLog,
     errorLogLevel: 'warn',
     testEndpoints: true,
+    ...redisAuthFile(prefix, opts.layer, opts.redisPassword),
     ...opts.input,
   };
   const write = () => writeFileSync(confPath, renderNginxConf(tier, input));

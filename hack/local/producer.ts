@@ -1,9 +1,11 @@
 // Local harness for the cache-producer (and shared build step): runs the BUILT JS
 // (dist/workloads/cache-producer/src/main.js) with the env the operator renders.
 import { spawnSync } from 'node:child_process';
-import { existsSync, statSync, readdirSync } from 'node:fs';
+import { existsSync, statSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { repoRoot, startProcess, waitFor, waitForPort, type ManagedProcess } from './procs.js';
+import { TEST_REDIS_CREDENTIALS } from './redis.js';
+import { PRODUCER_ENV } from '../../packages/contract/src/index.js';
 
 export const REPO_ROOT = repoRoot();
 const PRODUCER_MAIN = path.join(REPO_ROOT, 'dist/workloads/cache-producer/src/main.js');
@@ -51,8 +53,13 @@ export interface ProducerHandle {
 }
 
 export interface StartProducerOptions {
-  /** producerEnv(...) output (+ REDIS_PASSWORD). HTTP_HOST/HTTP_PORT are set from host/port. */
+  /** producerEnv(...) output. HTTP_HOST/HTTP_PORT are set from host/port. */
   env: Record<string, string>;
+  /**
+   * The producer's Redis ACL password (default: TEST_REDIS_CREDENTIALS'), written to a file that
+   * REDIS_PASSWORD_FILE then names, as the pod's Secret volume does.
+   */
+  redisPassword?: string;
   host: string;
   port: number;
   rootDir: string;
@@ -65,10 +72,12 @@ export interface StartProducerOptions {
 export async function startProducer(opts: StartProducerOptions): Promise<ProducerHandle> {
   ensureBuilt();
   const name = opts.name ?? `producer-${opts.host}-${opts.port}`;
+  const passwordFile = path.join(opts.rootDir, `${name}.redis-password`);
+  writeFileSync(passwordFile, opts.redisPassword ?? TEST_REDIS_CREDENTIALS.producer, { mode: 0o600 });
   const proc = startProcess(name, process.execPath, ['--enable-source-maps', PRODUCER_MAIN], {
     logDir: path.join(opts.rootDir, 'logs'),
     cwd: REPO_ROOT,
-    env: { ...opts.env, HTTP_HOST: opts.host, HTTP_PORT: String(opts.port) },
+    env: { ...opts.env, [PRODUCER_ENV.redisPasswordFile]: passwordFile, HTTP_HOST: opts.host, HTTP_PORT: String(opts.port) },
   });
   const url = `http://${opts.host}:${opts.port}`;
   try {

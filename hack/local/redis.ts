@@ -10,16 +10,37 @@ import type { RedisSpec } from '../../operator/src/api/types.js';
 import type { RedisMember } from '../../operator/src/orchestration/types.js';
 import { createRedisOrchestrator, type RedisOrchestratorOptions } from '../../operator/src/redis/index.js';
 import { renderRedisConf } from '../../operator/src/render/config/redis.js';
+import { REDIS_ACL_FILE, REDIS_AUTH_CONF_FILE, type RedisCredentials } from '../../operator/src/render/config/redis-acl.js';
+import { redisAclFiles } from '../../operator/src/render/redis.js';
+import { REDIS_USERS } from '../../packages/contract/src/index.js';
 import { startProcess, waitFor, waitForPort, type ManagedProcess } from './procs.js';
 
 export const DEFAULT_LOCAL_REDIS_PORT = 7000;
+
+/** Fixed per-role passwords for the local tiers (the operator generates random ones). */
+export const TEST_REDIS_CREDENTIALS: RedisCredentials = {
+  operator: 'test-operator-pw',
+  replication: 'test-replication-pw',
+  producer: 'test-producer-pw',
+  app: 'test-app-pw',
+  distribution: 'test-distribution-pw',
+  monitoring: 'test-monitoring-pw',
+};
+
+/** The admin user (what the operator authenticates as) with the test password. */
+export function adminAuth(creds: RedisCredentials = TEST_REDIS_CREDENTIALS): { username: string; password: string } {
+  return { username: REDIS_USERS.operator, password: creds.operator };
+}
 
 export interface StartRedisNodesOptions {
   count: number;
   /** First three octets, e.g. "127.0.1". Each member gets its own address in that /24. */
   ipPrefix: string;
   port?: number;
+  /** requirepass + masterauth for the `default` user (no ACL users). */
   password?: string;
+  /** ACL users exactly as the operator renders them (users.acl + auth.conf); wins over password. */
+  acl?: RedisCredentials;
   rootDir: string;
   spec?: Partial<RedisSpec>;
   /** Simulated Kubernetes nodes the members are spread over, round-robin by ordinal (default 3). */
@@ -73,14 +94,24 @@ async function launch(
   spec: RedisSpec,
   password: string | undefined,
   clusterNodeTimeoutMs: number | undefined,
+  creds?: RedisCredentials,
 ): Promise<ManagedProcess> {
-  const conf = renderRedisConf(spec, { port, bind: host, dir, announceIp: host, password, clusterNodeTimeoutMs });
+  let acl: { aclFile: string; authConf: string } | undefined;
+  if (creds) {
+    // The files of the ACL Secret a pod mounts, rendered by the same function.
+    const files = redisAclFiles(creds);
+    acl = { aclFile: path.join(dir, REDIS_ACL_FILE), authConf: path.join(dir, REDIS_AUTH_CONF_FILE) };
+    writeFileSync(acl.aclFile, files[REDIS_ACL_FILE], { mode: 0o600 });
+    writeFileSync(acl.authConf, files[REDIS_AUTH_CONF_FILE], { mode: 0o600 });
+  }
+  const conf = renderRedisConf(spec, { port, bind: host, dir, announceIp: host, password: acl ? undefined : password, clusterNodeTimeoutMs, acl });
   const confFile = path.join(dir, 'redis.conf');
   writeFileSync(confFile, conf);
   const proc = startProcess(name, 'redis-server', [confFile], { logDir });
   await waitForPort(host, port, 30_000, proc);
   // The port opens before the AOF is loaded; PING answers LOADING until then.
-  const c = new Redis({ host, port, password, lazyConnect: true, maxRetriesPerRequest: 0, connectTimeout: 2000, retryStrategy: () => null });
+  const auth = creds ? adminAuth(creds) : { password };
+  const c = new Redis({ host, port, ...auth, lazyConnect: true, maxRetriesPerRequest: 0, connectTimeout: 2000, retryStrategy: () => null });
   try {
     await waitFor(`${name} ready`, async () => (await c.ping()) === 'PONG', 30_000, 100);
   } finally {
@@ -120,14 +151,14 @@ export async function startRedisNode(opts: StartRedisNodesOptions, ordinal: numb
       if (handle.alive()) await handle.proc.kill('SIGTERM', 10_000);
       if (newHost) handle.host = newHost;
       if (newNodeName) handle.nodeName = newNodeName;
-      handle.proc = await launch(pod, handle.host, port, dir, logDir, spec, opts.password, opts.clusterNodeTimeoutMs);
+      handle.proc = await launch(pod, handle.host, port, dir, logDir, spec, opts.password, opts.clusterNodeTimeoutMs, opts.acl);
       handle.pid = handle.proc.pid;
     },
     async stop() {
       await handle.proc.kill('SIGTERM', 10_000);
     },
   };
-  handle.proc = await launch(pod, handle.host, port, dir, logDir, spec, opts.password, opts.clusterNodeTimeoutMs);
+  handle.proc = await launch(pod, handle.host, port, dir, logDir, spec, opts.password, opts.clusterNodeTimeoutMs, opts.acl);
   handle.pid = handle.proc.pid;
   return handle;
 }
@@ -155,6 +186,8 @@ export interface StartRedisClusterOptions {
   replicasPerMaster: number;
   ipPrefix: string;
   password?: string;
+  /** ACL users as the operator renders them; the orchestrator authenticates as the admin user. */
+  acl?: RedisCredentials;
   rootDir: string;
   port?: number;
   nodes?: number;
@@ -182,6 +215,7 @@ export async function startRedisCluster(opts: StartRedisClusterOptions): Promise
     ipPrefix: opts.ipPrefix,
     port: opts.port,
     password: opts.password,
+    acl: opts.acl,
     rootDir: opts.rootDir,
     nodes: opts.nodes,
     spec: opts.spec,
@@ -192,7 +226,8 @@ export async function startRedisCluster(opts: StartRedisClusterOptions): Promise
   const members = () => nodes.map((n) => n.member());
   try {
     const orch = createRedisOrchestrator(opts.orchestrator ?? {});
-    const desired = { masters: opts.masters, replicasPerMaster: opts.replicasPerMaster, password: opts.password };
+    const auth = opts.acl ? adminAuth(opts.acl) : { password: opts.password };
+    const desired = { masters: opts.masters, replicasPerMaster: opts.replicasPerMaster, ...auth };
     let last = '';
     // Bounded by passes AND time: a replica's first sync can take seconds on a loaded machine, and
     // a pass count alone turned that into a flaky start.

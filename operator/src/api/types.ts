@@ -76,7 +76,7 @@ export interface RedisSpec {
   /** Redis maxmemory, e.g. "256mb". */
   maxmemory: string;
   maxmemoryPolicy: string;
-  /** requirepass + masterauth come from this Secret key; omitted = no auth. */
+  /** The admin (operator ACL user) password from this Secret key; omitted = generated. Auth is always on. */
   auth?: { passwordSecretRef: SecretKeyRef };
   /** Extra redis.conf keys. */
   config: Record<string, string>;

@@ -154,7 +154,7 @@ export class Reconciler {
     const redis = await this.orchestrateRedis(pass, observed);
     let objects: KubeObject[];
     try {
-      objects = this.render(pass.resolved, { ...this.deps.renderOptions, redisStatefulSetReplicas: redis.replicas });
+      objects = this.render(pass.resolved, { ...this.deps.renderOptions, redisStatefulSetReplicas: redis.replicas, redisCredentials: observed.credentials });
     } catch (err) {
       return this.renderFailed(pass.tier, describeError(err), pass.now);
     }

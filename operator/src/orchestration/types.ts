@@ -31,6 +31,8 @@ export interface RedisMember {
 export interface RedisDesiredShape {
   masters: number;
   replicasPerMaster: number;
+  /** The admin ACL user the orchestrator authenticates as (absent: the `default` user). */
+  username?: string;
   password?: string;
 }
 

@@ -9,13 +9,14 @@ export interface RedisConn {
   close(): void;
 }
 
-export type ConnFactory = (host: string, port: number, password: string | undefined) => RedisConn;
+export type ConnFactory = (host: string, port: number, password: string | undefined, username?: string) => RedisConn;
 
 export function ioredisFactory(timeoutMs: number): ConnFactory {
-  return (host, port, password) => {
+  return (host, port, password, username) => {
     const r = new Redis({
       host,
       port,
+      username,
       password,
       lazyConnect: false,
       connectTimeout: Math.min(timeoutMs, 5000),
@@ -39,12 +40,13 @@ export class ConnPool {
   constructor(
     private readonly factory: ConnFactory,
     private readonly password: string | undefined,
+    private readonly username?: string,
   ) {}
   get(host: string, port: number): RedisConn {
     const k = `${host}:${port}`;
     let c = this.conns.get(k);
     if (!c) {
-      c = this.factory(host, port, this.password);
+      c = this.factory(host, port, this.password, this.username);
       this.conns.set(k, c);
     }
     return c;

@@ -41,6 +41,8 @@ export interface MigrationHooks {
 }
 
 export interface MigrateOptions {
+  /** With a password: MIGRATE authenticates as this ACL user (AUTH2), else as `default` (AUTH). */
+  username?: string;
   password?: string;
   /** Keys per MIGRATE (redis-cli uses 10). */
   batchKeys: number;
@@ -86,9 +88,16 @@ export class SlotMigrator {
     }
   }
 
+  /** MIGRATE's AUTH / AUTH2 arguments: the target checks them like a client's AUTH. */
+  private authArgs(): Arg[] {
+    const { username, password } = this.opts;
+    if (password === undefined) return [];
+    return username !== undefined ? ['AUTH2', username, password] : ['AUTH', password];
+  }
+
   private migrateArgs(to: MoveNode, keys: string[]): Arg[] {
     const a: Arg[] = ['MIGRATE', to.host, to.port, '', 0, this.opts.migrateTimeoutMs, 'REPLACE'];
-    if (this.opts.password !== undefined) a.push('AUTH', this.opts.password);
+    a.push(...this.authArgs());
     a.push('KEYS', ...keys);
     return a;
   }
@@ -212,7 +221,7 @@ export class SlotMigrator {
         const keys = (await dst.call('CLUSTER', 'GETKEYSINSLOT', slot, this.opts.batchKeys)) as string[];
         if (keys.length === 0) break;
         const args: Arg[] = ['MIGRATE', from.host, from.port, '', 0, this.opts.migrateTimeoutMs];
-        if (this.opts.password !== undefined) args.push('AUTH', this.opts.password);
+        args.push(...this.authArgs());
         args.push('KEYS', ...keys);
         try {
           await dst.call(...args);

@@ -79,7 +79,7 @@ export class Orchestrator implements RedisOrchestrator {
     currentStatefulSetReplicas: number,
     onProgress?: (p: MigrationProgress) => void,
   ): Promise<RedisReconcileResult> {
-    const pool = new ConnPool(this.factory, desired.password);
+    const pool = new ConnPool(this.factory, desired.password, desired.username);
     const run: Run = { events: [], notes: [], losses: [], onProgress };
     const start = Date.now();
     const want = desired.masters * (1 + desired.replicasPerMaster);
@@ -433,7 +433,7 @@ export class Orchestrator implements RedisOrchestrator {
   private migrator(pool: ConnPool, v: View, d: RedisDesiredShape): SlotMigrator {
     return new SlotMigrator(
       pool,
-      { password: d.password, batchKeys: this.o.migrateBatchKeys, migrateTimeoutMs: Math.max(2000, this.o.timeoutMs - 2000), retries: this.o.migrateRetries, hooks: this.o.hooks },
+      { username: d.username, password: d.password, batchKeys: this.o.migrateBatchKeys, migrateTimeoutMs: Math.max(2000, this.o.timeoutMs - 2000), retries: this.o.migrateRetries, hooks: this.o.hooks },
       this.masters(v),
     );
   }

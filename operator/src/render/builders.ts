@@ -25,6 +25,7 @@ import type {
 } from '@kubernetes/client-node';
 import type { Rendered } from './object.js';
 import type { OperatorIdentity } from './networkpolicy.js';
+import type { RedisCredentials } from './config/redis-acl.js';
 
 export const DEFAULT_CLUSTER_DOMAIN = 'cluster.local';
 /** nginx does not use resolv.conf, so the OpenResty layers name the cluster DNS explicitly. */
@@ -37,6 +38,8 @@ export interface RenderContext {
   /** The operator's namespace and pod labels: the peer every NetworkPolicy admits. */
   operator: OperatorIdentity;
   redisStatefulSetReplicas?: number;
+  /** Each Redis role's password (read by the observe step); without it no ACL Secret is rendered. */
+  redisCredentials?: RedisCredentials;
 }
 
 export const DATA_VOLUME = 'data';
@@ -144,6 +147,11 @@ export function configMapVolume(tier: ResolvedCacheTier, component: Component): 
   return { name: CONFIG_VOLUME, configMap: { name: configMapName(tier, component) } };
 }
 
+/** A Secret as read-only files (group-readable: the pod's fsGroup), optionally only some keys. */
+export function secretVolume(name: string, secretName: string, items?: { key: string; path: string }[]): V1Volume {
+  return { name, secret: { secretName, defaultMode: 0o440, ...(items ? { items } : {}) } };
+}
+
 export function secretEnv(name: string, ref: SecretKeyRef): V1EnvVar {
   return { name, valueFrom: { secretKeyRef: { name: ref.name, key: ref.key } } };
 }
@@ -181,6 +189,8 @@ export interface PodOptions {
   containers: V1Container[];
   volumes: V1Volume[];
   terminationGracePeriodSeconds?: number;
+  /** Extra pod-template annotations (a change rolls the pods). */
+  annotations?: Record<string, string>;
 }
 
 /**
@@ -200,7 +210,7 @@ export function podTemplate(tier: ResolvedCacheTier, component: Component, hash:
     volumes: [...o.volumes].sort((a, b) => String(a.name).localeCompare(String(b.name))),
   };
   return {
-    metadata: { labels: labels(tier, component), annotations: { [CONFIG_HASH_ANNOTATION]: hash } },
+    metadata: { labels: labels(tier, component), annotations: { [CONFIG_HASH_ANNOTATION]: hash, ...o.annotations } },
     spec,
   };
 }

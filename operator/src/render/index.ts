@@ -10,6 +10,7 @@ import { renderRedis } from './redis.js';
 import { renderZooKeeper } from './zookeeper.js';
 import type { KubeObject } from './object.js';
 import { DEFAULT_OPERATOR_IDENTITY, renderNetworkPolicies, type OperatorIdentity } from './networkpolicy.js';
+import type { RedisCredentials } from './config/redis-acl.js';
 
 export type { KubeObject } from './object.js';
 
@@ -19,6 +20,11 @@ export interface RenderOptions {
    * masters join and shrinks only after a drain is verified); defaults to the spec's shape.
    */
   redisStatefulSetReplicas?: number;
+  /**
+   * Each Redis role's password (the observe step reads or generates them). Rendering stays pure:
+   * the ACL Secret is a function of these; without them it is not rendered.
+   */
+  redisCredentials?: RedisCredentials;
   /** The cluster's DNS domain (kubelet --cluster-domain); default "cluster.local". */
   clusterDomain?: string;
   /** DNS server the OpenResty layers' nginx `resolver` uses; default kube-dns's Service name. */
@@ -37,6 +43,7 @@ export function renderContext(opts: RenderOptions = {}): RenderContext {
     operator: opts.operator ?? DEFAULT_OPERATOR_IDENTITY,
   };
   if (opts.redisStatefulSetReplicas !== undefined) ctx.redisStatefulSetReplicas = opts.redisStatefulSetReplicas;
+  if (opts.redisCredentials !== undefined) ctx.redisCredentials = opts.redisCredentials;
   return ctx;
 }
 

@@ -36,6 +36,16 @@ export function configMapName(tier: ResolvedCacheTier, component: Component): st
   return `${tier.metadata.name}-${component}-config`;
 }
 
+/** The operator-owned Secret with one generated Redis password per role (created once, kept). */
+export function redisPasswordsSecretName(tier: ResolvedCacheTier): string {
+  return `${childName(tier, 'redis')}-passwords`;
+}
+
+/** The rendered Secret Redis members mount: the ACL file (hashes) and the replica's credentials. */
+export function redisAclSecretName(tier: ResolvedCacheTier): string {
+  return `${childName(tier, 'redis')}-acl`;
+}
+
 // ---- DNS names ----------------------------------------------------------------------------
 
 /** Stable DNS name of StatefulSet pod `ordinal` behind its headless Service. */

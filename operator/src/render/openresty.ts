@@ -19,11 +19,12 @@ import {
   fieldEnv,
   resources,
   workerCount,
-  secretEnv,
   service,
 } from './builders.js';
 import type { KubeObject } from './object.js';
-import { OPENRESTY_PORT, REDIS_PASSWORD_ENV, type OpenRestyLayer } from '../../../packages/contract/src/index.js';
+import { OPENRESTY_PORT, REDIS_PASSWORD_FILE, REDIS_USERS, type OpenRestyLayer } from '../../../packages/contract/src/index.js';
+import { REDIS_AUTH_VOLUME, redisPasswordVolume } from './producer.js';
+import path from 'node:path';
 
 /** This repo's images run as uid 10001. */
 export const OPENRESTY_UID = 10001;
@@ -56,7 +57,8 @@ export function nginxConfigInput(tier: ResolvedCacheTier, layer: OpenRestyLayer,
   if (layer === 'distribution') {
     input.appUpstream = { kind: 'dns', name: headlessFqdn(tier, 'openresty-app', ctx.clusterDomain), port: OPENRESTY_PORT };
   }
-  if (tier.spec.redis.auth) input.redisPasswordEnv = REDIS_PASSWORD_ENV;
+  // Each layer is its own Redis ACL user; the password is a file from the passwords Secret.
+  input.redisAuth = { username: REDIS_USERS[layer], passwordFile: REDIS_PASSWORD_FILE };
   return input;
 }
 
@@ -92,7 +94,6 @@ function renderLayer(tier: ResolvedCacheTier, layer: OpenRestyLayer, ctx: Render
   };
   // POD_NAME: the member name the app layer reports (nginx.conf declares `env POD_NAME`).
   const env: V1EnvVar[] = [fieldEnv('POD_NAME', 'metadata.name')];
-  if (tier.spec.redis.auth) env.push(secretEnv(REDIS_PASSWORD_ENV, tier.spec.redis.auth.passwordSecretRef));
   container.env = env;
   Object.assign(container, {
     ports: containerPorts(PORTS),
@@ -112,6 +113,7 @@ function renderLayer(tier: ResolvedCacheTier, layer: OpenRestyLayer, ctx: Render
       { name: CONFIG_VOLUME, mountPath: configMountPath(C), readOnly: true },
       { name: TMP_VOLUME, mountPath: '/tmp' },
       { name: 'nginx-run', mountPath: OPENRESTY_RUN_DIR },
+      { name: REDIS_AUTH_VOLUME, mountPath: path.posix.dirname(REDIS_PASSWORD_FILE), readOnly: true },
     ],
   });
   const replicas = layer === 'distribution' ? o.distribution.replicas : o.app.replicas;
@@ -130,7 +132,7 @@ function renderLayer(tier: ResolvedCacheTier, layer: OpenRestyLayer, ctx: Render
       uid: OPENRESTY_UID,
       replicas,
       containers: [container],
-      volumes: [configMapVolume(tier, C), emptyDirVolume('nginx-run'), emptyDirVolume(TMP_VOLUME)],
+      volumes: [configMapVolume(tier, C), emptyDirVolume('nginx-run'), emptyDirVolume(TMP_VOLUME), redisPasswordVolume(tier, layer)],
     }),
     // Always rendered (no delete verb on PDBs); with one replica maxUnavailable 1 blocks nothing.
     podDisruptionBudget(tier, C, 1),

@@ -2,7 +2,7 @@
 import type { V1Container, V1EnvVar } from '@kubernetes/client-node';
 import type { ResolvedCacheTier } from '../api/types.js';
 import { configHash, podDisruptionBudget } from './common.js';
-import { childName, configMapName, kafkaBrokerAddresses, redisSeedAddresses, zookeeperClientAddresses } from './names.js';
+import { childName, configMapName, kafkaBrokerAddresses, redisPasswordsSecretName, redisSeedAddresses, zookeeperClientAddresses } from './names.js';
 import { producerEnv, type ProducerEndpoints } from './config/producer.js';
 import {
   TMP_VOLUME,
@@ -13,16 +13,24 @@ import {
   emptyDirVolume,
   nodeHeapOptions,
   resources,
-  secretEnv,
+  secretVolume,
   service,
 } from './builders.js';
 import type { KubeObject } from './object.js';
-import { PRODUCER_HTTP_PORT, REDIS_PASSWORD_ENV } from '../../../packages/contract/src/index.js';
+import { PRODUCER_HTTP_PORT, REDIS_PASSWORD_FILE, type RedisRole } from '../../../packages/contract/src/index.js';
+import path from 'node:path';
 
 const C = 'producer' as const;
 
 /** This repo's images run as uid 10001. */
 export const PRODUCER_UID = 10001;
+
+export const REDIS_AUTH_VOLUME = 'redis-auth';
+
+/** The passwords Secret's key for `role` only, as the file REDIS_PASSWORD_FILE names. */
+export function redisPasswordVolume(tier: ResolvedCacheTier, role: RedisRole) {
+  return secretVolume(REDIS_AUTH_VOLUME, redisPasswordsSecretName(tier), [{ key: role, path: path.posix.basename(REDIS_PASSWORD_FILE) }]);
+}
 
 const PORTS = [{ name: 'http', port: PRODUCER_HTTP_PORT }];
 
@@ -46,7 +54,6 @@ export function renderProducer(tier: ResolvedCacheTier, _ctx: RenderContext): Ku
   // Not in the ConfigMap: it is the runtime's setting, not the producer's configuration contract.
   const nodeOptions = nodeHeapOptions(p.resources);
   if (nodeOptions) env.push({ name: 'NODE_OPTIONS', value: nodeOptions });
-  if (tier.spec.redis.auth) env.push(secretEnv(REDIS_PASSWORD_ENV, tier.spec.redis.auth.passwordSecretRef));
   const container: V1Container = {
     name: 'cache-producer',
     image: p.image,
@@ -64,7 +71,10 @@ export function renderProducer(tier: ResolvedCacheTier, _ctx: RenderContext): Ku
       timeoutSeconds: 3,
       failureThreshold: 6,
     },
-    volumeMounts: [{ name: TMP_VOLUME, mountPath: '/tmp' }],
+    volumeMounts: [
+      { name: TMP_VOLUME, mountPath: '/tmp' },
+      { name: REDIS_AUTH_VOLUME, mountPath: path.posix.dirname(REDIS_PASSWORD_FILE), readOnly: true },
+    ],
   });
   return [
     configMap(tier, C, data),
@@ -73,7 +83,7 @@ export function renderProducer(tier: ResolvedCacheTier, _ctx: RenderContext): Ku
       uid: PRODUCER_UID,
       replicas: p.replicas,
       containers: [container],
-      volumes: [emptyDirVolume(TMP_VOLUME)],
+      volumes: [emptyDirVolume(TMP_VOLUME), redisPasswordVolume(tier, 'producer')],
     }),
     // Always rendered (the operator has no delete verb on PDBs): with one replica,
     // maxUnavailable 1 blocks nothing; with more it keeps all but one serving.

@@ -1,11 +1,12 @@
 // Redis Cluster members: ConfigMap (redis.conf), headless + client Services, StatefulSet
 // (upstream redis:7.0.x image), PDB. The operator's orchestration forms the cluster over pod IPs;
 // nothing here depends on pod 0.
-import type { V1Container, V1EnvVar } from '@kubernetes/client-node';
+import type { V1Container, V1EnvVar, V1Secret } from '@kubernetes/client-node';
 import type { ResolvedCacheTier } from '../api/types.js';
-import { configHash, podDisruptionBudget } from './common.js';
-import { childName, headlessName, redisSpecMembers } from './names.js';
+import { configHash, objectMeta, podDisruptionBudget } from './common.js';
+import { childName, headlessName, redisAclSecretName, redisSpecMembers } from './names.js';
 import { renderRedisConf } from './config/redis.js';
+import { REDIS_ACL_FILE, REDIS_AUTH_CONF_FILE, renderExporterPasswordFile, renderRedisAclFile, renderRedisAuthConf, type RedisCredentials } from './config/redis-acl.js';
 import {
   CONFIG_VOLUME,
   DATA_VOLUME,
@@ -18,12 +19,12 @@ import {
   fieldEnv,
   plainEnv,
   resources,
-  secretEnv,
+  secretVolume,
   service,
   statefulSet,
 } from './builders.js';
-import type { KubeObject } from './object.js';
-import { METRICS_PORTS, REDIS_PASSWORD_ENV, REDIS_PORT } from '../../../packages/contract/src/index.js';
+import type { KubeObject, Rendered } from './object.js';
+import { METRICS_PORTS, REDIS_PORT, REDIS_USERS } from '../../../packages/contract/src/index.js';
 
 const C = 'redis' as const;
 
@@ -32,6 +33,19 @@ export const REDIS_UID = 999;
 export const REDIS_BUS_PORT = REDIS_PORT + 10000;
 export const REDIS_DATA_DIR = '/data';
 export const REDIS_CONFIG_FILE = 'redis.conf';
+/** Where the ACL Secret (redisAclSecretName) is mounted in a Redis member. */
+export const REDIS_AUTH_DIR = '/etc/cachetier/redis-auth';
+/** In the ACL Secret: the replication user's password alone, for the readiness probe's redis-cli. */
+export const REDIS_PROBE_PASSWORD_FILE = 'probe-password';
+const AUTH_VOLUME = 'redis-auth';
+/** The exporter sees only its own password file from the ACL Secret. */
+const EXPORTER_AUTH_VOLUME = 'exporter-auth';
+const EXPORTER_AUTH_DIR = '/etc/redis-exporter';
+export const REDIS_EXPORTER_PASSWORD_FILE = 'exporter-passwords.json';
+/** The exporter's one target: its own member (the password file is keyed by this URI). */
+const REDIS_EXPORTER_ADDR = `redis://127.0.0.1:${REDIS_PORT}`;
+/** Pod-template annotation: hash of the ACL Secret, so a password change rolls the members. */
+export const REDIS_ACL_HASH_ANNOTATION = 'cachetier.io/redis-acl-hash';
 const PORTS = [
   { name: 'redis', port: REDIS_PORT },
   { name: 'cluster-bus', port: REDIS_BUS_PORT },
@@ -42,19 +56,47 @@ export function redisStatefulSetReplicas(tier: ResolvedCacheTier, ctx: Pick<Rend
 }
 
 export function redisConfigFiles(tier: ResolvedCacheTier): Record<string, string> {
-  // No announce IP (passed as --cluster-announce-ip $(POD_IP)) and no password (from the Secret).
+  // No announce IP (passed as --cluster-announce-ip $(POD_IP)) and no password: the ACL file and
+  // the replica's credentials come from the ACL Secret's volume.
+  const acl = { aclFile: `${REDIS_AUTH_DIR}/${REDIS_ACL_FILE}`, authConf: `${REDIS_AUTH_DIR}/${REDIS_AUTH_CONF_FILE}` };
   return {
-    [REDIS_CONFIG_FILE]: renderRedisConf(tier.spec.redis, { port: REDIS_PORT, bind: '* -::*', dir: REDIS_DATA_DIR }),
+    [REDIS_CONFIG_FILE]: renderRedisConf(tier.spec.redis, { port: REDIS_PORT, bind: '* -::*', dir: REDIS_DATA_DIR, acl }),
   };
 }
 
-/** redis-server arguments; $(VAR) is expanded by the kubelet from the container's env. */
-export function redisArgs(tier: ResolvedCacheTier): string[] {
-  const args = [`${configMountPath(C)}/${REDIS_CONFIG_FILE}`, '--cluster-announce-ip', '$(POD_IP)'];
-  if (tier.spec.redis.auth) {
-    args.push('--requirepass', `$(${REDIS_PASSWORD_ENV})`, '--masterauth', `$(${REDIS_PASSWORD_ENV})`);
-  }
-  return args;
+/** redis-server arguments; $(POD_IP) is expanded by the kubelet from the container's env. */
+export function redisArgs(_tier: ResolvedCacheTier): string[] {
+  return [`${configMountPath(C)}/${REDIS_CONFIG_FILE}`, '--cluster-announce-ip', '$(POD_IP)'];
+}
+
+/** The ACL Secret's files: users.acl (hashes), auth.conf (masteruser/masterauth), the probe's password. */
+export function redisAclFiles(creds: RedisCredentials): Record<string, string> {
+  return {
+    [REDIS_ACL_FILE]: renderRedisAclFile(creds),
+    [REDIS_AUTH_CONF_FILE]: renderRedisAuthConf(creds),
+    [REDIS_PROBE_PASSWORD_FILE]: creds.replication,
+    [REDIS_EXPORTER_PASSWORD_FILE]: renderExporterPasswordFile(REDIS_EXPORTER_ADDR, creds),
+  };
+}
+
+export function redisAclSecret(tier: ResolvedCacheTier, creds: RedisCredentials): Rendered<V1Secret> {
+  const data: Record<string, string> = {};
+  const files = redisAclFiles(creds);
+  for (const k of Object.keys(files).sort()) data[k] = Buffer.from(files[k], 'utf8').toString('base64');
+  return { apiVersion: 'v1', kind: 'Secret', metadata: objectMeta(tier, C, redisAclSecretName(tier)), type: 'Opaque', data };
+}
+
+/**
+ * Readiness: PING as the replication user, its password read from the mounted file into
+ * REDISCLI_AUTH inside the probe's shell (never on a command line or in the pod spec).
+ */
+export function redisProbeCommand(): string[] {
+  const pw = `${REDIS_AUTH_DIR}/${REDIS_PROBE_PASSWORD_FILE}`;
+  return [
+    'sh',
+    '-c',
+    `REDISCLI_AUTH="$(cat ${pw})" redis-cli --no-auth-warning --user ${REDIS_USERS.replication} -h 127.0.0.1 -p ${REDIS_PORT} ping | grep -q PONG`,
+  ];
 }
 
 /**
@@ -63,14 +105,15 @@ export function redisArgs(tier: ResolvedCacheTier): string[] {
  * links /redis_exporter to Debian's prometheus-redis-exporter) run the same container.
  */
 export function redisExporterContainer(tier: ResolvedCacheTier): V1Container {
-  const r = tier.spec.redis;
   const env: V1EnvVar[] = [
-    plainEnv('REDIS_ADDR', `redis://127.0.0.1:${REDIS_PORT}`),
+    plainEnv('REDIS_ADDR', REDIS_EXPORTER_ADDR),
     plainEnv('REDIS_EXPORTER_WEB_LISTEN_ADDRESS', `:${METRICS_PORTS.redisExporter}`),
     // Per-key and per-command cardinality stays off: slots, replication, memory and clients only.
     plainEnv('REDIS_EXPORTER_INCL_SYSTEM_METRICS', 'false'),
+    // As the read-only `monitoring` ACL user; its password from a file (only that key is mounted).
+    plainEnv('REDIS_USER', REDIS_USERS.monitoring),
+    plainEnv('REDIS_PASSWORD_FILE', `${EXPORTER_AUTH_DIR}/${REDIS_EXPORTER_PASSWORD_FILE}`),
   ];
-  if (r.auth) env.push(secretEnv('REDIS_PASSWORD', r.auth.passwordSecretRef));
   return {
     name: 'metrics',
     image: tier.spec.metrics.redisExporterImage,
@@ -80,7 +123,7 @@ export function redisExporterContainer(tier: ResolvedCacheTier): V1Container {
     resources: { requests: { cpu: '10m', memory: '16Mi' }, limits: { memory: '64Mi' } },
     readinessProbe: { tcpSocket: { port: METRICS_PORTS.redisExporter }, initialDelaySeconds: 2, periodSeconds: 10, timeoutSeconds: 5 },
     livenessProbe: { tcpSocket: { port: METRICS_PORTS.redisExporter }, initialDelaySeconds: 10, periodSeconds: 20, timeoutSeconds: 5, failureThreshold: 3 },
-    volumeMounts: [],
+    volumeMounts: [{ name: EXPORTER_AUTH_VOLUME, mountPath: EXPORTER_AUTH_DIR, readOnly: true }],
   };
 }
 
@@ -89,11 +132,6 @@ export function renderRedis(tier: ResolvedCacheTier, ctx: RenderContext): KubeOb
   const files = redisConfigFiles(tier);
   const storage = dataStorage(r.storage);
   const env: V1EnvVar[] = [fieldEnv('POD_IP', 'status.podIP')];
-  if (r.auth) {
-    env.push(secretEnv(REDIS_PASSWORD_ENV, r.auth.passwordSecretRef));
-    // redis-cli reads the password from here, so the probe never shows it on a command line.
-    env.push(secretEnv('REDISCLI_AUTH', r.auth.passwordSecretRef));
-  }
   const container: V1Container = {
     name: 'redis',
     image: r.image,
@@ -105,7 +143,7 @@ export function renderRedis(tier: ResolvedCacheTier, ctx: RenderContext): KubeOb
     // PING only: no writes, no CLUSTER commands; ready before the cluster forms (the operator
     // forms it over Ready pods' IPs).
     readinessProbe: {
-      exec: { command: ['sh', '-c', `redis-cli -h 127.0.0.1 -p ${REDIS_PORT} ping | grep -q PONG`] },
+      exec: { command: redisProbeCommand() },
       initialDelaySeconds: 5,
       periodSeconds: 10,
       timeoutSeconds: 5,
@@ -121,9 +159,15 @@ export function renderRedis(tier: ResolvedCacheTier, ctx: RenderContext): KubeOb
     volumeMounts: [
       { name: CONFIG_VOLUME, mountPath: configMountPath(C), readOnly: true },
       { name: DATA_VOLUME, mountPath: REDIS_DATA_DIR },
+      { name: AUTH_VOLUME, mountPath: REDIS_AUTH_DIR, readOnly: true },
     ],
   };
+  // Without the passwords (the observe step could not read them) the ACL Secret is left as it is
+  // and the hash annotation is not rendered, which the subset diff does not count as drift.
+  const acl = ctx.redisCredentials ? redisAclSecret(tier, ctx.redisCredentials) : undefined;
+  const annotations = acl ? { [REDIS_ACL_HASH_ANNOTATION]: configHash(acl.data ?? {}) } : undefined;
   return [
+    ...(acl ? [acl] : []),
     configMap(tier, C, files),
     service(tier, C, { name: headlessName(tier, C), ports: PORTS, headless: true, publishNotReadyAddresses: true }),
     service(tier, C, { name: childName(tier, C), ports: PORTS }),
@@ -132,7 +176,15 @@ export function renderRedis(tier: ResolvedCacheTier, ctx: RenderContext): KubeOb
       replicas: redisStatefulSetReplicas(tier, ctx),
       serviceName: headlessName(tier, C),
       containers: tier.spec.metrics.enabled ? [container, redisExporterContainer(tier)] : [container],
-      volumes: [configMapVolume(tier, C), ...storage.volumes],
+      volumes: [
+        configMapVolume(tier, C),
+        secretVolume(AUTH_VOLUME, redisAclSecretName(tier)),
+        ...(tier.spec.metrics.enabled
+          ? [secretVolume(EXPORTER_AUTH_VOLUME, redisAclSecretName(tier), [{ key: REDIS_EXPORTER_PASSWORD_FILE, path: REDIS_EXPORTER_PASSWORD_FILE }])]
+          : []),
+        ...storage.volumes,
+      ],
+      ...(annotations ? { annotations } : {}),
       volumeClaimTemplates: storage.volumeClaimTemplates,
       // A removed member's volume goes with it: an ordinal that returns later starts empty (the
       // orchestrator also empties leaving members, for clusters that ignore this policy).

@@ -431,12 +431,14 @@ maybe('operator on a real control plane, with the chart RBAC', () => {
     await waitFor('the producer Deployment to scale after unpausing', async () => (await getObj('deployment', producer))?.spec?.replicas === replicas + 1, 20_000);
   }, 180_000);
 
-  test('drift in a Service, ConfigMap, PDB and NetworkPolicy (not watched) is put back by the next reconcile', async () => {
+  test('drift in a Service, ConfigMap, PDB, NetworkPolicy and Secret (not watched) is put back by the next reconcile', async () => {
     const drifted = [
       ['service', `${TIER}-producer`],
       ['configmap', `${TIER}-zookeeper-config`],
       ['poddisruptionbudget', `${TIER}-zookeeper`],
       ['networkpolicy', `${TIER}-redis`],
+      // The rendered Redis ACL Secret (users.acl, auth.conf) is a child like the others.
+      ['secret', `${TIER}-redis-acl`],
     ] as const;
     for (const [kind, name] of drifted) {
       expect(await getObj(kind, name)).toBeDefined();

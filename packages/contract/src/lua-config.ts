@@ -12,8 +12,10 @@ export interface LuaConfig {
   memberName?: string;
   redis: {
     seeds: string[];
-    /** Read the password from this environment variable ('' = no password). */
-    passwordEnv: string;
+    /** The Redis ACL user every new connection authenticates as ('' = no AUTH). */
+    username: string;
+    /** File holding that user's password, read once at init ('' = no AUTH); never the password itself. */
+    passwordFile: string;
     connectTimeoutMs: number;
     timeoutMs: number;
     poolSize: number;

@@ -31,7 +31,11 @@ export const PRODUCER_ENV = {
   sourceAttempts: 'SOURCE_ATTEMPTS',
   /** Replicas a batch's writes must reach (WAIT) before its offsets are committed: 1, or 0 without replicas. */
   redisWaitReplicas: 'REDIS_WAIT_REPLICAS',
-  /** Not rendered: the Deployment sets it from the Secret in spec.redis.auth. */
+  /** The Redis ACL user the producer authenticates as. */
+  redisUsername: 'REDIS_USERNAME',
+  /** File holding that user's password (a Secret volume); read at start, never in the env. */
+  redisPasswordFile: 'REDIS_PASSWORD_FILE',
+  /** Not rendered: harness-only password in the environment (REDIS_PASSWORD_FILE wins). */
   redisPassword: 'REDIS_PASSWORD',
   /** Not rendered: defaults to 0.0.0.0; the local harness binds one loopback address. */
   httpHost: 'HTTP_HOST',

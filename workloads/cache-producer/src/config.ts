@@ -1,6 +1,8 @@
 // The producer's configuration: exactly the environment variables named in the contract package's
-// PRODUCER_ENV (what the operator renders, plus the password from a Secret and the harness-only
-// HTTP_HOST / DEBUG_LOCK_HISTORY). Nothing else is read, so what the operator ships is what runs.
+// PRODUCER_ENV (what the operator renders, plus the harness-only REDIS_PASSWORD, HTTP_HOST and
+// DEBUG_LOCK_HISTORY). Nothing else is read, so what the operator ships is what runs. The Redis
+// password is a file (REDIS_PASSWORD_FILE, a Secret volume), read by redisAuth at start.
+import { readFileSync } from 'node:fs';
 import { PRODUCER_ENV as E } from '../../../packages/contract/src/index.js';
 
 export interface ProducerConfig {
@@ -12,7 +14,7 @@ export interface ProducerConfig {
     topicDeadLetter: string;
   };
   zookeeperConnect: string;
-  redis: { seeds: { host: string; port: number }[]; password?: string; waitReplicas: number };
+  redis: { seeds: { host: string; port: number }[]; username?: string; passwordFile?: string; password?: string; waitReplicas: number };
   sources: { productInfoService: string; shopInfoService: string };
   lock: { enabled: boolean; timeoutMs: number; sessionTimeoutMs: number; root: string };
   localCache: { maxEntries: number; ttlSeconds: number };
@@ -103,6 +105,9 @@ export function parseConfig(env: Env): ProducerConfig {
     problems.push(`LOCK_ROOT must be an absolute znode path, got ${JSON.stringify(lockRoot)}`);
   }
   const password = env[E.redisPassword];
+  // Both rendered, so both required: the producer never connects without an ACL user.
+  const username = str(E.redisUsername);
+  const passwordFile = str(E.redisPasswordFile);
 
   const cfg: ProducerConfig = {
     kafka: {
@@ -116,6 +121,8 @@ export function parseConfig(env: Env): ProducerConfig {
     redis: {
       seeds: hostPorts(E.redisSeeds),
       waitReplicas: int(E.redisWaitReplicas, 0, 1),
+      ...(username ? { username } : {}),
+      ...(passwordFile ? { passwordFile } : {}),
       ...(password !== undefined && password !== '' ? { password } : {}),
     },
     sources: {
@@ -151,4 +158,10 @@ export function parseConfig(env: Env): ProducerConfig {
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return cfg;
+}
+
+/** The Redis ACL user and its password (from passwordFile when set; one trailing newline dropped). */
+export function redisAuth(cfg: ProducerConfig['redis'], read: (file: string) => string = (f) => readFileSync(f, 'utf8')): { username?: string; password?: string } {
+  const password = cfg.passwordFile ? read(cfg.passwordFile).replace(/\r?\n$/, '') : cfg.password;
+  return { ...(cfg.username ? { username: cfg.username } : {}), ...(password ? { password } : {}) };
 }

@@ -5,7 +5,7 @@ import type { Server } from 'node:http';
 import { Cluster } from 'ioredis';
 import pino from 'pino';
 import { parseInvalidation } from '../../../packages/contract/src/index.js';
-import { ConfigError, parseConfig } from './config.js';
+import { ConfigError, parseConfig, redisAuth } from './config.js';
 import { ChangeConsumer, createKafka } from './consumer.js';
 import { HotService } from './hotservice.js';
 import { createApp } from './http.js';
@@ -28,7 +28,7 @@ async function main(): Promise<void> {
     throw e;
   }
   const metrics = createMetrics();
-  const redisOptions = { password: cfg.redis.password, connectTimeout: 3000, maxRetriesPerRequest: 5 };
+  const redisOptions = { ...redisAuth(cfg.redis), connectTimeout: 3000, maxRetriesPerRequest: 5 };
   const redis = new Cluster(cfg.redis.seeds, {
     redisOptions,
     scaleReads: 'master',

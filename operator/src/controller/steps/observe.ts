@@ -1,12 +1,15 @@
 // Step 1, observe: what the Redis orchestration needs to know before anything is applied — the
-// live Redis StatefulSet (its replicas), the running Redis pods and the password.
+// live Redis StatefulSet (its replicas), the running Redis pods and every Redis role's password
+// (steps/redis-auth.ts creates the operator-owned passwords Secret the first time).
 import type { ResolvedCacheTier } from '../../api/types.js';
 import type { KObject, KubeClient, PodInfo } from '../../runtime/kube.js';
 import { describeError } from '../../runtime/kube.js';
 import type { RedisMember } from '../../orchestration/types.js';
 import { selectorLabels } from '../../render/common.js';
 import { childName } from '../../render/names.js';
-import { REDIS_PORT } from '../../../../packages/contract/src/index.js';
+import { REDIS_PORT, REDIS_USERS } from '../../../../packages/contract/src/index.js';
+import type { RedisCredentials } from '../../render/config/redis-acl.js';
+import { observeRedisAuth } from './redis-auth.js';
 
 export interface RedisObservation {
   /** The live StatefulSet; undefined when it does not exist yet (or could not be read). */
@@ -18,8 +21,12 @@ export interface RedisObservation {
   pods: PodInfo[];
   /** Running pods with an IP, in ordinal order: what the orchestrator works on. */
   members: RedisMember[];
+  /** The admin ACL user and its password: what the orchestrator authenticates with. */
+  username?: string;
   password?: string;
   passwordProblem?: string;
+  /** Every role's password, for rendering the ACL Secret; undefined when passwordProblem is set. */
+  credentials?: RedisCredentials;
   /** Failures that fail the pass (it is retried), e.g. listing pods. */
   errors: string[];
 }
@@ -42,7 +49,6 @@ function num(v: unknown): number {
 
 export async function observeRedis(kube: KubeClient, tier: ResolvedCacheTier): Promise<RedisObservation> {
   const { namespace } = tier.metadata;
-  const shape = tier.spec.redis;
   const obs: RedisObservation = { currentReplicas: 0, pods: [], members: [], errors: [] };
   try {
     obs.statefulSet = await kube.get({ apiVersion: 'apps/v1', kind: 'StatefulSet', namespace, name: childName(tier, 'redis') });
@@ -56,16 +62,13 @@ export async function observeRedis(kube: KubeClient, tier: ResolvedCacheTier): P
     obs.errors.push(`list Redis pods: ${describeError(err)}`);
   }
   obs.members = redisMembersFromPods(obs.pods);
-  if (shape.auth?.passwordSecretRef) {
-    const ref = shape.auth.passwordSecretRef;
-    try {
-      const data = await kube.getSecret(namespace, ref.name);
-      if (!data) obs.passwordProblem = `Secret ${ref.name} not found`;
-      else if (data[ref.key] === undefined) obs.passwordProblem = `Secret ${ref.name} has no key ${ref.key}`;
-      else obs.password = data[ref.key];
-    } catch (err) {
-      obs.passwordProblem = `Secret ${ref.name}: ${describeError(err)}`;
-    }
+  const auth = await observeRedisAuth(kube, tier);
+  if (auth.credentials) {
+    obs.credentials = auth.credentials;
+    obs.username = REDIS_USERS.operator;
+    obs.password = auth.credentials.operator;
+  } else {
+    obs.passwordProblem = auth.problem;
   }
   return obs;
 }

@@ -41,7 +41,7 @@ export async function orchestrateRedis(
   if (obs.members.length === 0) return problem('PodsNotRunning', `${obs.members.length}/${out.replicas} Redis pods running`);
   try {
     const result = await orchestrator.reconcile(
-      { masters: shape.masters, replicasPerMaster: shape.replicasPerMaster, password: obs.password },
+      { masters: shape.masters, replicasPerMaster: shape.replicasPerMaster, username: obs.username, password: obs.password },
       obs.members,
       obs.currentReplicas || want,
       onProgress,

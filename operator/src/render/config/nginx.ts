@@ -19,8 +19,8 @@ export interface NginxConfigInput {
   /** Distribution layer: app-layer members, static list or a DNS name re-resolved on a timer. */
   appUpstream?: { kind: 'static'; servers: string[] } | { kind: 'dns'; name: string; port: number };
   redisSeeds: string[];
-  /** Read the Redis password from this environment variable (declared with `env` in nginx.conf). */
-  redisPasswordEnv?: string;
+  /** The Redis ACL user and the file with its password (a Secret volume in pods). */
+  redisAuth?: { username: string; passwordFile: string };
   producerUrl: string;
   kafkaBrokers: string[];
   // ---- optional: defaults suit the pods ----
@@ -153,7 +153,8 @@ export function luaConfig(tier: ResolvedCacheTier, input: NginxConfigInput): Lua
     testEndpoints: input.testEndpoints === true,
     redis: {
       seeds: input.redisSeeds,
-      passwordEnv: input.redisPasswordEnv ?? '',
+      username: input.redisAuth?.username ?? '',
+      passwordFile: input.redisAuth?.passwordFile ?? '',
       connectTimeoutMs: redisTimeout,
       timeoutMs: redisTimeout,
       poolSize: 64,
@@ -230,7 +231,6 @@ export function renderNginxConf(tier: ResolvedCacheTier, input: NginxConfigInput
     'env POD_NAME;',
     'env HOSTNAME;',
   );
-  if (input.redisPasswordEnv) add(`env ${input.redisPasswordEnv};`);
   add(
     '',
     'events {',

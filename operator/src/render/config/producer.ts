@@ -2,7 +2,7 @@
 // are the contract package's PRODUCER_ENV, which workloads/cache-producer/src/config.ts parses;
 // workloads/cache-producer/test/unit/config.test.ts feeds one into the other.
 import type { ResolvedCacheTier } from '../../api/types.js';
-import { HOT_SET_KEY, INVALIDATION_CHANNEL, PRODUCER_ENV, PRODUCER_HTTP_PORT } from '../../../../packages/contract/src/index.js';
+import { HOT_SET_KEY, INVALIDATION_CHANNEL, PRODUCER_ENV, PRODUCER_HTTP_PORT, REDIS_PASSWORD_FILE, REDIS_USERS } from '../../../../packages/contract/src/index.js';
 
 export interface ProducerEndpoints {
   kafkaBrokers: string[];
@@ -26,6 +26,9 @@ export function producerEnv(tier: ResolvedCacheTier, ep: ProducerEndpoints): Rec
     [E.topicDeadLetter]: t.deadLetter.name,
     [E.zookeeperConnect]: ep.zookeeperConnect,
     [E.redisSeeds]: ep.redisSeeds.join(','),
+    // The user's name only: its password is a file from the passwords Secret's volume.
+    [E.redisUsername]: REDIS_USERS.producer,
+    [E.redisPasswordFile]: REDIS_PASSWORD_FILE,
     [E.sourceProductInfoUrl]: p.sources.productInfoService,
     [E.sourceShopInfoUrl]: p.sources.shopInfoService,
     [E.lockEnabled]: String(p.lock.enabled),

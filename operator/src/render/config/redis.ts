@@ -9,8 +9,13 @@ export interface RedisConfigInput {
   dir: string;
   /** Address announced to the cluster; omitted in the pod (passed as --cluster-announce-ip $(POD_IP)). */
   announceIp?: string;
-  /** Only in the integration tier; pods pass it as an argument from the Secret, never in a ConfigMap. */
+  /** Harness-only `requirepass` + `masterauth` (the `default` user); pods use `acl` instead. */
   password?: string;
+  /**
+   * ACL users: `aclfile` (renderRedisAclFile) and a file with masteruser/masterauth
+   * (renderRedisAuthConf) to `include`. In pods both come from a Secret volume.
+   */
+  acl?: { aclFile: string; authConf: string };
   clusterNodeTimeoutMs?: number;
 }
 
@@ -25,6 +30,10 @@ export const REDIS_RESERVED_KEYS = [
   'cluster-announce-ip',
   'requirepass',
   'masterauth',
+  'masteruser',
+  'aclfile',
+  'include',
+  'user',
   'appendonly',
 ];
 
@@ -62,5 +71,6 @@ export function renderRedisConf(spec: RedisSpec, input: RedisConfigInput): strin
     lines.push(`requirepass ${input.password}`, `masterauth ${input.password}`);
   }
   for (const k of Object.keys(base).sort()) lines.push(`${k} ${base[k]}`);
+  if (input.acl) lines.push(`aclfile ${input.acl.aclFile}`, `include ${input.acl.authConf}`);
   return lines.join('\n') + '\n';
 }

@@ -14,7 +14,6 @@
 // CacheTierAccessLogDrops.
 import { jest } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
@@ -26,10 +25,11 @@ import { startKafkaCluster, type KafkaCluster } from '../../../../hack/local/kaf
 import { localTier, startOpenResty, type OpenRestyHandle } from '../../../../hack/local/nginx.js';
 import { makeRootDir, repoRoot, sleep, startProcess, waitFor, waitForPort, type ManagedProcess } from '../../../../hack/local/procs.js';
 import { startProducer, type ProducerHandle } from '../../../../hack/local/producer.js';
-import { startRedisCluster, type LocalRedisCluster } from '../../../../hack/local/redis.js';
+import { startRedisCluster, TEST_REDIS_CREDENTIALS, type LocalRedisCluster } from '../../../../hack/local/redis.js';
+import { renderExporterPasswordFile } from '../../../src/render/config/redis-acl.js';
 import { startSourceService, type SourceHandle } from '../../../../hack/local/source.js';
 import { startZooKeeperEnsemble, type ZooKeeperEnsemble } from '../../../../hack/local/zookeeper.js';
-import { METRICS_PORTS } from '../../../../packages/contract/src/index.js';
+import { METRICS_PORTS, REDIS_USERS } from '../../../../packages/contract/src/index.js';
 
 jest.setTimeout(15 * 60_000);
 
@@ -99,7 +99,8 @@ let producer: ProducerHandle | undefined;
 const nginx: OpenRestyHandle[] = [];
 const exporters: ManagedProcess[] = [];
 let prometheus: ManagedProcess | undefined;
-const password = randomBytes(12).toString('hex');
+// ACL users exactly as the operator renders them; the exporters read theirs from a file, as the sidecar does.
+const creds = TEST_REDIS_CREDENTIALS;
 
 async function stopAll(): Promise<void> {
   await prometheus?.kill('SIGTERM', 10_000);
@@ -137,15 +138,19 @@ beforeAll(async () => {
   const t = s.kafka.topics;
   const topics = await createTopicManager().reconcile(kafka.brokers, [t.cacheMessage, t.accessLog, t.deadLetter]);
   if (topics.condition.status !== 'True') throw new Error(`topics: ${topics.condition.message}`);
-  redis = await startRedisCluster({ masters: 3, replicasPerMaster: 1, ipPrefix: IP, password, rootDir, spec: s.redis });
+  redis = await startRedisCluster({ masters: 3, replicasPerMaster: 1, ipPrefix: IP, acl: creds, rootDir, spec: s.redis });
   for (const n of redis.nodes) {
+    const addr = `redis://${n.host}:${n.port}`;
+    const passwordFile = path.join(rootDir, `exporter-${n.ordinal}.json`);
+    writeFileSync(passwordFile, renderExporterPasswordFile(addr, creds), { mode: 0o600 });
     // The sidecar's settings (operator/src/render/redis.ts), with the member's local address.
     const proc = startProcess(`redis-exporter-${n.ordinal}`, 'prometheus-redis-exporter', [], {
       logDir: path.join(rootDir, 'logs'),
       env: {
         PATH: process.env.PATH,
-        REDIS_ADDR: `redis://${n.host}:${n.port}`,
-        REDIS_PASSWORD: password,
+        REDIS_ADDR: addr,
+        REDIS_USER: REDIS_USERS.monitoring,
+        REDIS_PASSWORD_FILE: passwordFile,
         REDIS_EXPORTER_WEB_LISTEN_ADDRESS: `${n.host}:${METRICS_PORTS.redisExporter}`,
         REDIS_EXPORTER_INCL_SYSTEM_METRICS: 'false',
       },
@@ -159,17 +164,15 @@ beforeAll(async () => {
       { ...tier, spec: { ...s, producer: { ...s.producer, sources: { productInfoService: source.url, shopInfoService: source.url } } } },
       { kafkaBrokers: kafka.brokers, zookeeperConnect: zk.connectString, redisSeeds: redis.seeds },
     ),
-    REDIS_PASSWORD: password,
   };
   producer = await startProducer({ env, host: `${IP}.62`, port: 8080, rootDir });
-  const common = { redisSeeds: redis.seeds, redisPasswordEnv: 'REDIS_PASSWORD', producerUrl: producer.url, kafkaBrokers: kafka.brokers };
+  const common = { redisSeeds: redis.seeds, producerUrl: producer.url, kafkaBrokers: kafka.brokers };
   const app = await startOpenResty({
     layer: 'app',
     host: `${IP}.71`,
     port: 8080,
     rootDir,
     tier,
-    env: { REDIS_PASSWORD: password },
     input: { ...common, memberName: `app@${IP}.71`, testEndpoints: false },
   });
   nginx.push(app);
@@ -180,7 +183,6 @@ beforeAll(async () => {
       port: 8080,
       rootDir,
       tier,
-      env: { REDIS_PASSWORD: password },
       input: { ...common, appUpstream: { kind: 'static', servers: [`${app.host}:${app.port}`] }, testEndpoints: false },
     }),
   );

@@ -17,11 +17,18 @@ export function requireRedisServer(): void {
   }
 }
 
-export function conn(n: { host: string; port: number }, password?: string): Redis {
-  return new Redis({ host: n.host, port: n.port, password, lazyConnect: false, maxRetriesPerRequest: 1, retryStrategy: () => null, connectTimeout: 3000 });
+/** A password for the `default` user, or an ACL user and its password. */
+export type Auth = string | { username: string; password: string };
+
+export function authOptions(auth?: Auth): { username?: string; password?: string } {
+  return typeof auth === 'string' ? { password: auth } : (auth ?? {});
 }
 
-export async function withConn<T>(n: { host: string; port: number }, password: string | undefined, f: (r: Redis) => Promise<T>): Promise<T> {
+export function conn(n: { host: string; port: number }, password?: Auth): Redis {
+  return new Redis({ host: n.host, port: n.port, ...authOptions(password), lazyConnect: false, maxRetriesPerRequest: 1, retryStrategy: () => null, connectTimeout: 3000 });
+}
+
+export async function withConn<T>(n: { host: string; port: number }, password: Auth | undefined, f: (r: Redis) => Promise<T>): Promise<T> {
   const r = conn(n, password);
   r.on('error', () => undefined);
   try {
@@ -31,13 +38,13 @@ export async function withConn<T>(n: { host: string; port: number }, password: s
   }
 }
 
-export async function clusterNodes(n: RedisNodeHandle, password?: string) {
+export async function clusterNodes(n: RedisNodeHandle, password?: Auth) {
   return withConn(n, password, async (r) => parseClusterNodes(String(await r.call('CLUSTER', 'NODES'))));
 }
-export async function clusterInfo(n: RedisNodeHandle, password?: string) {
+export async function clusterInfo(n: RedisNodeHandle, password?: Auth) {
   return withConn(n, password, async (r) => parseInfo(String(await r.call('CLUSTER', 'INFO'))));
 }
-export async function myId(n: RedisNodeHandle, password?: string): Promise<string> {
+export async function myId(n: RedisNodeHandle, password?: Auth): Promise<string> {
   return withConn(n, password, async (r) => String(await r.call('CLUSTER', 'MYID')));
 }
 
@@ -79,7 +86,7 @@ export async function drive(
 }
 
 /** Every master's non-owned slots hold no keys (no stray keys at a non-owner). */
-export async function strayKeys(nodes: RedisNodeHandle[], password?: string): Promise<string[]> {
+export async function strayKeys(nodes: RedisNodeHandle[], password?: Auth): Promise<string[]> {
   const out: string[] = [];
   for (const n of nodes) {
     if (!n.alive()) continue;
@@ -103,7 +110,7 @@ export async function strayKeys(nodes: RedisNodeHandle[], password?: string): Pr
 }
 
 /** Slots left MIGRATING/IMPORTING anywhere. */
-export async function openSlots(nodes: RedisNodeHandle[], password?: string): Promise<string[]> {
+export async function openSlots(nodes: RedisNodeHandle[], password?: Auth): Promise<string[]> {
   const out: string[] = [];
   for (const n of nodes) {
     if (!n.alive()) continue;
@@ -115,7 +122,7 @@ export async function openSlots(nodes: RedisNodeHandle[], password?: string): Pr
 }
 
 /** Checks every master's replicas (as the cluster reports them) run on other simulated nodes. */
-export async function placement(nodes: RedisNodeHandle[], password?: string) {
+export async function placement(nodes: RedisNodeHandle[], password?: Auth) {
   const byId = new Map<string, RedisNodeHandle>();
   const self = new Map<string, ReturnType<typeof parseClusterNodes>[number]>();
   for (const n of nodes) {
@@ -134,9 +141,9 @@ export async function placement(nodes: RedisNodeHandle[], password?: string) {
 }
 
 /** Continuous writer through a real cluster client; records only acknowledged writes. */
-export function startWriter(seeds: Array<{ host: string; port: number }>, password?: string) {
+export function startWriter(seeds: Array<{ host: string; port: number }>, password?: Auth) {
   const client = new Cluster(seeds, {
-    redisOptions: { password, connectTimeout: 3000 },
+    redisOptions: { ...authOptions(password), connectTimeout: 3000 },
     scaleReads: 'master',
     maxRedirections: 64,
     retryDelayOnMoved: 50,
@@ -182,8 +189,8 @@ export function startWriter(seeds: Array<{ host: string; port: number }>, passwo
 }
 
 /** Reads every key back through a fresh cluster client; returns the keys that are missing or wrong. */
-export async function verifyKeys(seeds: Array<{ host: string; port: number }>, expected: Map<string, string>, password?: string): Promise<string[]> {
-  const client = new Cluster(seeds, { redisOptions: { password }, scaleReads: 'master', enableAutoPipelining: true, maxRedirections: 64 });
+export async function verifyKeys(seeds: Array<{ host: string; port: number }>, expected: Map<string, string>, password?: Auth): Promise<string[]> {
+  const client = new Cluster(seeds, { redisOptions: authOptions(password), scaleReads: 'master', enableAutoPipelining: true, maxRedirections: 64 });
   client.on('error', () => undefined);
   const bad: string[] = [];
   try {

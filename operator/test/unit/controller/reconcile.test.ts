@@ -269,7 +269,7 @@ describe('reconcile: Redis orchestration wiring', () => {
     await t.run();
     expect(t.redis.calls).toHaveLength(1);
     const call = t.redis.calls[0];
-    expect(call.desired).toEqual({ masters: 3, replicasPerMaster: 1, password: 's3cret' });
+    expect(call.desired).toEqual({ masters: 3, replicasPerMaster: 1, username: 'operator', password: 's3cret' });
     expect(call.current).toBe(6);
     expect(call.members).toEqual([0, 1, 2, 3].map((i) => ({ pod: `shop-redis-${i}`, ordinal: i, host: `10.0.0.${10 + i}`, port: 6379, node: `node-${i % 3}` })));
     expect(t.cond('RedisReady')).toMatchObject({ status: 'False', message: '4/6 pods running' });

@@ -73,7 +73,7 @@ describeHelm('helm chart cachetier-operator', () => {
         ...expand('policy', ['poddisruptionbudgets'], ['get', 'create', 'patch']),
         ...expand('networking.k8s.io', ['networkpolicies'], ['get', 'create', 'patch', 'delete']),
         ...expand('', ['pods'], ['list', 'watch']),
-        ...expand('', ['secrets'], ['get']),
+        ...expand('', ['secrets'], ['get', 'create', 'patch']),
         ...expand('', ['events'], ['create', 'patch']),
       ].sort(),
     );

@@ -19,6 +19,7 @@ import {
 } from './helpers.js';
 
 const AUTH = { passwordSecretRef: { name: 'redis-auth', key: 'password' } };
+const CREDS = { operator: 'pw-operator-x', replication: 'pw-replication-x', producer: 'pw-producer-x', app: 'pw-app-x', distribution: 'pw-distribution-x', monitoring: 'pw-monitoring-x' };
 const VARIANTS: [string, Parameters<typeof makeTier>[0]][] = [
   ['defaults', {}],
   ['redis auth', { redis: { auth: AUTH } }],
@@ -278,24 +279,26 @@ describe('renderAll', () => {
       }
     });
 
-    test('no password in any ConfigMap; Secrets only via secretKeyRef', () => {
-      for (const cm of ofKind(objs, 'ConfigMap')) {
+    test('no password in any ConfigMap, arg or env: Redis passwords are files from Secret volumes', () => {
+      const withCreds = renderAll(tier, { redisCredentials: CREDS });
+      for (const cm of ofKind(withCreds, 'ConfigMap')) {
         for (const [k, v] of Object.entries(cm.data as Record<string, string>)) {
-          expect(k).not.toMatch(/PASSWORD/i);
+          if (k !== 'REDIS_PASSWORD_FILE') expect(k).not.toMatch(/PASSWORD/i);
           expect(v).not.toMatch(/^\s*(requirepass|masterauth)\s/m);
-          expect(v).not.toContain('redis-auth');
         }
       }
-      const secretRefs = workloads(objs).flatMap((w) =>
-        w.spec.template.spec.containers.flatMap((c: J) => (c.env ?? []).filter((e: J) => e.valueFrom?.secretKeyRef)),
-      );
-      if (tier.spec.redis.auth) {
-        // Redis (REDIS_PASSWORD + REDISCLI_AUTH), its metrics sidecar, producer, two OpenResty layers.
-        expect(secretRefs).toHaveLength(6);
-        for (const e of secretRefs) expect(e.valueFrom.secretKeyRef).toEqual(AUTH.passwordSecretRef);
-      } else {
-        expect(secretRefs).toEqual([]);
+      // No object but the ACL Secret carries any of the passwords, whatever its encoding.
+      for (const o of withCreds.filter((x) => x.kind !== 'Secret')) {
+        const text = JSON.stringify(o);
+        for (const pw of Object.values(CREDS)) expect(text).not.toContain(pw);
+        expect(text).not.toMatch(/REDIS_PASSWORD"|REDISCLI_AUTH"|--requirepass|--masterauth/);
       }
+      for (const w of workloads(withCreds)) {
+        for (const c of w.spec.template.spec.containers) {
+          for (const e of c.env ?? []) expect(e.valueFrom?.secretKeyRef).toBeUndefined();
+        }
+      }
+      expect(ofKind(withCreds, 'Secret').map((s) => s.metadata.name)).toEqual([`${tier.metadata.name}-redis-acl`]);
     });
 
     test('probes have no side effects: TCP, HTTP GET of health endpoints, or read-only exec', () => {

@@ -105,10 +105,16 @@ describe('Redis metrics', () => {
     expect(m.securityContext.readOnlyRootFilesystem).toBe(true);
   });
 
-  test('with auth the exporter gets the password from the same Secret key', () => {
-    const m = pod(redis({ redis: { auth: { passwordSecretRef: { name: 's', key: 'k' } } } }), 'shop-redis').containers[1];
-    const pw = (m.env as J[]).find((e) => e.name === 'REDIS_PASSWORD');
-    expect(pw.valueFrom).toEqual({ secretKeyRef: { name: 's', key: 'k' } });
+  test('the exporter authenticates as the read-only monitoring ACL user, its password a file holding only its own key', () => {
+    const spec = pod(redis({ redis: { auth: { passwordSecretRef: { name: 's', key: 'k' } } } }), 'shop-redis');
+    const m = spec.containers[1];
+    const env = Object.fromEntries((m.env as J[]).map((e) => [e.name, e.value ?? e.valueFrom]));
+    expect(env.REDIS_USER).toBe('monitoring');
+    expect(env.REDIS_PASSWORD_FILE).toBe('/etc/redis-exporter/exporter-passwords.json');
+    expect((m.env as J[]).some((e) => e.valueFrom?.secretKeyRef)).toBe(false);
+    expect(m.volumeMounts).toEqual([{ name: 'exporter-auth', mountPath: '/etc/redis-exporter', readOnly: true }]);
+    const vol = (spec.volumes as J[]).find((v) => v.name === 'exporter-auth');
+    expect(vol.secret).toEqual({ secretName: 'shop-redis-acl', defaultMode: 0o440, items: [{ key: 'exporter-passwords.json', path: 'exporter-passwords.json' }] });
   });
 
   test('the image is spec.metrics.redisExporterImage; metrics.enabled: false removes the sidecar', () => {

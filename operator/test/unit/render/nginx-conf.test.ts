@@ -195,15 +195,15 @@ describe('renderNginxConf (app layer)', () => {
       cache: { ttl: 42, jitter: 15, neg_ttl: 7, stale_ttl: 99, lru_size: 321, timeout: 1 },
       invalidation: { channel: INVALIDATION_CHANNEL },
       accessLog: { enabled: true, brokers: base.kafkaBrokers, topic: 'access-log' },
-      redis: { seeds: base.redisSeeds, passwordEnv: '' },
+      redis: { seeds: base.redisSeeds, username: '', passwordFile: '' },
     });
     expect(cfg).toEqual(luaConfig(tier, base));
   });
 
-  test('Redis password comes from an env var declared to nginx, never from the file', () => {
-    const c = renderNginxConf(tier, { ...base, redisPasswordEnv: 'REDIS_PASSWORD' });
-    expect(c).toContain('env REDIS_PASSWORD;');
-    expect(embeddedConfig(c)).toMatchObject({ redis: { passwordEnv: 'REDIS_PASSWORD' } });
+  test('Redis: the ACL user and its password file path, never a password or an env var for it', () => {
+    const c = renderNginxConf(tier, { ...base, redisAuth: { username: 'openresty-app', passwordFile: '/run/pw' } });
+    expect(c).not.toMatch(/env REDIS_PASSWORD/);
+    expect(embeddedConfig(c)).toMatchObject({ redis: { username: 'openresty-app', passwordFile: '/run/pw' } });
   });
 
   test('no Kafka brokers -> access log disabled, not failing', () => {

@@ -34,7 +34,7 @@ describe('OpenResty renderer', () => {
     expect(input.redisSeeds).toEqual([0, 1, 2].map((i) => `shop-redis-${i}.shop-redis-headless.${NS}.svc.cluster.local:6379`));
     expect(input.producerUrl).toBe(`http://shop-producer.${NS}.svc.cluster.local:8080`);
     expect(input.kafkaBrokers).toEqual([0, 1, 2].map((i) => `shop-kafka-${i}.shop-kafka-headless.${NS}.svc.cluster.local:9092`));
-    expect(input.redisPasswordEnv).toBeUndefined();
+    expect(input.redisAuth).toEqual({ username: 'openresty-app', passwordFile: '/etc/cachetier/redis-auth/password' });
   });
 
   test('resolver and cluster domain are options', () => {
@@ -54,15 +54,17 @@ describe('OpenResty renderer', () => {
     expect(d.spec.template.metadata.annotations[CONFIG_HASH_ANNOTATION]).toBe(configHash(data));
   });
 
-  test.each(LAYERS)('%s with auth: REDIS_PASSWORD from the Secret, redisPasswordEnv set, not in the ConfigMap', (layer, name) => {
+  test.each(LAYERS)('%s: its own Redis ACL user, the password a file from the passwords Secret, not in env or the ConfigMap', (layer, name) => {
     const tier = makeTier({ redis: { auth: AUTH } });
-    expect(nginxConfigInput(tier, layer, renderContext()).redisPasswordEnv).toBe('REDIS_PASSWORD');
+    expect(nginxConfigInput(tier, layer, renderContext()).redisAuth).toEqual({ username: `openresty-${layer}`, passwordFile: '/etc/cachetier/redis-auth/password' });
     const objs = renderOpenResty(tier, renderContext());
-    const c = find(objs, 'Deployment', name).spec.template.spec.containers[0];
-    expect(c.env).toEqual([
-      { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
-      { name: 'REDIS_PASSWORD', valueFrom: { secretKeyRef: { name: 'redis-auth', key: 'password' } } },
-    ]);
+    const pod = find(objs, 'Deployment', name).spec.template.spec;
+    expect(pod.containers[0].env).toEqual([{ name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } }]);
+    expect(pod.volumes).toContainEqual({ name: 'redis-auth', secret: { secretName: 'shop-redis-passwords', defaultMode: 0o440, items: [{ key: layer, path: 'password' }] } });
+    expect(pod.containers[0].volumeMounts).toContainEqual({ name: 'redis-auth', mountPath: '/etc/cachetier/redis-auth', readOnly: true });
+    const conf = files(objs, name)['nginx.conf'];
+    expect(conf).not.toMatch(/env REDIS_PASSWORD|password"\s*:/);
+    expect(conf).toContain('/etc/cachetier/redis-auth/password');
   });
 
   test.each(LAYERS)('%s Deployment: nginx in the foreground with the mounted config, run dir on an emptyDir', (layer, name) => {

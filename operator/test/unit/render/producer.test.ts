@@ -38,16 +38,18 @@ describe('cache-producer renderer', () => {
     );
   });
 
-  test('auth: REDIS_PASSWORD from the Secret key, never in the ConfigMap', () => {
-    const objs = render({ redis: { auth: AUTH } });
-    const c = deploy(objs).spec.template.spec.containers[0];
-    expect(c.env).toContainEqual({ name: 'REDIS_PASSWORD', valueFrom: { secretKeyRef: { name: 'redis-auth', key: 'password' } } });
-    expect(Object.keys(cm(objs).data)).not.toContain('REDIS_PASSWORD');
-  });
-
-  test('no auth: no password env at all', () => {
-    const env = deploy(render()).spec.template.spec.containers[0].env as J[];
-    expect(env.map((e) => e.name)).not.toContain('REDIS_PASSWORD');
+  test('Redis: the cache-producer ACL user, its password a file from the passwords Secret (its key only), never env', () => {
+    for (const spec of [{}, { redis: { auth: AUTH } }]) {
+      const objs = render(spec);
+      expect(cm(objs).data).toMatchObject({ REDIS_USERNAME: 'cache-producer', REDIS_PASSWORD_FILE: '/etc/cachetier/redis-auth/password' });
+      expect(Object.keys(cm(objs).data)).not.toContain('REDIS_PASSWORD');
+      const pod = deploy(objs).spec.template.spec;
+      const c = pod.containers[0];
+      expect((c.env ?? []).map((e: J) => e.name)).not.toContain('REDIS_PASSWORD');
+      for (const e of c.env ?? []) expect(e.valueFrom).toBeUndefined();
+      expect(pod.volumes).toContainEqual({ name: 'redis-auth', secret: { secretName: 'shop-redis-passwords', defaultMode: 0o440, items: [{ key: 'producer', path: 'password' }] } });
+      expect(c.volumeMounts).toContainEqual({ name: 'redis-auth', mountPath: '/etc/cachetier/redis-auth', readOnly: true });
+    }
   });
 
   test('V8 old space capped at half the memory limit (the default limit 256Mi -> 128 MB)', () => {
@@ -66,7 +68,10 @@ describe('cache-producer renderer', () => {
     expect(c.ports).toEqual([{ name: 'http', containerPort: 8080, protocol: 'TCP' }]);
     expect(c.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'http' });
     expect(c.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'http' });
-    expect(c.volumeMounts).toEqual([{ name: 'tmp', mountPath: '/tmp' }]);
+    expect(c.volumeMounts).toEqual([
+      { name: 'tmp', mountPath: '/tmp' },
+      { name: 'redis-auth', mountPath: '/etc/cachetier/redis-auth', readOnly: true },
+    ]);
   });
 
   test('Service on 8080 selecting the producer pods', () => {

@@ -1,9 +1,11 @@
-import { renderRedis } from '../../../src/render/redis.js';
+import { REDIS_ACL_HASH_ANNOTATION, renderRedis } from '../../../src/render/redis.js';
+import { renderRedisAclFile, type RedisCredentials } from '../../../src/render/config/redis-acl.js';
 import { redisSeedAddresses } from '../../../src/render/names.js';
 import { renderAll, renderContext, type RenderOptions } from '../../../src/render/index.js';
 import { find, makeTier, NS, ofKind, type J } from './helpers.js';
 
 const AUTH = { passwordSecretRef: { name: 'redis-auth', key: 'password' } };
+const CREDS: RedisCredentials = { operator: 'pw-operator', replication: 'pw-replication', producer: 'pw-producer', app: 'pw-app', distribution: 'pw-distribution', monitoring: 'pw-monitoring' };
 const render = (spec: Parameters<typeof makeTier>[0] = {}, opts: RenderOptions = {}) =>
   renderRedis(makeTier(spec), renderContext(opts));
 const conf = (objs: J[]) => find(objs, 'ConfigMap', 'shop-redis-config').data['redis.conf'] as string;
@@ -54,31 +56,58 @@ describe('Redis renderer', () => {
     expect(c.env.findIndex((e: J) => e.name === 'POD_IP')).toBeGreaterThanOrEqual(0);
   });
 
-  test('without auth: no password args, env or REDISCLI_AUTH', () => {
-    const c = redisContainer(render());
-    expect(c.args.join(' ')).not.toMatch(/requirepass|masterauth/);
-    expect(c.env.map((e: J) => e.name)).toEqual(['POD_IP']);
+  test('no password in args or env, whatever the spec: only POD_IP from the downward API', () => {
+    for (const spec of [{}, { redis: { auth: AUTH } }]) {
+      const c = redisContainer(render(spec, { redisCredentials: CREDS }));
+      expect(c.args.join(' ')).not.toMatch(/requirepass|masterauth|PASSWORD/);
+      expect(c.env).toEqual([{ name: 'POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } }]);
+    }
   });
 
-  test('with auth: REDIS_PASSWORD from the Secret key, passed as --requirepass/--masterauth $(REDIS_PASSWORD)', () => {
-    const c = redisContainer(render({ redis: { auth: AUTH } }));
-    const ref = { secretKeyRef: { name: 'redis-auth', key: 'password' } };
-    expect(c.env.find((e: J) => e.name === 'REDIS_PASSWORD').valueFrom).toEqual(ref);
-    expect(c.env.find((e: J) => e.name === 'REDISCLI_AUTH').valueFrom).toEqual(ref);
-    const args: string[] = c.args;
-    expect(args[args.indexOf('--requirepass') + 1]).toBe('$(REDIS_PASSWORD)');
-    expect(args[args.indexOf('--masterauth') + 1]).toBe('$(REDIS_PASSWORD)');
-    // The password reaches the pod only through secretKeyRef: no literal env values.
-    for (const e of c.env) expect(e.value).toBeUndefined();
+  test('redis.conf loads the ACL file and auth.conf from the ACL Secret volume', () => {
+    const objs = render({}, { redisCredentials: CREDS });
+    const text = conf(objs);
+    expect(directive(text, 'aclfile')).toBe('/etc/cachetier/redis-auth/users.acl');
+    expect(directive(text, 'include')).toBe('/etc/cachetier/redis-auth/auth.conf');
+    expect(text.indexOf('aclfile')).toBeGreaterThan(text.indexOf('maxmemory'));
+    const pod = sts(objs).spec.template.spec;
+    expect(pod.volumes).toContainEqual({ name: 'redis-auth', secret: { secretName: 'shop-redis-acl', defaultMode: 0o440 } });
+    expect(redisContainer(objs).volumeMounts).toContainEqual({ name: 'redis-auth', mountPath: '/etc/cachetier/redis-auth', readOnly: true });
+    // spec.redis.config cannot switch ACLs off or point them elsewhere.
+    const own = conf(render({ redis: { config: { aclfile: '/tmp/x', user: 'default on nopass', masteruser: 'x', include: '/x' } } }));
+    expect(own).not.toMatch(/\/tmp\/x|nopass|masteruser x|include \/x/);
   });
 
-  test('readiness: redis-cli PING (read-only), authenticated through REDISCLI_AUTH, never a password on the command line', () => {
-    const c = redisContainer(render({ redis: { auth: AUTH } }));
+  test('the ACL Secret: users.acl with hashes, auth.conf with the replication user, owned by the tier', () => {
+    const objs = render({}, { redisCredentials: CREDS });
+    const secret = find(objs, 'Secret', 'shop-redis-acl');
+    expect(secret.metadata.ownerReferences[0]).toMatchObject({ kind: 'CacheTier', name: 'shop', controller: true });
+    const files = Object.fromEntries(Object.entries(secret.data as Record<string, string>).map(([k, v]) => [k, Buffer.from(v, 'base64').toString()]));
+    expect(files['users.acl']).toBe(renderRedisAclFile(CREDS));
+    expect(files['auth.conf']).toBe('masteruser replication\nmasterauth pw-replication\n');
+    expect(files['probe-password']).toBe('pw-replication');
+    for (const pw of Object.values(CREDS)) expect(files['users.acl']).not.toContain(pw);
+    // A password change rolls the members (the annotation is the ACL Secret's hash).
+    const a = sts(objs).spec.template.metadata.annotations[REDIS_ACL_HASH_ANNOTATION];
+    const b = sts(render({}, { redisCredentials: { ...CREDS, app: 'other' } })).spec.template.metadata.annotations[REDIS_ACL_HASH_ANNOTATION];
+    expect(a).toMatch(/^[0-9a-f]{16}$/);
+    expect(b).not.toBe(a);
+  });
+
+  test('without the passwords: no ACL Secret and no hash annotation (nothing to compare, nothing rolls)', () => {
+    const objs = render();
+    expect(objs.some((o) => o.kind === 'Secret')).toBe(false);
+    expect(sts(objs).spec.template.metadata.annotations[REDIS_ACL_HASH_ANNOTATION]).toBeUndefined();
+  });
+
+  test('readiness: redis-cli PING as the replication user, password from the mounted file via REDISCLI_AUTH', () => {
+    const c = redisContainer(render({ redis: { auth: AUTH } }, { redisCredentials: CREDS }));
     const cmd: string = c.readinessProbe.exec.command.join(' ');
     expect(cmd).toMatch(/redis-cli .*ping/i);
-    expect(cmd).not.toMatch(/-a |--pass|--user|REDIS_PASSWORD/);
+    expect(cmd).toContain('REDISCLI_AUTH="$(cat /etc/cachetier/redis-auth/probe-password)"');
+    expect(cmd).toContain('--user replication');
+    expect(cmd).not.toMatch(/-a |--pass|pw-/);
     expect(cmd).not.toMatch(/\b(set|del|flush\w*|cluster|config|shutdown)\b/i);
-    expect(c.env.some((e: J) => e.name === 'REDISCLI_AUTH')).toBe(true);
     expect(c.livenessProbe.tcpSocket.port).toBe(6379);
   });
 

@@ -52,7 +52,14 @@ export class FakeKube implements KubeClient {
   readonly objects = new Map<string, KObject>();
   readonly tiers = new Map<string, CacheTier>();
   pods: PodInfo[] = [];
-  readonly secrets = new Map<string, Record<string, string>>();
+  /**
+   * Secrets read with getSecret. The Redis passwords Secret of the controller tests' tier
+   * (shop-ns/shop) exists, so those tests see only the children's writes; the observe step's
+   * tests delete it to see it created.
+   */
+  readonly secrets = new Map<string, Record<string, string>>([
+    ['shop-ns/shop-redis-passwords', { operator: 'pw-operator', replication: 'pw-replication', producer: 'pw-producer', app: 'pw-app', distribution: 'pw-distribution', monitoring: 'pw-monitoring' }],
+  ]);
   readonly leases = new Map<string, LeaseRecord>();
   readonly events: EventBody[] = [];
   writes: Write[] = [];
@@ -173,7 +180,14 @@ export class FakeKube implements KubeClient {
   }
 
   async getSecret(namespace: string, name: string): Promise<Record<string, string> | undefined> {
-    return clone(this.secrets.get(`${namespace}/${name}`));
+    const direct = this.secrets.get(`${namespace}/${name}`);
+    if (direct) return clone(direct);
+    // A Secret the operator created or applied: decoded like the API client does.
+    const obj = this.objects.get(key('v1', 'Secret', namespace, name));
+    if (!obj) return undefined;
+    const out: Record<string, string> = {};
+    for (const [k, v] of Object.entries((obj.data ?? {}) as Record<string, string>)) out[k] = Buffer.from(v, 'base64').toString('utf8');
+    return out;
   }
 
   // ------------------------------------------------------------------ events

@@ -5,6 +5,7 @@ import { jest } from '@jest/globals';
 import { Redis } from 'ioredis';
 import { getJson, groupLag, metricSum, pool, startStack, waitFor, waitRedisMatchesSource, type SourceRecord, type Stack } from './env.js';
 import { HOT_SET_KEY, INVALIDATION_CHANNEL } from '../../../../packages/contract/src/index.js';
+import { adminAuth } from '../../../../hack/local/redis.js';
 
 jest.setTimeout(600_000);
 
@@ -67,7 +68,7 @@ function overlaps(intervals: { name: string; acquiredAt: number; releasedAt: num
 
 describe('change messages -> Redis', () => {
   it('a pull message (source PUT) lands in Redis with _v, is announced, and is served over HTTP', async () => {
-    const sub = new Redis({ host: s.redis.seeds[0].split(':')[0], port: Number(s.redis.seeds[0].split(':')[1]) });
+    const sub = new Redis({ host: s.redis.seeds[0].split(':')[0], port: Number(s.redis.seeds[0].split(':')[1]), ...adminAuth() });
     const seen: string[] = [];
     await sub.subscribe(INVALIDATION_CHANNEL);
     sub.on('message', (_c, k: string) => seen.push(k));

@@ -11,7 +11,7 @@ import { producerEnv } from '../../../../operator/src/render/config/producer.js'
 import { startKafkaCluster, type KafkaCluster } from '../../../../hack/local/kafka.js';
 import { makeRootDir, waitFor } from '../../../../hack/local/procs.js';
 import { ensureBuilt, startProducer, type ProducerHandle } from '../../../../hack/local/producer.js';
-import { startRedisCluster, type LocalRedisCluster } from '../../../../hack/local/redis.js';
+import { adminAuth, startRedisCluster, TEST_REDIS_CREDENTIALS, type LocalRedisCluster } from '../../../../hack/local/redis.js';
 import { startSourceService, type SourceHandle } from '../../../../hack/local/source.js';
 import { startZooKeeperEnsemble, type ZooKeeperEnsemble } from '../../../../hack/local/zookeeper.js';
 
@@ -53,7 +53,7 @@ export async function startStack(opts: { producers: number; seedProducts?: numbe
     ensureBuilt();
     const [zk, redis] = await Promise.all([
       startZooKeeperEnsemble({ ipPrefix: IP, rootDir, firstHost: 31 }),
-      startRedisCluster({ masters: 3, replicasPerMaster: 1, ipPrefix: IP, rootDir, port: 7051 }),
+      startRedisCluster({ masters: 3, replicasPerMaster: 1, ipPrefix: IP, rootDir, port: 7051, acl: TEST_REDIS_CREDENTIALS }),
     ]);
     cleanups.push(() => zk.stop(), () => redis.stop());
     const kafka = await startKafkaCluster({ ipPrefix: IP, rootDir, zookeeperConnect: zk.connectString, firstHost: 41 });
@@ -81,7 +81,7 @@ export async function startStack(opts: { producers: number; seedProducts?: numbe
     });
     cleanups.push(() => source.stop());
     const env = producerEnv(tier, { kafkaBrokers: kafka.brokers, zookeeperConnect: zk.connectString, redisSeeds: redis.seeds });
-    const client = new Cluster(redis.seeds.map((s) => ({ host: s.split(':')[0], port: Number(s.split(':')[1]) })), { scaleReads: 'master' });
+    const client = new Cluster(redis.seeds.map((s) => ({ host: s.split(':')[0], port: Number(s.split(':')[1]) })), { scaleReads: 'master', redisOptions: adminAuth() });
     cleanups.push(async () => void client.disconnect());
     const kafkaClient = new Kafka({ clientId: 'producer-it', brokers: kafka.brokers, logLevel: logLevel.NOTHING, retry: { retries: 10 } });
     const kproducer = kafkaClient.producer({ allowAutoTopicCreation: false });

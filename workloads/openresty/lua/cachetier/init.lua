@@ -11,12 +11,20 @@ function _M.init(cfg)
   end
   config.set(cfg)
   local r = cfg.redis or {}
+  -- The password comes from a file (a Secret volume), read once here in the master: never from
+  -- the rendered config or the environment.
   local password
-  if r.passwordEnv and r.passwordEnv ~= "" then
-    password = os.getenv(r.passwordEnv)
+  if r.passwordFile and r.passwordFile ~= "" then
+    local f, ferr = io.open(r.passwordFile, "r")
+    if not f then
+      error("cachetier: cannot read the Redis password file: " .. tostring(ferr))
+    end
+    password = f:read("*a"):gsub("\r?\n$", "")
+    f:close()
   end
   rcluster.configure({
     seeds = r.seeds or {},
+    username = (r.username ~= "" and r.username) or nil,
     password = password,
     connect_timeout = r.connectTimeoutMs or 300,
     rw_timeout = r.timeoutMs or 500,

@@ -6,7 +6,7 @@
 --   * MOVED: follow the redirect now, remember the new owner for that slot, and refresh the
 --     whole map in the background (one refresh at a time per worker, rate-limited);
 --   * ASK: send ASKING + the command to the target once, without touching the map;
---   * bounded redirects, keepalive pools, password from the environment.
+--   * bounded redirects, keepalive pools, AUTH <user> <password> on every new connection.
 local compat = require "cachetier.compat"
 local slot = require "cachetier.slot"
 local metrics = require "cachetier.metrics"
@@ -21,6 +21,7 @@ local _M = {}
 
 local cfg = {
   seeds = {},
+  username = nil,
   password = nil,
   connect_timeout = 300,
   rw_timeout = 500,
@@ -64,7 +65,12 @@ local function connect(addr)
     return nil, err
   end
   if cfg.password and cfg.password ~= "" and red:get_reused_times() == 0 then
-    local res, aerr = red:auth(cfg.password)
+    local res, aerr
+    if cfg.username then
+      res, aerr = red:auth(cfg.username, cfg.password)
+    else
+      res, aerr = red:auth(cfg.password)
+    end
     if not res then
       red:close()
       return nil, "auth: " .. tostring(aerr)

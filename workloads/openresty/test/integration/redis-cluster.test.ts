@@ -4,7 +4,7 @@ import { jest } from '@jest/globals';
 import { randomBytes, randomInt } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import type { Redis } from 'ioredis';
-import type { LocalRedisCluster } from '../../../../hack/local/redis.js';
+import { adminAuth, type LocalRedisCluster } from '../../../../hack/local/redis.js';
 import type { OpenRestyHandle } from '../../../../hack/local/nginx.js';
 import {
   clusterClient,
@@ -157,7 +157,8 @@ test('reads keep succeeding while a slot migrates (ASK) and after it moved (MOVE
     const keys = (await src.cluster('GETKEYSINSLOT', slot, 100)) as string[];
     expect(keys.length).toBeGreaterThanOrEqual(sameSlot.length);
     for (const k of keys) {
-      await src.migrate(target[0], target[1], k, 0, 5000);
+      const { username, password } = adminAuth();
+      await src.migrate(target[0], target[1], k, 0, 5000, 'AUTH2', username, password);
       await new Promise((r) => setTimeout(r, 400)); // ~3 s of ASK redirects in total
     }
     const before = await metrics(app.url);

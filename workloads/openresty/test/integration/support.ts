@@ -1,71 +1,35 @@
 // Shared pieces for the OpenResty integration tests: a real Redis Cluster (hack/local/redis.ts,
 // formed by the operator's orchestrator), a stand-in cache-producer HTTP server (the producer's
 // HTTP contract: GET /product/:id, /shop/:id -> 200 JSON with _v | 404), HTTP helpers.
-import { execFile } from 'node:child_process';
 import http from 'node:http';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import net, { type AddressInfo } from 'node:net';
 import { Cluster, Redis } from 'ioredis';
-import { startRedisCluster, startRedisNodes, type LocalRedisCluster } from '../../../../hack/local/redis.js';
-import { waitFor as waitFor_ } from '../../../../hack/local/procs.js';
+import { adminAuth, startRedisCluster, TEST_REDIS_CREDENTIALS, type LocalRedisCluster } from '../../../../hack/local/redis.js';
 
 export { startOpenResty, localTier } from '../../../../hack/local/nginx.js';
 export { makeRootDir, sleep, waitFor } from '../../../../hack/local/procs.js';
 
-const run = promisify(execFile);
 
 /**
- * A real Redis Cluster of `masters` masters. Formed by the operator's orchestrator through
- * hack/local/redis.ts; while that orchestrator is still a stub, falls back (loudly) to forming
- * the same rendered-config nodes with `redis-cli --cluster create`.
+ * A real Redis Cluster of `masters` masters with the ACL users the operator renders (test
+ * passwords), formed by the operator's orchestrator through hack/local/redis.ts. nginx connects as
+ * the layer's user (hack/local/nginx.ts); the tests' own clients are the admin user.
  */
 export async function startCluster(ipPrefix: string, rootDir: string, masters = 3, port = 7000): Promise<LocalRedisCluster> {
-  try {
-    return await startRedisCluster({ masters, replicasPerMaster: 0, ipPrefix, rootDir: path.join(rootDir, 'redis'), port, nodes: masters, maxPasses: 3 });
-  } catch (e) {
-    if (!/NotImplemented|did not converge/.test(String(e))) throw e;
-    console.warn(`[openresty tests] operator orchestrator cannot form a cluster yet (${String(e).slice(0, 120)}); forming it with redis-cli --cluster create`);
-  }
-  const nodes = await startRedisNodes({ count: masters, ipPrefix, rootDir: path.join(rootDir, 'redis-cli-formed'), port, nodes: masters });
-  const seeds = nodes.map((n) => `${n.host}:${n.port}`);
-  const stop = async () => {
-    await Promise.all(nodes.map((n) => n.stop().catch(() => undefined)));
-  };
-  try {
-    await run('redis-cli', ['--cluster', 'create', ...seeds, '--cluster-replicas', '0', '--cluster-yes'], { timeout: 60_000 });
-    await waitFor_(
-      'cluster_state:ok on every node',
-      async () => {
-        for (const s of seeds) {
-          const [h, p] = s.split(':');
-          const { stdout } = await run('redis-cli', ['-h', h, '-p', p, 'cluster', 'info'], { timeout: 5000 });
-          if (!stdout.includes('cluster_state:ok')) return false;
-          const { stdout: slots } = await run('redis-cli', ['-h', h, '-p', p, 'cluster', 'slots'], { timeout: 5000 });
-          if (slots.trim().split('\n').length < masters) return false;
-        }
-        return true;
-      },
-      30_000,
-      200,
-    );
-  } catch (e) {
-    await stop();
-    throw e;
-  }
-  return { nodes, seeds, members: () => nodes.map((n) => n.member()), stop };
+  return startRedisCluster({ masters, replicasPerMaster: 0, ipPrefix, rootDir: path.join(rootDir, 'redis'), port, nodes: masters, maxPasses: 3, acl: TEST_REDIS_CREDENTIALS });
 }
 
 export function clusterClient(seeds: string[]): Cluster {
   return new Cluster(
     seeds.map((s) => ({ host: s.split(':')[0], port: Number(s.split(':')[1]) })),
-    { redisOptions: { connectTimeout: 3000 }, slotsRefreshTimeout: 3000 },
+    { redisOptions: { connectTimeout: 3000, ...adminAuth() }, slotsRefreshTimeout: 3000 },
   );
 }
 
 export function nodeClient(addr: string): Redis {
   const [host, port] = addr.split(':');
-  return new Redis({ host, port: Number(port), connectTimeout: 3000, maxRetriesPerRequest: 2 });
+  return new Redis({ host, port: Number(port), connectTimeout: 3000, maxRetriesPerRequest: 2, ...adminAuth() });
 }
 
 // ---------------------------------------------------------------------------------------------
