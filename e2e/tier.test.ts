@@ -90,10 +90,16 @@ async function changeAndSee(productId: number, timeoutMs = 60_000): Promise<numb
 const E2E_CLIENT_LABELS: Record<string, string> = { 'app.kubernetes.io/part-of': 'cachetier-e2e' };
 
 /**
- * A new pod is refused until the CNI has put its address into the Redis policy's peer set (kube-router
- * takes seconds on a busy cluster): wait up to 90 s for Redis to answer before the real script.
+ * A new pod is refused until the CNI has put its address into the Redis policy's peer set, and
+ * kube-router does that node by node (seconds, on a busy cluster, for each): before the real script,
+ * wait up to 120 s until the Service and every connected member (redirects go to pod IPs) answer.
  */
-const WAIT_FOR_REDIS = `for i in $(seq 90); do [ "$(redis-cli -h ${REDIS_SVC} PING 2>/dev/null)" = PONG ] && break; sleep 1; done; `;
+const WAIT_FOR_REDIS =
+  `for i in $(seq 120); do ` +
+  `ok=0; [ "$(redis-cli -h ${REDIS_SVC} PING 2>/dev/null)" = PONG ] && ok=1; ` +
+  `for a in $(redis-cli -h ${REDIS_SVC} CLUSTER NODES 2>/dev/null | awk '$3 !~ /fail|noaddr|handshake/ && $8 == "connected" { split($2, x, ":"); print x[1] }'); do ` +
+  `[ "$(redis-cli -h $a PING 2>/dev/null)" = PONG ] || ok=0; done; ` +
+  `[ $ok = 1 ] && break; sleep 1; done; `;
 
 /**
  * A throwaway pod running a shell script with redis-cli (cluster redirects followed), as the
