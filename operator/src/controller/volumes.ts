@@ -8,7 +8,6 @@ import { parseQuantity } from '../api/quantity.js';
 import type { ConditionUpdate } from '../orchestration/types.js';
 import type { KObject } from '../runtime/kube.js';
 import type { KubeObject } from '../render/object.js';
-
 import { VOLUMES_CONDITION } from './conditions.js';
 
 export interface ClaimTemplateChange {

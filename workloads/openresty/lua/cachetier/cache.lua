@@ -150,15 +150,8 @@ local function lru_of(key)
   return nil
 end
 
-local function lru_delete(key)
-  local l, id = lru_of(key)
-  if l then
-    l:delete(id)
-  end
-end
-
--- Drops this worker's L1 entry of key unless it already holds version v or newer (v nil: the
--- message did not say which version was written, so any copy goes).
+-- Drops this worker's L1 entry of key unless it already holds version v or newer (v nil: any
+-- copy goes, e.g. an invalidation that did not say which version was written).
 local function lru_drop(key, v)
   local l, id = lru_of(key)
   if not l then
@@ -377,7 +370,7 @@ local function store_negative(key, body)
     shared.versions:set(key, v, versions_ttl())
   end
   shared.cache_neg:set(key, true, cfg.neg_ttl)
-  lru_delete(key)
+  lru_drop(key)
   return nil, "negative"
 end
 
