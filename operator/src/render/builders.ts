@@ -229,6 +229,9 @@ export function statefulSet(tier: ResolvedCacheTier, component: Component, hash:
     replicas: o.replicas,
     // Nothing depends on pod 0 coming up first: ensembles and the Redis Cluster form in parallel.
     podManagementPolicy: 'Parallel',
+    // The operator rolls these pods itself, one at a time and only when the component says it is
+    // safe (operator/src/roll): the StatefulSet controller only makes new pods at the new revision.
+    updateStrategy: { type: 'OnDelete' },
     selector: { matchLabels: selectorLabels(tier, component) },
     template: podTemplate(tier, component, hash, o),
   };

@@ -86,6 +86,28 @@ function jmxAgentLines(): string[] {
   ];
 }
 
+/**
+ * Ready when the broker answers a Kafka ApiVersions (v0) request with error 0. A broker accepts TCP
+ * long before it serves (the kernel queues connections while it loads logs); it starts processing
+ * requests only at the end of its startup, after it registered in ZooKeeper. So an answer means
+ * "speaks the protocol and is registered", which a TCP check cannot tell. bash (both images have
+ * it) for /dev/tcp; `timeout` bounds the read. The reply must carry correlation id 1, error 0.
+ */
+export function kafkaReadinessCommand(host = '127.0.0.1', port = KAFKA_PORT): string[] {
+  // size 15 | api_key 18 | api_version 0 | correlation_id 1 | client_id "ready"
+  const request = String.raw`\x00\x00\x00\x0f\x00\x12\x00\x00\x00\x00\x00\x01\x00\x05ready`;
+  return [
+    'bash',
+    '-c',
+    [
+      `exec 3<>/dev/tcp/${host}/${port} || exit 1`,
+      `printf '${request}' >&3`,
+      `reply=$(timeout 4 head -c 10 <&3 | od -An -tx1 | tr -d ' \\n')`,
+      '[ "${#reply}" = 20 ] && [ "${reply:8:12}" = 000000010000 ]',
+    ].join('\n'),
+  ];
+}
+
 export function kafkaConfigFiles(tier: ResolvedCacheTier, ctx: RenderContext): Record<string, string> {
   return {
     [KAFKA_CONFIG_FILE]: renderServerProperties(tier.spec.kafka, {
@@ -115,7 +137,7 @@ export function renderKafka(tier: ResolvedCacheTier, ctx: RenderContext): KubeOb
     env,
     ports: containerPorts(tier.spec.metrics.enabled ? [...PORTS, { name: 'metrics', port: METRICS_PORTS.kafka }] : PORTS),
     resources: resources(k.resources),
-    readinessProbe: { tcpSocket: { port: KAFKA_PORT }, initialDelaySeconds: 10, periodSeconds: 10, timeoutSeconds: 5 },
+    readinessProbe: { exec: { command: kafkaReadinessCommand() }, initialDelaySeconds: 10, periodSeconds: 10, timeoutSeconds: 6 },
     livenessProbe: {
       tcpSocket: { port: KAFKA_PORT },
       initialDelaySeconds: 60,

@@ -2,7 +2,9 @@
 // run from the rendered configs: a one-server ensemble must still form (standaloneEnabled=false),
 // and the topic manager must create the example's topics on it.
 import { jest } from '@jest/globals';
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import net from 'node:net';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
@@ -10,6 +12,7 @@ import YAML from 'yaml';
 import { resolve } from '../../../src/api/defaults.js';
 import type { CacheTier } from '../../../src/api/types.js';
 import { createTopicManager } from '../../../src/kafka/index.js';
+import { kafkaReadinessCommand } from '../../../src/render/kafka.js';
 import { startKafkaCluster, type KafkaCluster } from '../../../../hack/local/kafka.js';
 import { makeRootDir } from '../../../../hack/local/procs.js';
 import { startZooKeeperEnsemble, type ZooKeeperEnsemble } from '../../../../hack/local/zookeeper.js';
@@ -69,4 +72,23 @@ test('kind example: one ZooKeeper leads, one broker with RF 1 / min ISR 1 takes 
   } finally {
     await producer.disconnect();
   }
+});
+
+test('the broker readiness probe passes on a serving broker and fails on a port that only accepts TCP', async () => {
+  const run = (host: string, port: number) => {
+    const [cmd, ...args] = kafkaReadinessCommand(host, port);
+    return spawnSync(cmd, args, { timeout: 15_000 }).status;
+  };
+  const [host, port] = kafka!.brokers[0].split(':');
+  expect(run(host, Number(port))).toBe(0);
+  // What a starting broker looks like to a TCP probe: the connection is accepted, nothing answers.
+  const silent = net.createServer(() => undefined);
+  await new Promise<void>((r) => silent.listen(0, `${IP_PREFIX}.29`, r));
+  try {
+    expect(run(`${IP_PREFIX}.29`, (silent.address() as net.AddressInfo).port)).not.toBe(0);
+  } finally {
+    await new Promise((r) => silent.close(r));
+  }
+  // Nothing listening at all.
+  expect(run(`${IP_PREFIX}.29`, 1)).not.toBe(0);
 });

@@ -162,7 +162,7 @@ describe('renderAll', () => {
         'revisionHistoryLimit',
         'progressDeadlineSeconds',
         'strategy',
-        'updateStrategy',
+        // updateStrategy is owned on purpose: StatefulSets are OnDelete (the operator rolls them).
         'sessionAffinity',
         'clusterIPs',
         'ipFamilies',
@@ -177,6 +177,12 @@ describe('renderAll', () => {
         const leaves = keyPaths(o).map((p) => p.split('.').pop()!);
         for (const d of defaulted) expect({ obj: `${o.kind}/${o.metadata.name}`, has: leaves.includes(d) ? d : null }).toEqual({ obj: `${o.kind}/${o.metadata.name}`, has: null });
       }
+    });
+
+    test('every StatefulSet is OnDelete: the operator rolls its pods', () => {
+      const sets = objs.filter((o) => o.kind === 'StatefulSet');
+      expect(sets.map((o) => o.metadata.name).sort()).toEqual(['shop-kafka', 'shop-redis', 'shop-zookeeper']);
+      for (const o of sets) expect((o.spec as { updateStrategy?: unknown }).updateStrategy).toEqual({ type: 'OnDelete' });
     });
 
     test('every object is owned by the CacheTier (controller owner reference)', () => {
