@@ -239,6 +239,21 @@ export interface RedisMigrationStatus {
   updatedAt: string;
 }
 
+/** A roll of a stateful component in progress (one at a time), as the operator last wrote it. */
+export interface RollStatus {
+  component: 'zookeeper' | 'kafka' | 'redis';
+  /** "kafka 1/3 pods updated" (the printer column). */
+  progress: string;
+  updated: number;
+  total: number;
+  /** Rolling: a pod was restarted or handed over this pass; Waiting: not safe yet. */
+  phase: 'Rolling' | 'Waiting' | 'Done';
+  /** The pod acted on or waited for. */
+  pod?: string;
+  /** Why this pod, or what the roll waits for. */
+  reason?: string;
+}
+
 export interface CacheTierStatus {
   observedGeneration?: number;
   conditions?: Condition[];
@@ -251,6 +266,8 @@ export interface CacheTierStatus {
   };
   topics?: TopicStatus[];
   endpoints?: Record<string, string>;
+  /** Set while a ZooKeeper, Kafka or Redis roll is in progress; removed when it is done. */
+  roll?: RollStatus | null;
 }
 
 export interface ObjectMetaLite {

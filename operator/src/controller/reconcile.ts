@@ -1,12 +1,15 @@
 // The reconcile of one CacheTier, as a pipeline of named steps (each in its own module, each
 // testable alone):
-//   observe -> orchestrate Redis -> render -> apply children -> prune -> conditions -> topics
-//           -> changes flowing -> status -> events -> requeue
+//   observe -> orchestrate Redis -> render -> apply children -> prune -> roll -> conditions
+//           -> topics -> changes flowing -> status -> events -> requeue
 // - observe (steps/observe.ts): the live Redis StatefulSet, the Redis pods, the password;
 // - orchestrate Redis (steps/redis.ts): one call into the Redis orchestrator, which decides the
 //   Redis StatefulSet's replicas;
 // - render (render/index.ts, pure) and apply children (steps/apply.ts): write only what differs;
 // - prune (steps/prune.ts): delete the NetworkPolicies this tier owns once the spec turns them off;
+// - roll (steps/roll.ts, roll/): the StatefulSets are OnDelete; the first of ZooKeeper, Kafka,
+//   Redis with a pod on an older revision gets one pass of its roll: at most one pod deleted, and
+//   only when its servers say it is safe (status.roll says what it waits for);
 // - conditions (conditions.ts): one per component from the workloads' status, VolumesMatchSpec
 //   (volumes.ts: claim-template changes a StatefulSet cannot take), plus whatever the Redis
 //   orchestrator reports;
@@ -51,6 +54,8 @@ import { applyChildren, type ApplyOutcome, type ChildState } from './steps/apply
 import { pruneNetworkPolicies, type PruneOutcome } from './steps/prune.js';
 import { reconcileTopics, type TopicsStepOutcome } from './steps/topics.js';
 import { checkChangesFlowing } from './steps/changes.js';
+import { driveRolls, rollSummary, type RollOutcome } from './steps/roll.js';
+import type { RollObserverFactory, RollStep } from '../roll/types.js';
 import { volumesCondition } from './volumes.js';
 import type { Logger } from '../log.js';
 import { silentLogger } from '../log.js';
@@ -60,6 +65,8 @@ export interface ReconcilerDeps {
   redis: RedisOrchestrator;
   topics: TopicManager;
   producers: ProducerProbe;
+  /** Operator-driven rolls of the StatefulSets: the servers' observers and one pass of a roll. */
+  rolls: { observers: RollObserverFactory; step: RollStep };
   recorder: Recorder;
   /** Defaults to renderAll; tests inject their own renderer. */
   render?: (tier: ResolvedCacheTier, opts: RenderOptions) => KubeObject[];
@@ -160,19 +167,22 @@ export class Reconciler {
     }
     const applied = await this.applyChildren(pass, objects, observed);
     const pruned = await this.pruneChildren(pass);
+    const roll = await this.driveRolls(pass, applied, observed, redis);
     const updates = this.componentAndOrchestrationConditions(pass, applied, observed, redis);
     const topics = await this.reconcileTopics(pass, applied, updates);
     updates.push(topics.condition);
     updates.push(await this.checkChangesFlowing(pass, updates));
     const { ready, conditions, transitions } = this.mergeConditions(pass, updates);
-    const statusWritten = await this.writeActiveStatus(pass, conditions, observed, redis, topics);
-    this.emitEvents(pass, transitions, [...redis.events, ...topics.events]);
+    const statusWritten = await this.writeActiveStatus(pass, conditions, observed, redis, topics, roll);
+    this.emitEvents(pass, transitions, [...redis.events, ...topics.events, ...this.rollEvents(pass, roll)]);
     if (pass.errors.length > 0) {
       this.backoff.delete(pass.key);
       throw new Error(`reconcile ${pass.key}: ${pass.errors.join('; ')}`);
     }
-    const converged = ready.status === 'True' && (redis.result?.converged ?? false);
-    const changed = applied.applied.length > 0 || pruned.deleted.length > 0 || statusWritten;
+    const rolling = roll.progress !== undefined;
+    const converged = ready.status === 'True' && (redis.result?.converged ?? false) && !rolling;
+    // A roll in progress is looked at again soon, without backing off: it waits on servers.
+    const changed = applied.applied.length > 0 || pruned.deleted.length > 0 || statusWritten || rolling;
     return this.requeue(pass.key, converged, changed, { applied: applied.applied, statusWritten });
   }
 
@@ -216,6 +226,34 @@ export class Reconciler {
     pass.errors.push(...out.errors);
     for (const e of out.events) pass.emit(e.type, e.reason, e.message);
     return out;
+  }
+
+  /** roll: one pass of the first stateful component with a pod on an older revision. */
+  private async driveRolls(pass: Pass, applied: ApplyOutcome, observed: RedisObservation, redis: RedisStepOutcome): Promise<RollOutcome> {
+    const live = (c: Component) => applied.children.get(`StatefulSet/${childName(pass.resolved, c)}`)?.live;
+    const observer = this.deps.rolls.observers.forTier({ redisUsername: observed.username, redisPassword: observed.password });
+    const redisBusy = !redis.result ? (redis.problem?.message ?? 'not run this pass') : redis.result.converged ? undefined : 'members joining or slots moving';
+    const out = await driveRolls(
+      this.deps.kube,
+      pass.resolved,
+      { statefulSets: { zookeeper: live('zookeeper'), kafka: live('kafka'), redis: live('redis') }, ...(redisBusy ? { redisBusy } : {}) },
+      observer,
+      this.deps.rolls.step,
+    );
+    pass.errors.push(...out.errors);
+    return out;
+  }
+
+  /** Roll events: each restart, and a new reason to wait (not every pass that waits). */
+  private rollEvents(pass: Pass, roll: RollOutcome): OrchestrationEvent[] {
+    const events: OrchestrationEvent[] = [...roll.events];
+    const p = roll.progress;
+    const prev = pass.tier.status?.roll;
+    if (p?.phase === 'Waiting' && (prev?.reason !== p.reason || prev?.component !== p.component)) {
+      events.push({ type: 'Normal', reason: 'RollWaiting', message: `${p.component}: ${p.reason ?? ''}`.slice(0, 1000) });
+    }
+    if (!p && prev) events.push({ type: 'Normal', reason: 'RollDone', message: `${prev.component}: every pod runs the current revision` });
+    return events;
   }
 
   /** conditions: one per component, then whatever the Redis orchestrator reported. */
@@ -264,6 +302,7 @@ export class Reconciler {
     observed: RedisObservation,
     redis: RedisStepOutcome,
     topics: TopicsStepOutcome,
+    roll: RollOutcome,
   ): Promise<boolean> {
     recordTierConditions(pass.tier.metadata.namespace, pass.tier.metadata.name, conditions);
     const patch = activeStatusPatch({
@@ -272,6 +311,7 @@ export class Reconciler {
       conditions,
       redis: redisStatus(pass.tier.status?.redis, redis.result, redis.problem, observed.pods),
       topics: topics.result,
+      roll: roll.progress ? { ...roll.progress, progress: rollSummary(roll.progress) } : undefined,
     });
     return this.writeStatus(pass.tier, patch, pass.errors);
   }

@@ -1,6 +1,6 @@
 // Status assembly: what the reconciler writes to CacheTier.status, built from what the steps
 // found. Pure functions; the write itself (only when something changed) is the reconciler's.
-import type { CacheTier, CacheTierStatus, Condition, RedisMemberStatus, RedisMigrationStatus, ResolvedCacheTier, TopicStatus } from '../api/types.js';
+import type { CacheTier, CacheTierStatus, Condition, RedisMemberStatus, RedisMigrationStatus, ResolvedCacheTier, RollStatus, TopicStatus } from '../api/types.js';
 import type { PodInfo } from '../runtime/kube.js';
 import type { ConditionUpdate, MigrationProgress, RedisReconcileResult, TopicReconcileResult } from '../orchestration/types.js';
 import { tierEndpoints } from '../render/names.js';
@@ -19,6 +19,7 @@ function pick<T extends object>(o: T, keys: readonly (keyof T)[]): T {
 }
 const MEMBER_KEYS = ['pod', 'nodeId', 'address', 'role', 'masterOf', 'replicaOf', 'slots', 'kubernetesNode'] as const;
 const TOPIC_KEYS = ['name', 'partitions', 'replicationFactor', 'ready', 'message'] as const;
+const ROLL_KEYS = ['component', 'progress', 'updated', 'total', 'phase', 'pod', 'reason'] as const;
 export const memberStatus = (m: RedisMemberStatus): RedisMemberStatus => pick(m, MEMBER_KEYS);
 export const topicStatus = (t: TopicStatus): TopicStatus => pick(t, TOPIC_KEYS);
 
@@ -76,6 +77,8 @@ export interface StatusInputs {
   conditions: Condition[];
   redis: NonNullable<CacheTierStatus['redis']>;
   topics?: TopicReconcileResult;
+  /** The roll in progress this pass (absent: none). */
+  roll?: RollStatus;
 }
 
 /** The merge patch for status after an active reconcile. */
@@ -87,6 +90,9 @@ export function activeStatusPatch(s: StatusInputs): Record<string, unknown> {
     endpoints: tierEndpoints(s.resolved),
   };
   if (s.topics) patch.topics = s.topics.topics.map(topicStatus);
+  // null removes a finished roll (merge patch); absent stays absent, so idle passes write nothing.
+  if (s.roll) patch.roll = pick(s.roll, ROLL_KEYS);
+  else if (s.tier.status?.roll) patch.roll = null;
   return patch;
 }
 

@@ -57,6 +57,21 @@ export interface PodInfo {
   nodeName?: string;
   ready: boolean;
   deleting: boolean;
+  /** Why the pod cannot come up by itself (CrashLoopBackOff, ImagePullBackOff, Unschedulable...), if so. */
+  stuck?: string;
+}
+
+const STUCK_WAITING = new Set(['CrashLoopBackOff', 'ImagePullBackOff', 'ErrImagePull', 'CreateContainerConfigError', 'InvalidImageName']);
+
+/** A pod that will not become ready without a change to it: a roll may replace it first. */
+export function stuckReason(p: k8s.V1Pod): string | undefined {
+  const unschedulable = (p.status?.conditions ?? []).find((c) => c.type === 'PodScheduled' && c.status === 'False' && c.reason === 'Unschedulable');
+  if (unschedulable) return 'Unschedulable';
+  for (const c of [...(p.status?.initContainerStatuses ?? []), ...(p.status?.containerStatuses ?? [])]) {
+    const reason = c.state?.waiting?.reason;
+    if (reason && STUCK_WAITING.has(reason)) return reason;
+  }
+  return undefined;
 }
 
 /** A coordination.k8s.io/v1 Lease spec as plain values (times are RFC 3339 strings). */
@@ -382,6 +397,7 @@ export class RealKubeClient implements KubeClient {
       nodeName: p.spec?.nodeName || undefined,
       ready: (p.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True'),
       deleting: Boolean(p.metadata?.deletionTimestamp),
+      ...(stuckReason(p) ? { stuck: stuckReason(p) } : {}),
     }));
   }
 

@@ -5,7 +5,7 @@ import { mapBounded } from '../../../src/controller/steps/apply.js';
 import { EventRecorder } from '../../../src/runtime/events.js';
 import type { EventBody, KObject, ObjectRef } from '../../../src/runtime/kube.js';
 import { FakeKube } from '../runtime/fake-kube.js';
-import { FakeProducers, FakeRedis, FakeTopics, NAME, NS, makeTier, name, testRender } from './helpers.js';
+import { FakeProducers, FakeRedis, FakeRolls, FakeTopics, NAME, NS, makeTier, name, testRender } from './helpers.js';
 
 const tick = () => new Promise<void>((r) => setImmediate(r));
 
@@ -67,7 +67,7 @@ describe('reconcile request pattern', () => {
     const kube = new GatedKube();
     let release!: () => void;
     kube.gate = new Promise<void>((r) => (release = r));
-    const r = new Reconciler({ kube, redis: new FakeRedis(), topics: new FakeTopics(), producers: new FakeProducers(), recorder: new EventRecorder(kube), render: testRender });
+    const r = new Reconciler({ kube, redis: new FakeRedis(), topics: new FakeTopics(), producers: new FakeProducers(), rolls: new FakeRolls(), recorder: new EventRecorder(kube), render: testRender });
     kube.addTier(makeTier());
     const done = r.reconcile(NS, NAME);
     for (let i = 0; i < 20; i++) await tick();
@@ -83,7 +83,7 @@ describe('reconcile request pattern', () => {
     const kube = new GatedKube();
     let releaseEvents!: () => void;
     kube.eventGate = new Promise<void>((r) => (releaseEvents = r));
-    const r = new Reconciler({ kube, redis: new FakeRedis(), topics: new FakeTopics(), producers: new FakeProducers(), recorder: new EventRecorder(kube), render: testRender });
+    const r = new Reconciler({ kube, redis: new FakeRedis(), topics: new FakeTopics(), producers: new FakeProducers(), rolls: new FakeRolls(), recorder: new EventRecorder(kube), render: testRender });
     kube.addTier(makeTier());
     let finished = false;
     const done = r.reconcile(NS, NAME).then((o) => {

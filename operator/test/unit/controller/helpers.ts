@@ -18,6 +18,8 @@ import type {
 } from '../../../src/orchestration/types.js';
 import type { TopicSpec } from '../../../src/api/types.js';
 import type { PodInfo } from '../../../src/runtime/kube.js';
+import { FAKE_REVISION } from '../runtime/fake-kube.js';
+import type { RollComponent, RollObserverFactory, RollPod, RollProgress, RollStep, RollTarget } from '../../../src/roll/types.js';
 
 export const NS = 'shop-ns';
 export const NAME = 'shop';
@@ -95,7 +97,7 @@ export function redisPods(count: number, running = true): PodInfo[] {
   return Array.from({ length: count }, (_, i) => ({
     name: `${NAME}-redis-${i}`,
     namespace: NS,
-    labels: { 'app.kubernetes.io/name': 'redis', 'app.kubernetes.io/instance': NAME },
+    labels: { 'app.kubernetes.io/name': 'redis', 'app.kubernetes.io/instance': NAME, 'controller-revision-hash': FAKE_REVISION },
     phase: running ? 'Running' : 'Pending',
     podIP: running ? `10.0.0.${10 + i}` : undefined,
     nodeName: running ? `node-${i % 3}` : undefined,
@@ -170,6 +172,25 @@ export class FakeTopics implements TopicManager {
       events: [],
     };
   }
+}
+
+/** Rolls: every pass asks `answer` (default: Done); records the pods each call saw. */
+export class FakeRolls {
+  calls: { component: RollComponent; pods: RollPod[]; expected: number }[] = [];
+  answer?: (component: RollComponent, pods: RollPod[], target: RollTarget) => Promise<RollProgress> | RollProgress;
+  observers: RollObserverFactory = {
+    forTier: () => ({
+      zookeeper: async () => [],
+      kafka: async () => ({ controller: null, brokers: [], partitions: [] }),
+      redis: async () => ({ members: [], slotsCovered: true }),
+      redisFailover: async () => undefined,
+    }),
+  };
+  step: RollStep = async (component, pods, expected, _observer, target) => {
+    this.calls.push({ component, pods, expected });
+    if (this.answer) return this.answer(component, pods, target);
+    return { component, updated: pods.filter((p) => p.current).length, total: expected, phase: 'Done' };
+  };
 }
 
 export { childName };

@@ -5,7 +5,7 @@ import type { Condition } from '../../../src/api/types.js';
 import { renderAll } from '../../../src/render/index.js';
 import { resolve } from '../../../src/api/defaults.js';
 import { FakeKube } from '../runtime/fake-kube.js';
-import { FakeProducers, FakeRedis, FakeTopics, producerPods, NAME, NS, WORKLOADS, makeTier, name, redisPods, testRender } from './helpers.js';
+import { FakeProducers, FakeRedis, FakeRolls, FakeTopics, producerPods, NAME, NS, WORKLOADS, makeTier, name, redisPods, testRender } from './helpers.js';
 
 /** What the API server does to our objects: canonical quantities, omitted empty values, defaults. */
 function apiServerDefaults(o: KObject): void {
@@ -33,16 +33,18 @@ function setup(spec: Record<string, unknown> = {}) {
   const redis = new FakeRedis();
   const topics = new FakeTopics();
   const producers = new FakeProducers();
+  const rolls = new FakeRolls();
   let nowMs = Date.parse('2026-01-01T00:00:00Z');
   const now = () => new Date(nowMs);
   const recorder = new EventRecorder(kube, { now });
-  const r = new Reconciler({ kube, redis, topics, producers, recorder, render: testRender, now });
+  const r = new Reconciler({ kube, redis, topics, producers, rolls, recorder, render: testRender, now });
   kube.addTier(makeTier(spec));
   return {
     kube,
     redis,
     topics,
     producers,
+    rolls,
     r,
     tick: (ms: number) => {
       nowMs += ms;
@@ -396,6 +398,7 @@ describe('reconcile: edge cases', () => {
       redis: new FakeRedis(),
       topics: new FakeTopics(),
       producers: new FakeProducers(),
+      rolls: new FakeRolls(),
       recorder: new EventRecorder(kube),
       render: () => {
         throw new Error('spec.kafka.version 4.0.0 has no ZooKeeper mode');
@@ -414,7 +417,7 @@ describe('reconcile: edge cases', () => {
 
   test('a config value with a line break: the real renderers refuse it, Ready False RenderFailed says what to fix, nothing applied', async () => {
     const kube = new FakeKube();
-    const r = new Reconciler({ kube, redis: new FakeRedis(), topics: new FakeTopics(), producers: new FakeProducers(), recorder: new EventRecorder(kube) });
+    const r = new Reconciler({ kube, redis: new FakeRedis(), topics: new FakeTopics(), producers: new FakeProducers(), rolls: new FakeRolls(), recorder: new EventRecorder(kube) });
     kube.addTier(makeTier({ kafka: { config: { 'log.retention.hours': '1\nlisteners=PLAINTEXT://:9999' } } }));
     await r.reconcile(NS, NAME);
     const ready = kube.tier(NS, NAME).status?.conditions?.find((c) => c.type === 'Ready');
@@ -426,7 +429,7 @@ describe('reconcile: edge cases', () => {
 
   test('spec.networkPolicy.enabled false: the tier\'s NetworkPolicies are deleted once (not someone else\'s), then idle', async () => {
     const kube = new FakeKube();
-    const r = new Reconciler({ kube, redis: new FakeRedis(), topics: new FakeTopics(), producers: new FakeProducers(), recorder: new EventRecorder(kube), render: renderAll });
+    const r = new Reconciler({ kube, redis: new FakeRedis(), topics: new FakeTopics(), producers: new FakeProducers(), rolls: new FakeRolls(), recorder: new EventRecorder(kube), render: renderAll });
     kube.addTier(makeTier());
     await r.reconcile(NS, NAME).catch(() => undefined);
     const policies = () => [...kube.objects.values()].filter((o) => o.kind === 'NetworkPolicy').map((o) => o.metadata.name).sort();
@@ -470,7 +473,7 @@ describe('reconcile: edge cases', () => {
       if (obj.kind === 'StatefulSet' && live && vct(obj) !== vct(live)) throw Object.assign(new Error('StatefulSet.apps is invalid: spec: Forbidden: updates to statefulset spec for fields other than ...'), { code: 422 });
       return apply(obj);
     };
-    const r = new Reconciler({ kube, redis: new FakeRedis(), topics: new FakeTopics(), producers: new FakeProducers(), recorder: new EventRecorder(kube) });
+    const r = new Reconciler({ kube, redis: new FakeRedis(), topics: new FakeTopics(), producers: new FakeProducers(), rolls: new FakeRolls(), recorder: new EventRecorder(kube) });
     kube.addTier(makeTier());
     await r.reconcile(NS, NAME);
     const cond = () => kube.tier(NS, NAME).status?.conditions?.find((c) => c.type === 'VolumesMatchSpec');
@@ -494,7 +497,7 @@ describe('reconcile: edge cases', () => {
 
   test('the real renderAll output is stable: the second reconcile writes nothing', async () => {
     const kube = new FakeKube();
-    const r = new Reconciler({ kube, redis: new FakeRedis(), topics: new FakeTopics(), producers: new FakeProducers(), recorder: new EventRecorder(kube) });
+    const r = new Reconciler({ kube, redis: new FakeRedis(), topics: new FakeTopics(), producers: new FakeProducers(), rolls: new FakeRolls(), recorder: new EventRecorder(kube) });
     kube.addTier(makeTier());
     const objects = renderAll(resolve(makeTier()), {});
     if (objects.length === 0) console.warn('renderAll returns no objects yet (renderers not landed): this test only checks the status path');

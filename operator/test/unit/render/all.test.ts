@@ -313,7 +313,7 @@ describe('renderAll', () => {
           for (const probe of [c.readinessProbe, c.livenessProbe]) {
             expect(probe).toBeDefined();
             if (probe.httpGet) expect(['/healthz', '/readyz']).toContain(probe.httpGet.path);
-            else if (probe.exec) expect(probe.exec.command.join(' ')).toMatch(/\b(ping|srvr)\b/);
+            else if (probe.exec) expect(probe.exec.command.join(' ')).toMatch(/\b(ping|srvr)\b|\\x00\\x12\\x00\\x00/); // Kafka: ApiVersions
             else expect(probe.tcpSocket).toBeDefined();
           }
         }

@@ -107,10 +107,12 @@ describe('Kafka renderer', () => {
     expect(pod.terminationGracePeriodSeconds).toBeGreaterThanOrEqual(60);
   });
 
-  test('probes are TCP checks on 9092; Services: headless with not-ready addresses, client on 9092', () => {
+  test('readiness asks the broker (ApiVersions on 9092), liveness is TCP; Services: headless with not-ready addresses, client on 9092', () => {
     const objs = render();
     const c = find(objs, 'StatefulSet', 'shop-kafka').spec.template.spec.containers[0];
-    expect(c.readinessProbe.tcpSocket.port).toBe(9092);
+    expect(c.readinessProbe.exec.command.slice(0, 2)).toEqual(['bash', '-c']);
+    expect(c.readinessProbe.exec.command[2]).toContain('/dev/tcp/127.0.0.1/9092');
+    expect(c.readinessProbe.timeoutSeconds).toBeGreaterThan(4); // the script's own read timeout
     expect(c.livenessProbe.tcpSocket.port).toBe(9092);
     const headless = find(objs, 'Service', 'shop-kafka-headless');
     expect(headless.spec).toMatchObject({ clusterIP: 'None', publishNotReadyAddresses: true });

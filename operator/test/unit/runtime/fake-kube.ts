@@ -48,6 +48,9 @@ function mergePatch(target: unknown, patch: unknown): unknown {
 
 const key = (apiVersion: string, kind: string, ns: string, name: string) => `${apiVersion}|${kind}|${ns}|${name}`;
 
+/** The revision markReady gives StatefulSets (and test pods their controller-revision-hash). */
+export const FAKE_REVISION = 'rev-1';
+
 export class FakeKube implements KubeClient {
   readonly objects = new Map<string, KObject>();
   readonly tiers = new Map<string, CacheTier>();
@@ -142,6 +145,8 @@ export class FakeKube implements KubeClient {
     if (!o) throw new Error(`no ${kind} ${name}`);
     const r = (o.spec as { replicas?: number }).replicas ?? 1;
     o.status = { observedGeneration: o.metadata.generation, replicas: r, readyReplicas: r, updatedReplicas: r, availableReplicas: r };
+    // StatefulSets: the pods the helpers make carry this revision (controller-revision-hash).
+    if (kind === 'StatefulSet') Object.assign(o.status, { currentRevision: FAKE_REVISION, updateRevision: FAKE_REVISION });
   }
 
   // ------------------------------------------------------------------ CacheTier
