@@ -403,23 +403,196 @@ test('kubectl drain of a worker (PodDisruptionBudgets respected): the data path 
   expect(await lostWrites('drain', acked)).toEqual(NONE_LOST);
 });
 
-test('a config change in the CR rolls only that component', async () => {
+/**
+ * A pod writing acks=all records to its own topic (RF 3, min.insync.replicas 2) with kafkajs, from
+ * the producer's image, until /tmp/stop: "ACK i" / "FAIL i <error>" per send, the controller's
+ * broker id every 5 s ("CONTROLLER n"), then it reads the topic back and prints "MISSING <count>
+ * <first ids>" (acknowledged but not read) and DONE.
+ */
+const KAFKA_LOAD_SCRIPT = `
+const { Kafka, logLevel } = require('kafkajs');
+const fs = require('fs');
+const topic = 'e2e-roll';
+const kafka = new Kafka({ clientId: 'e2e-roll', brokers: [process.env.BOOTSTRAP], logLevel: logLevel.NOTHING,
+  retry: { retries: 15, initialRetryTime: 200, maxRetryTime: 5000 } });
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+(async () => {
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: 3, replicationFactor: 3,
+    configEntries: [{ name: 'min.insync.replicas', value: '2' }] }] });
+  const controller = async () => { try { console.log('CONTROLLER ' + (await admin.describeCluster()).controller); } catch (e) {} };
+  await controller();
+  const producer = kafka.producer({ allowAutoTopicCreation: false });
+  await producer.connect();
+  const acked = [];
+  let i = 0, last = Date.now();
+  while (!fs.existsSync('/tmp/stop')) {
+    i++;
+    try {
+      await producer.send({ topic, acks: -1, messages: [{ key: String(i % 30), value: String(i) }] });
+      acked.push(i);
+      console.log('ACK ' + i);
+    } catch (e) {
+      console.log('FAIL ' + i + ' ' + (e && e.message));
+    }
+    if (Date.now() - last > 5000) { await controller(); last = Date.now(); }
+    await sleep(50);
+  }
+  await producer.disconnect();
+  const seen = new Set();
+  let heard = Date.now();
+  const consumer = kafka.consumer({ groupId: 'e2e-roll-check-' + Date.now() });
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  await consumer.run({ eachMessage: async ({ message }) => { seen.add(message.value.toString()); heard = Date.now(); } });
+  while (Date.now() - heard < 20000) await sleep(1000);
+  await consumer.disconnect();
+  const missing = acked.filter((n) => !seen.has(String(n)));
+  console.log('MISSING ' + missing.length + ' ' + missing.slice(0, 10).join(','));
+  console.log('DONE');
+  process.exit(0);
+})().catch((e) => { console.log('ERROR ' + (e && e.message)); process.exit(1); });
+`;
+
+async function zookeeperLeader(): Promise<string> {
+  for (const p of await pods('zookeeper')) {
+    const out = await kubectl(['-n', NS, 'exec', p.name, '-c', 'zookeeper', '--', 'bash', '-c', 'exec 3<>/dev/tcp/127.0.0.1/2181; printf srvr >&3; cat <&3']).catch(() => '');
+    if (/^Mode: leader/m.test(out)) return p.name;
+  }
+  throw new Error('e2e: no ZooKeeper server says it leads');
+}
+
+/** Redis roles from CLUSTER NODES, by pod name (the tier's pods mapped by IP). */
+async function redisRoles(run: string): Promise<Record<string, string>> {
+  const name = `e2e-roles-${run}`;
+  await redisPod(name, `redis-cli -h ${REDIS_SVC} CLUSTER NODES`);
+  const out = await podFinished(name, 3 * 60_000);
+  const ips = await getJson<{ items: { metadata: { name: string }; status: { podIP?: string } }[] }>(['-n', NS, 'get', 'pods', '-l', `app.kubernetes.io/name=redis,app.kubernetes.io/instance=${TIER}`]);
+  const byIp = new Map(ips.items.map((p) => [p.status.podIP, p.metadata.name]));
+  const roles: Record<string, string> = {};
+  for (const line of out.split('\n')) {
+    const f = line.trim().split(' ');
+    if (f.length < 8) continue;
+    const pod = byIp.get(f[1].split(':')[0]);
+    if (pod) roles[pod] = f[2].includes('master') ? 'master' : 'replica';
+  }
+  return roles;
+}
+
+test('a ZooKeeper, a Kafka and a Redis config change under load: one pod at a time, the ZooKeeper leader and the Kafka controller last, Redis masters handed over first; no acks=all send fails, no write lost', async () => {
+  const STATEFUL = ['zookeeper', 'kafka', 'redis'];
   const before = new Map<string, PodInfo[]>();
   for (const c of COMPONENTS) before.set(c, await pods(c));
-  const t = await tier();
-  await kubectl(['-n', NS, 'patch', 'cachetier', TIER, '--type', 'merge', '-p', JSON.stringify({ spec: { producer: { localCache: { ttlSeconds: 300 } } } })]);
-  await eventually(
-    'producer pods replaced',
-    async () => {
-      const now = await pods('producer');
-      const old = new Set(before.get('producer')!.map((p) => p.uid));
-      return now.length === 2 && now.every((p) => p.ready && !old.has(p.uid));
-    },
-    5 * 60_000,
+  const zkLeader = await zookeeperLeader();
+  const rolesBefore = await redisRoles('before');
+  expect(Object.values(rolesBefore).filter((r) => r === 'master')).toHaveLength(3);
+
+  // The load: a Redis writer and an acks=all Kafka producer, both from the start to the end.
+  const w = new Writer('roll');
+  await w.start();
+  const producerImage = (await kubectl(['-n', NS, 'get', 'deployment', `${TIER}-producer`, '-o', 'jsonpath={.spec.template.spec.containers[0].image}'])).trim();
+  const loadPod = 'e2e-kafka-load';
+  await kubectl(['-n', NS, 'delete', 'pod', loadPod, '--ignore-not-found', '--wait=true']);
+  await kubectl(
+    ['-n', NS, 'apply', '-f', '-'],
+    JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: loadPod, labels: E2E_CLIENT_LABELS },
+      spec: {
+        restartPolicy: 'Never',
+        securityContext: { runAsNonRoot: true, runAsUser: 10001, seccompProfile: { type: 'RuntimeDefault' } },
+        containers: [
+          {
+            name: 'load',
+            image: producerImage,
+            imagePullPolicy: 'IfNotPresent',
+            workingDir: '/app',
+            command: ['node', '-e', KAFKA_LOAD_SCRIPT],
+            env: [{ name: 'BOOTSTRAP', value: `${TIER}-kafka:9092` }],
+            securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
+          },
+        ],
+      },
+    }),
   );
-  await waitConditions(['Ready'], 5 * 60_000);
+  const loadLog = () => kubectl(['-n', NS, 'logs', loadPod]).catch(() => '');
+  await eventually('acks=all producer sending', async () => /^ACK /m.test(await loadLog()), 3 * 60_000);
+  const controllerBefore = Number(/^CONTROLLER (\d+)/m.exec(await loadLog())?.[1]);
+  expect(Number.isInteger(controllerBefore)).toBe(true);
+
+  // Sample the three StatefulSets' pods while they roll: when each original pod went, and how
+  // many were disrupted (gone, terminating or not running) at once.
+  const original = new Map<string, string>(); // uid -> pod
+  for (const c of STATEFUL) for (const p of before.get(c)!) original.set(p.uid, p.name);
+  const replacedAt = new Map<string, number>(); // pod -> sample index its original uid was gone
+  const worst = new Map<string, number>();
+  let sampling = true;
+  let sample = 0;
+  const sampler = (async () => {
+    while (sampling) {
+      sample++;
+      for (const c of STATEFUL) {
+        const now = await pods(c).catch(() => undefined);
+        if (!now) continue;
+        const live = new Set(now.map((p) => p.uid));
+        for (const p of before.get(c)!) if (!live.has(p.uid) && !replacedAt.has(p.name)) replacedAt.set(p.name, sample);
+        worst.set(c, Math.max(worst.get(c) ?? 0, before.get(c)!.length - now.filter((p) => p.running).length));
+      }
+      await new Promise((r) => setTimeout(r, 1500));
+    }
+  })();
+
+  const t = await tier();
+  await kubectl([
+    '-n', NS, 'patch', 'cachetier', TIER, '--type', 'merge', '-p',
+    JSON.stringify({ spec: { zookeeper: { config: { maxClientCnxns: '120' } }, kafka: { config: { 'num.io.threads': '9' } }, redis: { config: { hz: '11' } } } }),
+  ]);
+  try {
+    await eventually('every ZooKeeper, Kafka and Redis pod replaced', async () => replacedAt.size === original.size, 30 * 60_000, 5000);
+    await eventually('the roll finished (status.roll gone)', async () => {
+      const now = await getJson<{ status?: { roll?: unknown } }>(['-n', NS, 'get', 'cachetier', TIER]);
+      return now.status?.roll === undefined;
+    }, 10 * 60_000);
+    await waitConditions(['Ready', 'SlotsCovered', 'MembershipHealthy', 'ChangesFlowing'], 10 * 60_000);
+  } finally {
+    sampling = false;
+    await sampler;
+  }
   expect((await tier()).metadata.generation).toBeGreaterThan(t.metadata.generation);
-  for (const c of COMPONENTS.filter((x) => x !== 'producer')) {
+  const order = (c: string) => before.get(c)!.map((p) => p.name).sort((a, b) => replacedAt.get(a)! - replacedAt.get(b)!);
+  console.log(`e2e: roll order: ${STATEFUL.map((c) => `${c}: ${order(c).join(' ')}`).join('; ')}; ZooKeeper leader ${zkLeader}, Kafka controller ${controllerBefore}`);
+  console.log(`e2e: most pods disrupted at once during the roll: ${JSON.stringify(Object.fromEntries(worst))}`);
+  // One at a time, and each component only after the one before it (ZooKeeper, Kafka, Redis).
+  for (const c of STATEFUL) expect({ c, n: worst.get(c) }).toEqual({ c, n: 1 });
+  const last = (c: string) => Math.max(...before.get(c)!.map((p) => replacedAt.get(p.name)!));
+  const first = (c: string) => Math.min(...before.get(c)!.map((p) => replacedAt.get(p.name)!));
+  expect(first('kafka')).toBeGreaterThan(last('zookeeper'));
+  expect(first('redis')).toBeGreaterThan(last('kafka'));
+  // The ZooKeeper leader and the Kafka controller went last.
+  expect(order('zookeeper').at(-1)).toBe(zkLeader);
+  expect(order('kafka').at(-1)).toBe(`${TIER}-kafka-${controllerBefore}`);
+  // Every master was handed over before its restart: the roles have swapped.
+  const rolesAfter = await redisRoles('after');
+  for (const [pod, role] of Object.entries(rolesBefore)) expect({ pod, role: rolesAfter[pod] }).toEqual({ pod, role: role === 'master' ? 'replica' : 'master' });
+
+  // The load: no acks=all send failed, every acknowledged record and Redis write is there.
+  await kubectl(['-n', NS, 'exec', loadPod, '--', 'touch', '/tmp/stop']);
+  const log = await podFinished(loadPod, 3 * 60_000);
+  expect(log).toMatch(/^DONE$/m);
+  const sent = log.split('\n').filter((l) => l.startsWith('ACK ')).length;
+  const failed = log.split('\n').filter((l) => l.startsWith('FAIL '));
+  console.log(`e2e: acks=all producer: ${sent} acknowledged, ${failed.length} failed during the roll`);
+  expect(sent).toBeGreaterThan(100);
+  expect(failed).toEqual([]);
+  expect(/^MISSING .*$/m.exec(log)?.[0]).toBe('MISSING 0 ');
+  const acked = await w.stop();
+  expect(acked.length).toBeGreaterThan(100);
+  expect(await lostWrites('roll', acked)).toEqual(NONE_LOST);
+
+  // Nothing else rolled.
+  for (const c of COMPONENTS.filter((x) => !STATEFUL.includes(x))) {
     const uids = (await pods(c)).map((p) => p.uid).sort();
     expect({ c, uids }).toEqual({ c, uids: before.get(c)!.map((p) => p.uid).sort() });
   }

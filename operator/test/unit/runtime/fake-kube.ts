@@ -144,9 +144,9 @@ export class FakeKube implements KubeClient {
     const o = this.find(kind, name);
     if (!o) throw new Error(`no ${kind} ${name}`);
     const r = (o.spec as { replicas?: number }).replicas ?? 1;
-    o.status = { observedGeneration: o.metadata.generation, replicas: r, readyReplicas: r, updatedReplicas: r, availableReplicas: r };
     // StatefulSets: the pods the helpers make carry this revision (controller-revision-hash).
-    if (kind === 'StatefulSet') Object.assign(o.status, { currentRevision: FAKE_REVISION, updateRevision: FAKE_REVISION });
+    const revisions = kind === 'StatefulSet' ? { currentRevision: FAKE_REVISION, updateRevision: FAKE_REVISION } : {};
+    o.status = { observedGeneration: o.metadata.generation, replicas: r, readyReplicas: r, updatedReplicas: r, availableReplicas: r, ...revisions };
   }
 
   // ------------------------------------------------------------------ CacheTier
