@@ -1,7 +1,7 @@
 // The reconcile of one CacheTier, as a pipeline of named steps (each in its own module, each
 // testable alone):
-//   observe -> orchestrate Redis -> render -> apply children -> prune -> roll -> conditions
-//           -> topics -> changes flowing -> status -> events -> requeue
+//   observe -> orchestrate Redis -> render -> apply children -> prune -> roll -> expand volumes
+//           -> conditions -> topics -> changes flowing -> status -> events -> requeue
 // - observe (steps/observe.ts): the live Redis StatefulSet, the Redis pods, the password;
 // - orchestrate Redis (steps/redis.ts): one call into the Redis orchestrator, which decides the
 //   Redis StatefulSet's replicas;
@@ -10,6 +10,8 @@
 // - roll (steps/roll.ts, roll/): the StatefulSets are OnDelete; the first of ZooKeeper, Kafka,
 //   Redis with a pod on an older revision gets one pass of its roll: at most one pod deleted, and
 //   only when its servers say it is safe (status.roll says what it waits for);
+// - expand volumes (steps/expand.ts): a grown storage size where the StorageClass allows it: PVCs
+//   raised, the StatefulSet re-created (orphan delete) with the new claim templates;
 // - conditions (conditions.ts): one per component from the workloads' status, VolumesMatchSpec
 //   (volumes.ts: claim-template changes a StatefulSet cannot take), plus whatever the Redis
 //   orchestrator reports;
@@ -55,6 +57,7 @@ import { pruneNetworkPolicies, type PruneOutcome } from './steps/prune.js';
 import { reconcileTopics, type TopicsStepOutcome } from './steps/topics.js';
 import { checkChangesFlowing } from './steps/changes.js';
 import { driveRolls, rollSummary, type RollOutcome } from './steps/roll.js';
+import { expandVolumes, type ExpandOutcome } from './steps/expand.js';
 import type { RollObserverFactory, RollStep } from '../roll/types.js';
 import { volumesCondition } from './volumes.js';
 import type { Logger } from '../log.js';
@@ -98,6 +101,12 @@ interface Pass {
   log: Logger;
   emit: Emit;
   errors: string[];
+}
+
+/** Why Redis pods and volumes must not be touched now (undefined: the orchestration converged). */
+function redisBusyReason(redis: RedisStepOutcome): string | undefined {
+  if (!redis.result) return redis.problem?.message ?? 'the orchestration did not run this pass';
+  return redis.result.converged ? undefined : 'members joining or slots moving';
 }
 
 function num(v: unknown): number {
@@ -168,7 +177,8 @@ export class Reconciler {
     const applied = await this.applyChildren(pass, objects, observed);
     const pruned = await this.pruneChildren(pass);
     const roll = await this.driveRolls(pass, applied, observed, redis);
-    const updates = this.componentAndOrchestrationConditions(pass, applied, observed, redis);
+    const expanded = await this.expandVolumes(pass, applied, redis, roll);
+    const updates = this.componentAndOrchestrationConditions(pass, applied, observed, redis, expanded);
     const topics = await this.reconcileTopics(pass, applied, updates);
     updates.push(topics.condition);
     updates.push(await this.checkChangesFlowing(pass, updates));
@@ -232,7 +242,7 @@ export class Reconciler {
   private async driveRolls(pass: Pass, applied: ApplyOutcome, observed: RedisObservation, redis: RedisStepOutcome): Promise<RollOutcome> {
     const live = (c: Component) => applied.children.get(`StatefulSet/${childName(pass.resolved, c)}`)?.live;
     const observer = this.deps.rolls.observers.forTier({ redisUsername: observed.username, redisPassword: observed.password });
-    const redisBusy = !redis.result ? (redis.problem?.message ?? 'not run this pass') : redis.result.converged ? undefined : 'members joining or slots moving';
+    const redisBusy = redisBusyReason(redis);
     const out = await driveRolls(
       this.deps.kube,
       pass.resolved,
@@ -241,6 +251,20 @@ export class Reconciler {
       this.deps.rolls.step,
     );
     pass.errors.push(...out.errors);
+    return out;
+  }
+
+  /** expand volumes: grow-only storage changes where the StorageClass allows it (steps/expand.ts). */
+  private async expandVolumes(pass: Pass, applied: ApplyOutcome, redis: RedisStepOutcome, roll: RollOutcome): Promise<ExpandOutcome> {
+    if (!applied.volumeChanges.some((c) => c.growOnly)) return { expanded: [], notes: new Map(), events: [], errors: [] };
+    const out = await expandVolumes(this.deps.kube, pass.resolved, {
+      changes: applied.volumeChanges,
+      children: applied.children,
+      ...(redisBusyReason(redis) ? { redisBusy: redisBusyReason(redis) } : {}),
+      ...(roll.progress ? { rolling: roll.progress.component } : {}),
+    });
+    pass.errors.push(...out.errors);
+    for (const e of out.events) pass.emit(e.type, e.reason, e.message);
     return out;
   }
 
@@ -262,6 +286,7 @@ export class Reconciler {
     applied: ApplyOutcome,
     observed: RedisObservation,
     redis: RedisStepOutcome,
+    expanded: ExpandOutcome,
   ): ConditionUpdate[] {
     const child = (kind: string, component: Component): ChildState => applied.children.get(`${kind}/${childName(pass.resolved, component)}`) ?? {};
     return [
@@ -270,7 +295,7 @@ export class Reconciler {
         replicas: redis.replicas,
         passwordProblem: observed.passwordProblem,
       }),
-      volumesCondition(applied.volumeChanges, pass.tier.metadata.namespace),
+      volumesCondition(applied.volumeChanges, pass.tier.metadata.namespace, expanded),
       ...orchestrationConditions(redis.result, redis.problem, pass.tier.status?.conditions),
     ];
   }

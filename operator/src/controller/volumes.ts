@@ -77,18 +77,32 @@ export function withLiveClaimTemplates(rendered: KubeObject, live: KObject): Kub
 
 /**
  * VolumesMatchSpec: True when every StatefulSet's volumes are what the spec asks; otherwise False
- * with what differs and the steps that carry it out (the pods keep their current volumes meanwhile).
+ * with what differs and how it is carried out: by the operator this pass (`expanded`: reason
+ * Expanding), or by hand, with the steps and why the operator could not (`notes`).
  */
-export function volumesCondition(changes: ClaimTemplateChange[], namespace: string): ConditionUpdate {
+export function volumesCondition(
+  changes: ClaimTemplateChange[],
+  namespace: string,
+  expansion: { expanded: readonly string[]; notes: ReadonlyMap<string, string> } = { expanded: [], notes: new Map() },
+): ConditionUpdate {
   const type = VOLUMES_CONDITION;
   if (changes.length === 0) return { type, status: 'True', reason: 'InSync', message: 'every StatefulSet has the volumes the spec asks for' };
   const parts = changes.map((c) => {
+    if (expansion.expanded.includes(c.statefulSet)) {
+      return `${c.statefulSet}: ${c.changes.join('; ')} (expanding: PVCs raised and the StatefulSet re-created with the new claim templates; the storage driver grows each volume)`;
+    }
+    const note = expansion.notes.get(c.statefulSet);
     const how = c.growOnly
-      ? `to grow them: if the StorageClass allows volume expansion, raise spec.resources.requests.storage of each PVC of ${c.statefulSet} ` +
+      ? `${note ? `${note}; ` : ''}to grow them by hand: raise spec.resources.requests.storage of each PVC of ${c.statefulSet} ` +
         `(kubectl -n ${namespace} patch pvc <claim>-${c.statefulSet}-<n> ...), then kubectl -n ${namespace} delete statefulset ${c.statefulSet} --cascade=orphan ` +
         `(the pods keep running; the operator re-creates it with the new template)`
       : `a volume cannot shrink or change class in place: set the spec back, or move the data to a new tier`;
     return `${c.statefulSet}: ${c.changes.join('; ')} (not applied: a StatefulSet's volumeClaimTemplates cannot change; ${how})`;
   });
-  return { type, status: 'False', reason: changes.every((c) => c.growOnly) ? 'ExpansionNeedsSteps' : 'ChangeNotPossibleInPlace', message: parts.join(' | ').slice(0, 1500) };
+  const reason = changes.every((c) => expansion.expanded.includes(c.statefulSet))
+    ? 'Expanding'
+    : changes.every((c) => c.growOnly)
+      ? 'ExpansionNeedsSteps'
+      : 'ChangeNotPossibleInPlace';
+  return { type, status: 'False', reason, message: parts.join(' | ').slice(0, 1500) };
 }

@@ -74,6 +74,22 @@ export function stuckReason(p: k8s.V1Pod): string | undefined {
   return undefined;
 }
 
+/** What volume expansion needs to know about a PersistentVolumeClaim. */
+export interface ClaimInfo {
+  name: string;
+  storageClassName?: string;
+  /** spec.resources.requests.storage */
+  request?: string;
+  /** status.capacity.storage (what the volume has now) */
+  capacity?: string;
+}
+
+export interface StorageClassInfo {
+  name: string;
+  isDefault: boolean;
+  allowVolumeExpansion: boolean;
+}
+
 /** A coordination.k8s.io/v1 Lease spec as plain values (times are RFC 3339 strings). */
 export interface LeaseRecord {
   holderIdentity?: string;
@@ -107,12 +123,14 @@ export interface KubeClient {
   apply(obj: KObject): Promise<KObject>;
   /** POST a new object (fieldManager cachetier-operator); 409 when it already exists. */
   create(obj: KObject): Promise<KObject>;
-  /** DELETE an object; false when it was already gone (404). */
-  delete(ref: ObjectRef): Promise<boolean>;
+  /** DELETE an object; false when it was already gone (404). orphan: leave its dependents (pods). */
+  delete(ref: ObjectRef, opts?: { orphan?: boolean }): Promise<boolean>;
   getCacheTier(namespace: string, name: string): Promise<CacheTier | undefined>;
   /** JSON merge patch on the status subresource. */
   patchCacheTierStatus(namespace: string, name: string, status: Record<string, unknown>): Promise<void>;
   listPods(namespace: string, labelSelector: Record<string, string>): Promise<PodInfo[]>;
+  listClaims(namespace: string, labelSelector: Record<string, string>): Promise<ClaimInfo[]>;
+  listStorageClasses(): Promise<StorageClassInfo[]>;
   /** Decoded Secret data, or undefined when the Secret does not exist. */
   getSecret(namespace: string, name: string): Promise<Record<string, string> | undefined>;
   /** Creates an event; returns its name (for later count bumps). */
@@ -312,6 +330,7 @@ export class RealKubeClient implements KubeClient {
   private readonly custom: k8s.CustomObjectsApi;
   private readonly core: k8s.CoreV1Api;
   private readonly coordination: k8s.CoordinationV1Api;
+  private readonly storage: k8s.StorageV1Api;
   private readonly timeoutMs: number;
 
   constructor(kc: k8s.KubeConfig, opts: RealKubeClientOptions = {}) {
@@ -319,6 +338,7 @@ export class RealKubeClient implements KubeClient {
     this.custom = kc.makeApiClient(k8s.CustomObjectsApi);
     this.core = kc.makeApiClient(k8s.CoreV1Api);
     this.coordination = kc.makeApiClient(k8s.CoordinationV1Api);
+    this.storage = kc.makeApiClient(k8s.StorageV1Api);
     this.timeoutMs = opts.timeoutMs ?? 30_000;
   }
 
@@ -348,10 +368,11 @@ export class RealKubeClient implements KubeClient {
     return this.write('create', obj.kind, `create ${obj.kind} ${obj.metadata.namespace}/${obj.metadata.name}`, this.objects.createRaw(obj));
   }
 
-  async delete(ref: ObjectRef): Promise<boolean> {
+  async delete(ref: ObjectRef, opts: { orphan?: boolean } = {}): Promise<boolean> {
     const spec = { apiVersion: ref.apiVersion, kind: ref.kind, metadata: { name: ref.name, namespace: ref.namespace } };
     try {
-      await this.write('delete', ref.kind, `delete ${ref.kind} ${ref.namespace}/${ref.name}`, this.objects.delete(spec));
+      const call = opts.orphan ? this.objects.delete(spec, undefined, undefined, undefined, undefined, 'Orphan') : this.objects.delete(spec);
+      await this.write('delete', ref.kind, `delete ${ref.kind} ${ref.namespace}/${ref.name}`, call);
       return true;
     } catch (err) {
       if (isNotFound(err)) return false;
@@ -398,6 +419,32 @@ export class RealKubeClient implements KubeClient {
       ready: (p.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True'),
       deleting: Boolean(p.metadata?.deletionTimestamp),
       ...(stuckReason(p) ? { stuck: stuckReason(p) } : {}),
+    }));
+  }
+
+  async listClaims(namespace: string, labelSelector: Record<string, string>): Promise<ClaimInfo[]> {
+    const list = await this.call(
+      `list persistentvolumeclaims in ${namespace}`,
+      this.core.listNamespacedPersistentVolumeClaim({ namespace, labelSelector: selectorString(labelSelector) }),
+    );
+    const q = (v: unknown) => (v === undefined || v === null ? undefined : String(v));
+    return list.items.map((c) => {
+      const out: ClaimInfo = { name: c.metadata?.name ?? '' };
+      if (c.spec?.storageClassName) out.storageClassName = c.spec.storageClassName;
+      const request = q(c.spec?.resources?.requests?.storage);
+      if (request) out.request = request;
+      const capacity = q(c.status?.capacity?.storage);
+      if (capacity) out.capacity = capacity;
+      return out;
+    });
+  }
+
+  async listStorageClasses(): Promise<StorageClassInfo[]> {
+    const list = await this.call('list storageclasses', this.storage.listStorageClass());
+    return list.items.map((sc) => ({
+      name: sc.metadata?.name ?? '',
+      isDefault: sc.metadata?.annotations?.['storageclass.kubernetes.io/is-default-class'] === 'true',
+      allowVolumeExpansion: sc.allowVolumeExpansion === true,
     }));
   }
 

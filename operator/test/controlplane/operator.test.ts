@@ -521,6 +521,53 @@ maybe('operator on a real control plane, with the chart RBAC', () => {
     await waitGenerationObserved('minimal');
   }, 60_000);
 
+  test('a larger volume where the StorageClass allows expansion: the operator raises the PVCs and re-creates the StatefulSet, pods untouched', async () => {
+    const sc = `ct-expandable-${RUN}`;
+    const name = 'grow';
+    const sts = `${name}-zookeeper`;
+    await applyJson({ apiVersion: 'storage.k8s.io/v1', kind: 'StorageClass', metadata: { name: sc }, provisioner: 'kubernetes.io/no-provisioner', allowVolumeExpansion: true, volumeBindingMode: 'Immediate' });
+    // Static volumes for the three ZooKeeper claims (nothing provisions here); the PV controller binds them.
+    for (const i of [0, 1, 2]) {
+      await applyJson({
+        apiVersion: 'v1',
+        kind: 'PersistentVolume',
+        metadata: { name: `${sc}-${i}` },
+        spec: { storageClassName: sc, capacity: { storage: '1Gi' }, accessModes: ['ReadWriteOnce'], hostPath: { path: `/tmp/${sc}-${i}` }, persistentVolumeReclaimPolicy: 'Retain' },
+      });
+    }
+    const t = exampleTier(name);
+    t.spec.zookeeper = { ...t.spec.zookeeper, storage: { persistent: true, size: '1Gi', storageClassName: sc } };
+    t.spec.kafka = { ...t.spec.kafka, storage: { persistent: false } };
+    t.spec.redis = { ...t.spec.redis, storage: { persistent: false } };
+    await applyJson(t);
+    const claims = [0, 1, 2].map((i) => `data-${sts}-${i}`);
+    const claim = async (c: string) => cp.getJson<{ spec: { resources: { requests: { storage: string } } }; status: { phase?: string } }>(['get', 'pvc', c, '-n', NS]);
+    await waitFor('the ZooKeeper claims bound', async () => (await Promise.all(claims.map(claim))).every((c) => c.status.phase === 'Bound'), 60_000, 500);
+    const before = (await getObj('statefulset', sts))!;
+    const podUids = async () => (await cp.getJson<{ items: Obj[] }>(['get', 'pods', '-n', NS, '-l', `app.kubernetes.io/instance=${name},app.kubernetes.io/name=zookeeper`])).items.map((p) => p.metadata.uid).sort();
+    const podsBefore = await podUids();
+    expect(podsBefore).toHaveLength(3);
+
+    await patchTier(name, { spec: { zookeeper: { storage: { size: '2Gi' } } } });
+    const size = (o: Obj | undefined) => (o?.spec as { volumeClaimTemplates?: { spec: { resources: { requests: { storage: string } } } }[] } | undefined)?.volumeClaimTemplates?.[0]?.spec.resources.requests.storage;
+    await waitFor('the StatefulSet re-created with 2Gi', async () => {
+      const now = await getObj('statefulset', sts);
+      return !!now && now.metadata.uid !== before.metadata.uid && size(now) === '2Gi';
+    }, 60_000, 500);
+    for (const c of claims) expect((await claim(c)).spec.resources.requests.storage).toBe('2Gi');
+    await waitFor('VolumesMatchSpec True', async () => (await getTier(name)).status?.conditions?.find((c) => c.type === 'VolumesMatchSpec')?.status === 'True', 30_000);
+    const events = JSON.parse(await cp.k(['get', 'events', '-n', NS, '-o', 'json'])) as { items: { reason: string; message: string; involvedObject: { name: string } }[] };
+    expect(events.items.filter((e) => e.reason === 'VolumesExpanded' && e.involvedObject.name === name).map((e) => e.message)).toEqual([
+      `${sts}: data: size 1Gi -> 2Gi: 3 PVCs raised, StatefulSet re-created with the new claim templates (pods kept running)`,
+    ]);
+    expect(await podUids()).toEqual(podsBefore);
+
+    await cp.k(['delete', 'cachetier', name, '-n', NS, '--wait=true', '--timeout=60s']);
+    await cp.k(['delete', 'pvc', ...claims, '-n', NS, '--wait=false']);
+    await cp.k(['delete', 'pv', `${sc}-0`, `${sc}-1`, `${sc}-2`, '--wait=false']);
+    await cp.k(['delete', 'storageclass', sc]);
+  }, 180_000);
+
   test('deleting a CacheTier garbage-collects its children (controller manager GC)', async () => {
     for (const name of [TIER, 'minimal']) await cp.k(['delete', 'cachetier', name, '-n', NS, '--wait=false']);
     await waitFor('every child to be garbage-collected', async () => {

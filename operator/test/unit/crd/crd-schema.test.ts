@@ -52,12 +52,13 @@ describe('CRD identity', () => {
     expect(schemaAt('status.redis.readyMasters').type).toBe('integer');
   });
 
-  it('prints Ready, Masters, Replicas, Reshard and Age columns', () => {
+  it('prints Ready, Masters, Replicas, Reshard, Roll and Age columns', () => {
     expect(version.additionalPrinterColumns.map((c) => [c.name, c.type, c.jsonPath])).toEqual([
       ['Ready', 'string', '.status.conditions[?(@.type=="Ready")].status'],
       ['Masters', 'integer', '.spec.redis.masters'],
       ['Replicas', 'integer', '.spec.redis.replicasPerMaster'],
       ['Reshard', 'string', '.status.redis.migration.progress'],
+      ['Roll', 'string', '.status.roll.progress'],
       ['Age', 'date', '.metadata.creationTimestamp'],
     ]);
   });

@@ -3,10 +3,10 @@
 // generation moves only when spec changes, status is merge-patched, Lease replace is guarded by
 // resourceVersion. Every write is recorded so tests can count them.
 import type { CacheTier } from '../../../src/api/types.js';
-import type { EventBody, KObject, KubeClient, LeaseRecord, ObjectRef, PodInfo } from '../../../src/runtime/kube.js';
+import type { ClaimInfo, EventBody, KObject, KubeClient, LeaseRecord, ObjectRef, PodInfo, StorageClassInfo } from '../../../src/runtime/kube.js';
 
 export interface Write {
-  verb: 'create' | 'apply' | 'delete' | 'patch-status' | 'create-event' | 'patch-event' | 'create-lease' | 'replace-lease';
+  verb: 'create' | 'apply' | 'delete' | 'delete-orphan' | 'patch-status' | 'create-event' | 'patch-event' | 'create-lease' | 'replace-lease';
   kind: string;
   name: string;
   body?: unknown;
@@ -55,6 +55,8 @@ export class FakeKube implements KubeClient {
   readonly objects = new Map<string, KObject>();
   readonly tiers = new Map<string, CacheTier>();
   pods: PodInfo[] = [];
+  claims: (ClaimInfo & { namespace: string; labels: Record<string, string> })[] = [];
+  storageClasses: StorageClassInfo[] = [];
   /**
    * Secrets read with getSecret. The Redis passwords Secret of the controller tests' tier
    * (shop-ns/shop) exists, so those tests see only the children's writes; the observe step's
@@ -119,9 +121,9 @@ export class FakeKube implements KubeClient {
     return clone(live);
   }
 
-  async delete(ref: ObjectRef): Promise<boolean> {
+  async delete(ref: ObjectRef, opts: { orphan?: boolean } = {}): Promise<boolean> {
     this.check('delete', ref.kind, ref.name);
-    this.writes.push({ verb: 'delete', kind: ref.kind, name: ref.name });
+    this.writes.push({ verb: opts.orphan ? 'delete-orphan' : 'delete', kind: ref.kind, name: ref.name });
     return this.objects.delete(key(ref.apiVersion, ref.kind, ref.namespace, ref.name));
   }
 
@@ -179,7 +181,15 @@ export class FakeKube implements KubeClient {
     t.status = mergePatch(t.status ?? {}, clone(status)) as CacheTier['status'];
   }
 
-  // ------------------------------------------------------------------ pods, secrets
+  // ------------------------------------------------------------------ pods, claims, secrets
+  async listClaims(namespace: string, labelSelector: Record<string, string>): Promise<ClaimInfo[]> {
+    return clone(this.claims.filter((c) => c.namespace === namespace && Object.entries(labelSelector).every(([k, v]) => c.labels[k] === v)).map(({ namespace: _n, labels: _l, ...c }) => c));
+  }
+
+  async listStorageClasses(): Promise<StorageClassInfo[]> {
+    return clone(this.storageClasses);
+  }
+
   async listPods(namespace: string, labelSelector: Record<string, string>): Promise<PodInfo[]> {
     return clone(this.pods.filter((p) => p.namespace === namespace && Object.entries(labelSelector).every(([k, v]) => p.labels[k] === v)));
   }
