@@ -480,7 +480,7 @@ async function redisRoles(run: string): Promise<Record<string, string>> {
   return roles;
 }
 
-test('a ZooKeeper, a Kafka and a Redis config change under load: one pod at a time, the ZooKeeper leader and the Kafka controller last, Redis masters handed over first; no acks=all send fails, no write lost', async () => {
+test('a ZooKeeper, a Kafka and a Redis config change under load, the operator leader killed mid-roll: one pod at a time, the ZooKeeper leader and the Kafka controller last, Redis masters handed over first; no acks=all send fails, no write lost', async () => {
   const STATEFUL = ['zookeeper', 'kafka', 'redis'];
   const before = new Map<string, PodInfo[]>();
   for (const c of COMPONENTS) before.set(c, await pods(c));
@@ -549,8 +549,19 @@ test('a ZooKeeper, a Kafka and a Redis config change under load: one pod at a ti
     '-n', NS, 'patch', 'cachetier', TIER, '--type', 'merge', '-p',
     JSON.stringify({ spec: { zookeeper: { config: { maxClientCnxns: '120' } }, kafka: { config: { 'num.io.threads': '9' } }, redis: { config: { hz: '11' } } } }),
   ]);
+  // Kill the operator's leader mid-roll (ZooKeeper done, Kafka started): the other replica takes
+  // the lease and finishes the roll from what the cluster says, still one pod at a time.
+  const leaderPod = async () => (await kubectl(['-n', 'cachetier-system', 'get', 'lease', 'cachetier-operator', '-o', 'jsonpath={.spec.holderIdentity}'])).trim().split('_')[0];
+  let killedLeader = '';
+  const killer = (async () => {
+    await eventually('the Kafka roll to start', async () => before.get('kafka')!.some((p) => replacedAt.has(p.name)) || replacedAt.size === original.size, 30 * 60_000, 2000);
+    killedLeader = await leaderPod();
+    await kubectl(['-n', 'cachetier-system', 'delete', 'pod', killedLeader, '--wait=false']);
+    console.log(`e2e: deleted the operator leader ${killedLeader} mid-roll (${replacedAt.size}/${original.size} pods replaced)`);
+  })();
   try {
     await eventually('every ZooKeeper, Kafka and Redis pod replaced', async () => replacedAt.size === original.size, 30 * 60_000, 5000);
+    await killer;
     await eventually('the roll finished (status.roll gone)', async () => {
       const now = await getJson<{ status?: { roll?: unknown } }>(['-n', NS, 'get', 'cachetier', TIER]);
       return now.status?.roll === undefined;
@@ -561,6 +572,8 @@ test('a ZooKeeper, a Kafka and a Redis config change under load: one pod at a ti
     await sampler;
   }
   expect((await tier()).metadata.generation).toBeGreaterThan(t.metadata.generation);
+  expect(killedLeader).not.toBe('');
+  expect(await leaderPod()).not.toBe(killedLeader);
   const order = (c: string) => before.get(c)!.map((p) => p.name).sort((a, b) => replacedAt.get(a)! - replacedAt.get(b)!);
   console.log(`e2e: roll order: ${STATEFUL.map((c) => `${c}: ${order(c).join(' ')}`).join('; ')}; ZooKeeper leader ${zkLeader}, Kafka controller ${controllerBefore}`);
   console.log(`e2e: most pods disrupted at once during the roll: ${JSON.stringify(Object.fromEntries(worst))}`);
