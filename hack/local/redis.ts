@@ -25,6 +25,7 @@ export const TEST_REDIS_CREDENTIALS: RedisCredentials = {
   app: 'test-app-pw',
   distribution: 'test-distribution-pw',
   monitoring: 'test-monitoring-pw',
+  member: 'test-member-pw',
 };
 
 /** The admin user (what the operator authenticates as) with the test password. */

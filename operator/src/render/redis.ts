@@ -35,8 +35,8 @@ export const REDIS_DATA_DIR = '/data';
 export const REDIS_CONFIG_FILE = 'redis.conf';
 /** Where the ACL Secret (redisAclSecretName) is mounted in a Redis member. */
 export const REDIS_AUTH_DIR = '/etc/cachetier/redis-auth';
-/** In the ACL Secret: the replication user's password alone, for the readiness probe's redis-cli. */
-export const REDIS_PROBE_PASSWORD_FILE = 'probe-password';
+/** In the ACL Secret: the `member` user's password alone, for the readiness probe and preStop hook. */
+export const REDIS_MEMBER_PASSWORD_FILE = 'member-password';
 const AUTH_VOLUME = 'redis-auth';
 /** The exporter sees only its own password file from the ACL Secret. */
 const EXPORTER_AUTH_VOLUME = 'exporter-auth';
@@ -74,7 +74,7 @@ export function redisAclFiles(creds: RedisCredentials): Record<string, string> {
   return {
     [REDIS_ACL_FILE]: renderRedisAclFile(creds),
     [REDIS_AUTH_CONF_FILE]: renderRedisAuthConf(creds),
-    [REDIS_PROBE_PASSWORD_FILE]: creds.replication,
+    [REDIS_MEMBER_PASSWORD_FILE]: creds.member,
     [REDIS_EXPORTER_PASSWORD_FILE]: renderExporterPasswordFile(REDIS_EXPORTER_ADDR, creds),
   };
 }
@@ -87,15 +87,15 @@ export function redisAclSecret(tier: ResolvedCacheTier, creds: RedisCredentials)
 }
 
 /**
- * Readiness: PING as the replication user, its password read from the mounted file into
+ * Readiness: PING as the member user, its password read from the mounted file into
  * REDISCLI_AUTH inside the probe's shell (never on a command line or in the pod spec).
  */
 export function redisProbeCommand(): string[] {
-  const pw = `${REDIS_AUTH_DIR}/${REDIS_PROBE_PASSWORD_FILE}`;
+  const pw = `${REDIS_AUTH_DIR}/${REDIS_MEMBER_PASSWORD_FILE}`;
   return [
     'sh',
     '-c',
-    `REDISCLI_AUTH="$(cat ${pw})" redis-cli --no-auth-warning --user ${REDIS_USERS.replication} -h 127.0.0.1 -p ${REDIS_PORT} ping | grep -q PONG`,
+    `REDISCLI_AUTH="$(cat ${pw})" redis-cli --no-auth-warning --user ${REDIS_USERS.member} -h 127.0.0.1 -p ${REDIS_PORT} ping | grep -q PONG`,
   ];
 }
 

@@ -40,6 +40,8 @@ export const REDIS_USERS = {
   distribution: 'openresty-distribution',
   /** The redis_exporter sidecar (spec.metrics): INFO and other server statistics, no keys. */
   monitoring: 'monitoring',
+  /** A member's own hooks: its readiness probe (cluster state) and its preStop hand-over (CLUSTER FAILOVER). */
+  member: 'member',
 } as const;
 export type RedisRole = keyof typeof REDIS_USERS;
 /** Where a Redis client pod (producer, OpenResty) mounts its role's password file. */

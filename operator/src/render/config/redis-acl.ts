@@ -13,7 +13,7 @@ import {
 } from '../../../../packages/contract/src/index.js';
 
 /** Every role, in the order the ACL file lists them. */
-export const REDIS_ROLES: readonly RedisRole[] = ['operator', 'replication', 'producer', 'app', 'distribution', 'monitoring'];
+export const REDIS_ROLES: readonly RedisRole[] = ['operator', 'replication', 'producer', 'app', 'distribution', 'monitoring', 'member'];
 
 /** A password per role. */
 export type RedisCredentials = Record<RedisRole, string>;
@@ -61,6 +61,10 @@ export const REDIS_ACL_RULES: Record<RedisRole, string[]> = {
   app: [...entryKeys.map((k) => `%R~${k}`), 'resetchannels', `&${INVALIDATION_CHANNEL}`, '-@all', '+get', '+pttl', '+subscribe', '+unsubscribe', ...CLUSTER_CLIENT],
   // The hot set only, read-only.
   distribution: [`%R~${HOT_SET_KEY}`, 'resetchannels', '-@all', '+zrangebyscore', ...CLUSTER_CLIENT],
+  // A member's readiness probe (PING, INFO, CLUSTER INFO) and its preStop hook, which asks its own
+  // member for its role and replicas (CLUSTER NODES) and a replica to take over (CLUSTER FAILOVER,
+  // the coordinated kind: nothing acknowledged is lost). No key, no channel.
+  member: ['resetchannels', '-@all', '+ping', '+info', '+cluster|info', '+cluster|nodes', '+cluster|failover'],
   // What redis_exporter reads: server statistics only, no key, no channel, nothing that writes.
   monitoring: [
     'resetchannels',

@@ -16,7 +16,7 @@ import { createRedisOrchestrator } from '../../../src/redis/index.js';
 import { parseInfo } from '../../../src/redis/parse.js';
 import { generatePassword } from '../../../src/controller/steps/redis-auth.js';
 import type { RedisCredentials } from '../../../src/render/config/redis-acl.js';
-import { REDIS_AUTH_DIR, REDIS_PROBE_PASSWORD_FILE, redisProbeCommand } from '../../../src/render/redis.js';
+import { REDIS_AUTH_DIR, REDIS_MEMBER_PASSWORD_FILE, redisProbeCommand } from '../../../src/render/redis.js';
 import { HOT_SET_KEY, INVALIDATION_CHANNEL, REDIS_PORT, REDIS_USERS, type RedisRole } from '../../../../packages/contract/src/index.js';
 import { clusterInfo, cond, drive, IP_PREFIX, placement, requireRedisServer, startWriter, verifyKeys, withConn } from './helpers.js';
 
@@ -31,6 +31,7 @@ const creds: RedisCredentials = {
   app: generatePassword(),
   distribution: generatePassword(),
   monitoring: generatePassword(),
+  member: generatePassword(),
 };
 const as = (role: RedisRole) => ({ username: REDIS_USERS[role], password: creds[role] });
 const admin = as('operator');
@@ -229,6 +230,22 @@ describe('what each role may do', () => {
     expect(await refusal(m.subscribe(INVALIDATION_CHANNEL))).toMatch(/NOPERM/);
   });
 
+  test('member user (the readiness probe and preStop hook): cluster state and CLUSTER FAILOVER, no key, nothing else that writes', async () => {
+    const n = nodes[0];
+    const m = new Redis({ host: n.host, port: n.port, ...as('member'), maxRetriesPerRequest: 0, retryStrategy: () => null, enableReadyCheck: false });
+    clients.push(m);
+    expect(await m.ping()).toBe('PONG');
+    expect(await m.info('replication')).toMatch(/^# Replication/);
+    expect(String(await m.call('CLUSTER', 'INFO'))).toMatch(/cluster_state:ok/);
+    expect(String(await m.call('CLUSTER', 'NODES'))).toMatch(/myself/);
+    // Allowed, and refused by Redis itself here (a master cannot fail over): not an ACL refusal.
+    expect(await refusal(m.call('CLUSTER', 'FAILOVER'))).not.toMatch(/NOPERM/);
+    expect(await refusal(m.get(product))).toMatch(/NOPERM/);
+    expect(await refusal(m.call('CLUSTER', 'FORGET', 'x'))).toMatch(/NOPERM/);
+    expect(await refusal(m.call('CONFIG', 'SET', 'maxmemory', '1'))).toMatch(/NOPERM/);
+    expect(await refusal(m.call('FLUSHALL'))).toMatch(/NOPERM/);
+  });
+
   test('replication user: replication only', async () => {
     const n = nodes[0];
     const r = new Redis({ host: n.host, port: n.port, ...as('replication'), maxRetriesPerRequest: 0, retryStrategy: () => null, enableReadyCheck: false });
@@ -241,12 +258,12 @@ describe('what each role may do', () => {
   test('the readiness probe command (password from a file into REDISCLI_AUTH) answers PONG', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'redis-probe-'));
     try {
-      writeFileSync(path.join(dir, REDIS_PROBE_PASSWORD_FILE), creds.replication);
+      writeFileSync(path.join(dir, REDIS_MEMBER_PASSWORD_FILE), creds.member);
       const [sh, flag, script] = redisProbeCommand();
       const n = nodes[0];
       const local = script.replaceAll(REDIS_AUTH_DIR, dir).replace('-h 127.0.0.1', `-h ${n.host}`).replace(`-p ${REDIS_PORT}`, `-p ${n.port}`);
       await promisify(execFile)(sh, [flag, local]);
-      writeFileSync(path.join(dir, REDIS_PROBE_PASSWORD_FILE), 'wrong');
+      writeFileSync(path.join(dir, REDIS_MEMBER_PASSWORD_FILE), 'wrong');
       await expect(promisify(execFile)(sh, [flag, local])).rejects.toBeTruthy();
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -7,7 +7,7 @@ import { FakeKube } from '../runtime/fake-kube.js';
 import { makeTier, NS } from './helpers.js';
 
 const SECRET = 'shop-redis-passwords';
-const ROLES = ['operator', 'replication', 'producer', 'app', 'distribution', 'monitoring'];
+const ROLES = ['operator', 'replication', 'producer', 'app', 'distribution', 'monitoring', 'member'];
 
 function fresh(): FakeKube {
   const kube = new FakeKube();

@@ -19,7 +19,7 @@ import {
 } from './helpers.js';
 
 const AUTH = { passwordSecretRef: { name: 'redis-auth', key: 'password' } };
-const CREDS = { operator: 'pw-operator-x', replication: 'pw-replication-x', producer: 'pw-producer-x', app: 'pw-app-x', distribution: 'pw-distribution-x', monitoring: 'pw-monitoring-x' };
+const CREDS = { operator: 'pw-operator-x', replication: 'pw-replication-x', producer: 'pw-producer-x', app: 'pw-app-x', distribution: 'pw-distribution-x', monitoring: 'pw-monitoring-x', member: 'pw-member-x' };
 const VARIANTS: [string, Parameters<typeof makeTier>[0]][] = [
   ['defaults', {}],
   ['redis auth', { redis: { auth: AUTH } }],

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { REDIS_ACL_RULES, REDIS_ROLES, renderExporterPasswordFile, renderRedisAclFile, renderRedisAuthConf, type RedisCredentials } from '../../../src/render/config/redis-acl.js';
 
-const CREDS: RedisCredentials = { operator: 'pw-operator', replication: 'pw-replication', producer: 'pw-producer', app: 'pw-app', distribution: 'pw-distribution', monitoring: 'pw-monitoring' };
+const CREDS: RedisCredentials = { operator: 'pw-operator', replication: 'pw-replication', producer: 'pw-producer', app: 'pw-app', distribution: 'pw-distribution', monitoring: 'pw-monitoring', member: 'pw-member' };
 const acl = renderRedisAclFile(CREDS);
 const lines = acl.trim().split('\n');
 const userLine = (name: string) => {
@@ -19,7 +19,7 @@ describe('Redis ACL file', () => {
 
   test('one user per role, on, with the sha256 of its password (never the password)', () => {
     expect(lines).toHaveLength(1 + REDIS_ROLES.length);
-    const names = { operator: 'operator', replication: 'replication', producer: 'cache-producer', app: 'openresty-app', distribution: 'openresty-distribution', monitoring: 'monitoring' };
+    const names = { operator: 'operator', replication: 'replication', producer: 'cache-producer', app: 'openresty-app', distribution: 'openresty-distribution', monitoring: 'monitoring', member: 'member' };
     for (const role of REDIS_ROLES) {
       const l = userLine(names[role]);
       expect(l[2]).toBe('on');

@@ -5,7 +5,7 @@ import { renderAll, renderContext, type RenderOptions } from '../../../src/rende
 import { find, makeTier, NS, ofKind, type J } from './helpers.js';
 
 const AUTH = { passwordSecretRef: { name: 'redis-auth', key: 'password' } };
-const CREDS: RedisCredentials = { operator: 'pw-operator', replication: 'pw-replication', producer: 'pw-producer', app: 'pw-app', distribution: 'pw-distribution', monitoring: 'pw-monitoring' };
+const CREDS: RedisCredentials = { operator: 'pw-operator', replication: 'pw-replication', producer: 'pw-producer', app: 'pw-app', distribution: 'pw-distribution', monitoring: 'pw-monitoring', member: 'pw-member' };
 const render = (spec: Parameters<typeof makeTier>[0] = {}, opts: RenderOptions = {}) =>
   renderRedis(makeTier(spec), renderContext(opts));
 const conf = (objs: J[]) => find(objs, 'ConfigMap', 'shop-redis-config').data['redis.conf'] as string;
@@ -85,7 +85,7 @@ describe('Redis renderer', () => {
     const files = Object.fromEntries(Object.entries(secret.data as Record<string, string>).map(([k, v]) => [k, Buffer.from(v, 'base64').toString()]));
     expect(files['users.acl']).toBe(renderRedisAclFile(CREDS));
     expect(files['auth.conf']).toBe('masteruser replication\nmasterauth pw-replication\n');
-    expect(files['probe-password']).toBe('pw-replication');
+    expect(files['member-password']).toBe('pw-member');
     for (const pw of Object.values(CREDS)) expect(files['users.acl']).not.toContain(pw);
     // A password change rolls the members (the annotation is the ACL Secret's hash).
     const a = sts(objs).spec.template.metadata.annotations[REDIS_ACL_HASH_ANNOTATION];
@@ -100,12 +100,12 @@ describe('Redis renderer', () => {
     expect(sts(objs).spec.template.metadata.annotations[REDIS_ACL_HASH_ANNOTATION]).toBeUndefined();
   });
 
-  test('readiness: redis-cli PING as the replication user, password from the mounted file via REDISCLI_AUTH', () => {
+  test('readiness: redis-cli PING as the member user, password from the mounted file via REDISCLI_AUTH', () => {
     const c = redisContainer(render({ redis: { auth: AUTH } }, { redisCredentials: CREDS }));
     const cmd: string = c.readinessProbe.exec.command.join(' ');
     expect(cmd).toMatch(/redis-cli .*ping/i);
-    expect(cmd).toContain('REDISCLI_AUTH="$(cat /etc/cachetier/redis-auth/probe-password)"');
-    expect(cmd).toContain('--user replication');
+    expect(cmd).toContain('REDISCLI_AUTH="$(cat /etc/cachetier/redis-auth/member-password)"');
+    expect(cmd).toContain('--user member');
     expect(cmd).not.toMatch(/-a |--pass|pw-/);
     expect(cmd).not.toMatch(/\b(set|del|flush\w*|cluster|config|shutdown)\b/i);
     expect(c.livenessProbe.tcpSocket.port).toBe(6379);

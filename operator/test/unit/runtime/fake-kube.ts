@@ -63,7 +63,7 @@ export class FakeKube implements KubeClient {
    * tests delete it to see it created.
    */
   readonly secrets = new Map<string, Record<string, string>>([
-    ['shop-ns/shop-redis-passwords', { operator: 'pw-operator', replication: 'pw-replication', producer: 'pw-producer', app: 'pw-app', distribution: 'pw-distribution', monitoring: 'pw-monitoring' }],
+    ['shop-ns/shop-redis-passwords', { operator: 'pw-operator', replication: 'pw-replication', producer: 'pw-producer', app: 'pw-app', distribution: 'pw-distribution', monitoring: 'pw-monitoring', member: 'pw-member' }],
   ]);
   readonly leases = new Map<string, LeaseRecord>();
   readonly events: EventBody[] = [];
