@@ -184,7 +184,13 @@ function startRoller(id: string): ManagedProcess {
   return proc;
 }
 
-/** acks=all sends, one batch after another, until stopped; every outcome recorded. */
+/**
+ * acks=all sends, one batch after another, until stopped; every outcome recorded. Each batch goes
+ * to one partition (so to one leader): kafkajs 2.2.4 resolves a send that spans several leaders
+ * without resending the messages of a partition whose leadership moved, during a retry, to a
+ * broker that had already answered that send (tulios/kafkajs#1303). Seen here as acknowledged
+ * messages missing after a roll with keyed multi-partition batches: a client bug, not the roll's.
+ */
 function startLoad(producer: Producer) {
   const acked = new Set<number>();
   const failures: string[] = [];
@@ -192,13 +198,14 @@ function startLoad(producer: Producer) {
   let seq = 0;
   const loop = (async () => {
     while (!stop) {
+      const partition = (seq / 5) % 6;
       const ids = Array.from({ length: 5 }, () => seq++);
       try {
         await producer.send({
           topic: TOPIC,
           acks: -1,
           timeout: 30_000,
-          messages: ids.map((id) => ({ key: String(id % 12), value: JSON.stringify({ id }) })),
+          messages: ids.map((id) => ({ partition, key: String(partition), value: JSON.stringify({ id }) })),
         });
         for (const id of ids) acked.add(id);
       } catch (e) {
@@ -264,8 +271,28 @@ beforeAll(async () => {
     waitForLeaders: true,
     topics: [{ topic: TOPIC, numPartitions: 6, replicationFactor: 3, configEntries: [{ name: 'min.insync.replicas', value: '2' }] }],
   });
+  // Metadata reaches every broker a moment after the create: wait until each one knows the topic.
+  await waitFor(
+    `${TOPIC} known to every broker`,
+    async () => (await Promise.all(kafka!.brokers.map((b) => topicKnownBy(b)))).every(Boolean),
+    60_000,
+    500,
+  );
   api = await startApi();
 });
+
+async function topicKnownBy(broker: string): Promise<boolean> {
+  const one = new Kafka({ clientId: 'roll-test-probe', brokers: [broker], logLevel: logLevel.NOTHING, retry: { retries: 0 } }).admin();
+  try {
+    await one.connect();
+    const md = await one.fetchTopicMetadata({ topics: [TOPIC] });
+    return md.topics[0]?.partitions.length === 6 && md.topics[0].partitions.every((p) => p.leader >= 0);
+  } catch {
+    return false;
+  } finally {
+    await one.disconnect().catch(() => undefined);
+  }
+}
 
 afterAll(async () => {
   for (const r of rollers) await r.kill('SIGKILL', 5000);
