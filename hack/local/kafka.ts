@@ -62,8 +62,12 @@ export interface KafkaCluster {
   nodes: KafkaBrokerHandle[];
   /** Kills broker i (0-based) — SIGKILL by default (a crash) — and waits for it to exit. */
   kill(i: number, signal?: NodeJS.Signals): Promise<void>;
-  /** (Re)starts broker i with the same config and log dir; waits until every running broker sees it. */
-  start(i: number): Promise<void>;
+  /**
+   * (Re)starts broker i on its log dir; waits until every running broker sees it. With
+   * `configOverrides`, its server.properties is rendered again with them (on top of the options'
+   * overrides) first: a roll, same data, new config.
+   */
+  start(i: number, opts?: { configOverrides?: Record<string, string> }): Promise<void>;
   /** Waits until every running broker reports `expected` brokers (default: the running ones) in its metadata. */
   waitForBrokers(expected?: number, timeoutMs?: number): Promise<void>;
   /** SIGTERM every broker (controlled shutdown), SIGKILL after 30 s. Stop Kafka before ZooKeeper. */
@@ -74,7 +78,8 @@ export function kafkaJarsPresent(): boolean {
   return existsSync(path.join(kafkaHome(), 'libs', `kafka_2.13-3.9.1.jar`));
 }
 
-async function registeredBrokerIds(bootstrap: string[]): Promise<number[]> {
+/** Broker ids the brokers at `bootstrap` report in their metadata. */
+export async function registeredBrokerIds(bootstrap: string[]): Promise<number[]> {
   const admin = new Kafka({
     clientId: 'cachetier-harness',
     brokers: bootstrap,
@@ -113,12 +118,8 @@ export async function startKafkaCluster(opts: KafkaClusterOptions): Promise<Kafk
     writeFileSync(jmxConfig, KAFKA_JMX_RULES);
   }
 
-  const nodes: KafkaBrokerHandle[] = Array.from({ length: count }, (_, i) => {
-    const host = `${opts.ipPrefix}.${firstHost + i}`;
-    const dir = path.join(base, `broker-${i}`);
-    const logDir = path.join(dir, 'data');
-    mkdirSync(logDir, { recursive: true });
-    const properties = renderServerProperties(spec, {
+  const render = (i: number, host: string, logDir: string, s: KafkaSpec) =>
+    renderServerProperties(s, {
       brokerId: i,
       listenHost: host,
       advertisedHost: host,
@@ -126,6 +127,12 @@ export async function startKafkaCluster(opts: KafkaClusterOptions): Promise<Kafk
       zookeeperServers: zk,
       logDir,
     });
+  const nodes: KafkaBrokerHandle[] = Array.from({ length: count }, (_, i) => {
+    const host = `${opts.ipPrefix}.${firstHost + i}`;
+    const dir = path.join(base, `broker-${i}`);
+    const logDir = path.join(dir, 'data');
+    mkdirSync(logDir, { recursive: true });
+    const properties = render(i, host, logDir, spec);
     const propertiesFile = path.join(dir, 'server.properties');
     writeFileSync(propertiesFile, properties);
     return { brokerId: i, host, port, address: `${host}:${port}`, logDir, propertiesFile, properties, proc: null };
@@ -187,9 +194,14 @@ export async function startKafkaCluster(opts: KafkaClusterOptions): Promise<Kafk
       await n.proc.kill(signal, 30_000);
       n.proc = null;
     },
-    async start(i) {
+    async start(i, startOpts) {
       const n = nodes[i];
       if (!n) throw new Error(`no Kafka broker ${i}`);
+      if (startOpts?.configOverrides && !n.proc) {
+        const next: KafkaSpec = { ...spec, config: { ...spec.config, ...startOpts.configOverrides } };
+        n.properties = render(i, n.host, n.logDir, next);
+        writeFileSync(n.propertiesFile, n.properties);
+      }
       if (!n.proc) launch(n);
       await waitFor(
         `kafka-${n.brokerId} registered (log: ${n.proc?.logFile})`,

@@ -113,8 +113,11 @@ export interface ZooKeeperEnsemble {
   servers: ZooKeeperServerHandle[];
   /** Kills server i (0-based) — SIGKILL by default — and waits for it to exit. */
   kill(i: number, signal?: NodeJS.Signals): Promise<void>;
-  /** (Re)starts server i with the same config and data; waits until it serves (rejoins the quorum). */
-  start(i: number): Promise<void>;
+  /**
+   * (Re)starts server i on its data; waits until it serves (rejoins the quorum). With `spec`, its
+   * zoo.cfg is rendered again from that spec first (a roll: same data, new config).
+   */
+  start(i: number, opts?: { spec?: ZooKeeperSpec }): Promise<void>;
   /** Waits until every running server serves and exactly one of them is the leader. */
   waitForQuorum(timeoutMs?: number): Promise<void>;
   /** Mode of each server ('leader' | 'follower' | null when down or not serving). */
@@ -148,12 +151,8 @@ export async function startZooKeeperEnsemble(opts: ZooKeeperEnsembleOptions): Pr
     host: `${opts.ipPrefix}.${firstHost + i}`,
   }));
 
-  const servers: ZooKeeperServerHandle[] = members.map((m) => {
-    const dir = path.join(base, `zk-${m.id}`);
-    const dataDir = path.join(dir, 'data');
-    mkdirSync(dataDir, { recursive: true });
-    writeFileSync(path.join(dataDir, 'myid'), `${m.id}\n`);
-    const cfg = renderZooCfg(spec, {
+  const renderCfg = (m: ZooKeeperServer, dataDir: string, spec: ZooKeeperSpec) =>
+    renderZooCfg(spec, {
       servers: members,
       dataDir,
       clientPort: ZK_PORTS.client,
@@ -164,8 +163,14 @@ export async function startZooKeeperEnsemble(opts: ZooKeeperEnsembleOptions): Pr
       quorumListenOnAllIPs: false,
       ...(opts.metricsPort !== undefined ? { metrics: { port: opts.metricsPort, host: m.host } } : {}),
     });
+
+  const servers: ZooKeeperServerHandle[] = members.map((m) => {
+    const dir = path.join(base, `zk-${m.id}`);
+    const dataDir = path.join(dir, 'data');
+    mkdirSync(dataDir, { recursive: true });
+    writeFileSync(path.join(dataDir, 'myid'), `${m.id}\n`);
     const cfgFile = path.join(dir, 'zoo.cfg');
-    writeFileSync(cfgFile, cfg);
+    writeFileSync(cfgFile, renderCfg(m, dataDir, spec));
     return {
       id: m.id,
       host: m.host,
@@ -228,9 +233,10 @@ export async function startZooKeeperEnsemble(opts: ZooKeeperEnsembleOptions): Pr
       await s.proc.kill(signal, 10_000);
       s.proc = null;
     },
-    async start(i) {
+    async start(i, startOpts) {
       const s = servers[i];
       if (!s) throw new Error(`no ZooKeeper server ${i}`);
+      if (startOpts?.spec && !s.proc) writeFileSync(s.cfgFile, renderCfg(members[i], s.dataDir, startOpts.spec));
       if (!s.proc) launch(s);
       await waitFor(`zk-${s.id} serving on ${s.address} (log: ${s.proc?.logFile})`, () => serving(s), startTimeoutMs, 500);
     },
