@@ -127,9 +127,10 @@ export function rollState(all: Observed[]): RedisRollState {
       members.push({ ...common, role: 'master', slots: self.slots.length });
       continue;
     }
-    // The master by node ID (a member that answered), else by the address its line gossips.
+    // The master by node ID (a member that answered), else by the address its line gossips (pods
+    // are mapped by host: a master that does not answer is still known by its address).
     const ml = o.nodes.find((n) => n.id === self.masterId);
-    const masterPod = podById.get(self.masterId ?? '') ?? up.find((x) => ml && x.member.host === ml.host && x.member.port === ml.port)?.member.pod;
+    const masterPod = podById.get(self.masterId ?? '') ?? all.find((x) => ml && x.member.host === ml.host && x.member.port === ml.port)?.member.pod;
     const linkUp = o.repl.master_link_status === 'up';
     const masterOffset = masterPod !== undefined ? offsetOf.get(masterPod) : undefined;
     const mine = Number(o.repl.slave_repl_offset);
