@@ -53,6 +53,7 @@ const admin = as('operator');
 
 let rootDir = '';
 let nodes: RedisNodeHandle[] = [];
+const extra: RedisNodeHandle[] = [];
 let opts: StartRedisNodesOptions;
 let probePwFile = '';
 const seeds = () => nodes.map((n) => ({ host: n.host, port: n.port }));
@@ -88,7 +89,7 @@ class SimStatefulSet {
   maxDown = 0;
   private sampler?: NodeJS.Timeout;
 
-  constructor(private readonly ns: RedisNodeHandle[]) {
+  constructor(readonly ns: RedisNodeHandle[]) {
     for (const n of ns) this.phase.set(n.pod, 'running');
   }
 
@@ -147,8 +148,74 @@ class SimStatefulSet {
 
 const notReadySeen = new Set<string>();
 
+type RollAction = { d: RollDecision; roleBefore?: string; errorsBefore: number; errorsAfter?: number; ms: number };
+
+function summarize(actions: RollAction[]): string[] {
+  return actions.map((a) => `${a.d.action} ${'pod' in a.d ? a.d.pod : ''}${a.d.action === 'failover' ? `->${a.d.to}` : ''} (was ${a.roleBefore}, ${a.ms} ms)`);
+}
+
+/**
+ * The roll loop as driver.ts runs it: observe -> planRedisRoll -> act (one action), a pass about
+ * every second, until done. Meanwhile a second observer samples slot coverage every 250 ms (also
+ * during failovers, which the loop awaits).
+ */
+async function rollUntilDone(sts: SimStatefulSet, observer: RedisRollObserver, errors: () => number) {
+  const actions: RollAction[] = [];
+  const observations: Array<{ pass: number; covered: boolean; decision: string }> = [];
+  const uncovered: string[] = [];
+  const sampledUncovered: string[] = [];
+  let sampled = 0;
+  let sampling = true;
+  const sampler = new RedisRollObserver(admin, { port: sts.ns[0].port, timeoutMs: 10_000 });
+  const allPods = (): RollPod[] => sts.ns.map((n) => ({ pod: n.pod, ordinal: n.ordinal, host: n.host, current: false, ready: true, terminating: false }));
+  const samplerLoop = (async () => {
+    while (sampling) {
+      const st = await sampler.redis(allPods());
+      sampled++;
+      if (!st.slotsCovered) sampledUncovered.push(`${new Date().toISOString()}: ${st.members.map((m) => `${m.pod}:${m.role}:${m.slots ?? ''}`).join(' ')}`);
+      await sleep(250);
+    }
+  })();
+  sts.startSampling();
+  const start = Date.now();
+  let last: RollDecision = { action: 'wait', reason: 'not started' };
+  try {
+    for (let pass = 0; ; pass++) {
+      if (sts.failure) throw sts.failure;
+      if (Date.now() - start > 600_000) throw new Error(`roll did not finish in 10 min; last decision ${JSON.stringify(last)}`);
+      const pods = await sts.pods();
+      const state: RedisRollState = await observer.redis(pods);
+      if (!state.slotsCovered) uncovered.push(`pass ${pass}: ${JSON.stringify(state.members.map((m) => `${m.pod}:${m.role}:${m.slots ?? ''}`))}`);
+      last = planRedisRoll(pods, sts.ns.length, state);
+      observations.push({ pass, covered: state.slotsCovered, decision: last.action });
+      if (last.action !== 'wait' || pass % 5 === 0) log(`pass ${pass} (${((Date.now() - start) / 1000).toFixed(1)} s): ${JSON.stringify(last)}`);
+      if (last.action === 'done') break;
+      const errorsBefore = errors();
+      const t0 = Date.now();
+      const d = last;
+      if (d.action === 'failover') {
+        actions.push({ d, roleBefore: state.members.find((m) => m.pod === d.pod)?.role, errorsBefore, ms: 0 });
+        await observer.redisFailover(pods, d.pod, d.to);
+        actions[actions.length - 1].ms = Date.now() - t0;
+      } else if (d.action === 'restart') {
+        actions.push({ d, roleBefore: state.members.find((m) => m.pod === d.pod)?.role, errorsBefore, ms: 0 });
+        await sts.restart('redis', d.pod);
+        actions[actions.length - 1].ms = Date.now() - t0;
+      }
+      await sleep(1000);
+      // Errors are counted until the next action.
+      if (actions.length) actions[actions.length - 1].errorsAfter = errors();
+    }
+  } finally {
+    sts.stopSampling();
+    sampling = false;
+    await samplerLoop;
+  }
+  return { actions, observations, uncovered, sampled, sampledUncovered, rollSeconds: (Date.now() - start) / 1000 };
+}
+
 afterAll(async () => {
-  await Promise.all(nodes.map((n) => n.stop().catch(() => undefined)));
+  await Promise.all([...nodes, ...extra].map((n) => n.stop().catch(() => undefined)));
   if (rootDir && !process.env.KEEP_ROLL_TEST_DIR) await rm(rootDir, { recursive: true, force: true });
 });
 
@@ -193,47 +260,15 @@ describe('operator-driven Redis roll', () => {
     const w1 = startWriter(seeds(), admin);
     const w2 = await startSecondClientWriter(seeds(), { ...admin });
     await sleep(1000);
-    sts.startSampling();
 
-    const actions: Array<{ d: RollDecision; roleBefore?: string; errorsBefore: number; errorsAfter?: number; ms: number }> = [];
-    const observations: Array<{ pass: number; covered: boolean; decision: string }> = [];
-    const uncovered: string[] = [];
-    const start = Date.now();
-    let last: RollDecision = { action: 'wait', reason: 'not started' };
-    for (let pass = 0; ; pass++) {
-      if (sts.failure) throw sts.failure;
-      if (Date.now() - start > 600_000) throw new Error(`roll did not finish in 10 min; last decision ${JSON.stringify(last)}`);
-      const pods = await sts.pods();
-      const state: RedisRollState = await observer.redis(pods);
-      if (!state.slotsCovered) uncovered.push(`pass ${pass}: ${JSON.stringify(state.members.map((m) => `${m.pod}:${m.role}:${m.slots ?? ''}`))}`);
-      last = planRedisRoll(pods, nodes.length, state);
-      observations.push({ pass, covered: state.slotsCovered, decision: last.action });
-      if (last.action !== 'wait' || pass % 5 === 0) log(`pass ${pass} (${((Date.now() - start) / 1000).toFixed(1)} s): ${JSON.stringify(last)}`);
-      if (last.action === 'done') break;
-      const errorsBefore = w1.errors + w2.errors;
-      const t0 = Date.now();
-      const d = last;
-      if (d.action === 'failover') {
-        actions.push({ d, roleBefore: state.members.find((m) => m.pod === d.pod)?.role, errorsBefore, ms: 0 });
-        await observer.redisFailover(pods, d.pod, d.to);
-      } else if (d.action === 'restart') {
-        actions.push({ d, roleBefore: state.members.find((m) => m.pod === d.pod)?.role, errorsBefore, ms: 0 });
-        await sts.restart('redis', d.pod);
-      }
-      if (last.action === 'failover' || last.action === 'restart') {
-        actions[actions.length - 1].ms = Date.now() - t0;
-      }
-      await sleep(1000);
-      if (actions.length) actions[actions.length - 1].errorsAfter ??= w1.errors + w2.errors;
-    }
-    const rollSeconds = (Date.now() - start) / 1000;
-    sts.stopSampling();
+    const { actions, observations, uncovered, sampled, sampledUncovered, rollSeconds } = await rollUntilDone(sts, observer, () => w1.errors + w2.errors);
     await sleep(1000);
     await w1.stop();
     await w2.stop();
 
-    const summary = actions.map((a) => `${a.d.action} ${'pod' in a.d ? a.d.pod : ''}${a.d.action === 'failover' ? `->${a.d.to}` : ''} (was ${a.roleBefore}, ${a.ms} ms)`);
+    const summary = summarize(actions);
     log(`roll done in ${rollSeconds.toFixed(1)} s, ${observations.length} passes: ${summary.join('; ')}`);
+    log(`slot coverage sampled ${sampled} times in the background (failovers included): ${sampledUncovered.length} uncovered`);
     log(`writers: ioredis ${w1.acked.size} acked / ${w1.errors} errors; node-redis ${w2.writes} writes / ${w2.errors} errors (last: ${w2.lastError})`);
     log(`max members down at once: ${sts.maxDown}; not-ready reasons seen: ${[...notReadySeen].join(' | ')}`);
 
@@ -253,6 +288,8 @@ describe('operator-driven Redis roll', () => {
     expect(sts.violations).toEqual([]);
     expect(uncovered).toEqual([]);
     expect(observations.every((o) => o.covered)).toBe(true);
+    expect(sampledUncovered).toEqual([]);
+    expect(sampled).toBeGreaterThan(20);
 
     // The end: every member on the new config, 3 + 3, cluster_state:ok everywhere, all slots.
     for (const n of nodes) {
@@ -311,5 +348,51 @@ describe('operator-driven Redis roll', () => {
     expect(isMaster(me)).toBe(true);
     expect(me.slots.length).toBe(slots);
     expect(await verifyKeys(seeds(), w.acked, admin)).toEqual([]);
+  });
+});
+
+describe('a cluster without replicas (replicasPerMaster 0)', () => {
+  test('masters restart in place on their persisted data, one at a time; their slots are offline only while each restarts', async () => {
+    // The 3 + 3 cluster has done its part: stop it to spare the (shared) machine.
+    await Promise.all(nodes.map((n) => n.stop().catch(() => undefined)));
+    const opts0: StartRedisNodesOptions = { ...opts, count: 3, podPrefix: 'solo' };
+    const ns = await startRedisNodes(opts0);
+    extra.push(...ns);
+    const r = await drive(createRedisOrchestrator(), { masters: 3, replicasPerMaster: 0, ...admin }, ns, opts0);
+    expect(r.converged).toBe(true);
+    const seeds0 = ns.map((n) => ({ host: n.host, port: n.port }));
+
+    // preStop on a master without a replica: nothing to hand over, and it does not hold the pod.
+    const adminPwFile = path.join(rootDir, 'admin-password');
+    writeFileSync(adminPwFile, admin.password, { mode: 0o600 });
+    const hook = await run('sh', ['-c', redisPreStopScript({ user: admin.username, passwordFile: adminPwFile, host: ns[0].host, port: ns[0].port })], { timeout: 60_000 });
+    expect(hook.stdout).toMatch(/no in-sync replica to hand the slots to/);
+
+    const w = startWriter(seeds0, admin);
+    await sleep(1000);
+    const sts = new SimStatefulSet(ns);
+    const observer = new RedisRollObserver(admin, { port: ns[0].port, timeoutMs: 10_000 });
+    const { actions, sampled, sampledUncovered, rollSeconds } = await rollUntilDone(sts, observer, () => w.errors);
+    await sleep(1000);
+    await w.stop();
+    const summary = summarize(actions);
+    log(`replicasPerMaster 0: roll done in ${rollSeconds.toFixed(1)} s: ${summary.join('; ')}`);
+    log(`replicasPerMaster 0: writer ${w.acked.size} acked, ${w.errors} errors; coverage sampled ${sampled} times, ${sampledUncovered.length} uncovered (expected: a master's slots while it restarts)`);
+    log(`errors per action: ${actions.map((a, i) => `${summary[i]}: ${(a.errorsAfter ?? 0) - a.errorsBefore}`).join('; ')}`);
+
+    expect(actions.map((a) => `${a.d.action} ${'pod' in a.d ? a.d.pod : ''}`)).toEqual(['restart solo-0', 'restart solo-1', 'restart solo-2']);
+    for (const a of actions) expect(a.d).toMatchObject({ reason: expect.stringMatching(/offline/) });
+    expect(sts.violations).toEqual([]);
+    expect(sts.maxDown).toBeLessThanOrEqual(1);
+    for (const n of ns) {
+      const hz = await withConn(n, admin, async (c) => (await c.call('CONFIG', 'GET', 'hz')) as string[]);
+      expect(hz[1]).toBe(NEW_HZ);
+      expect((await clusterInfo(n, admin)).cluster_state).toBe('ok');
+    }
+    const after = await placement(ns, admin);
+    expect(after).toHaveLength(3);
+    expect(after.reduce((s, m) => s + m.slots, 0)).toBe(SLOT_COUNT);
+    // Acknowledged writes survive a master's restart on its AOF.
+    expect(await verifyKeys(seeds0, w.acked, admin)).toEqual([]);
   });
 });

@@ -18,7 +18,7 @@ function nodesText(me: string, opts: { downLink?: string; pfail?: string } = {})
   return [line(A, 'master', '-', '0-8191'), line(B, 'master', '-', '8192-16383'), line(C, 'slave', A, ''), line(D, 'slave', B, '')].join('\n');
 }
 
-function ob(pod: string, id: string, o: Partial<Observed> & { nodes?: string; state?: string } = {}): Observed {
+function ob(pod: string, id: string, o: Partial<Omit<Observed, 'nodes'>> & { nodes?: string; state?: string } = {}): Observed {
   const nodes = parseClusterNodes(o.nodes ?? nodesText(id));
   return {
     member: { pod, ordinal: Number(pod.slice(2)), host: addr[id], port: 7000, node: '' },
