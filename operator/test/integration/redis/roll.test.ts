@@ -147,6 +147,8 @@ class SimStatefulSet {
 }
 
 const notReadySeen = new Set<string>();
+/** Every distinct reason the planner waited for, over all rolls (reported). */
+const waitReasons = new Set<string>();
 
 type RollAction = { d: RollDecision; roleBefore?: string; errorsBefore: number; errorsAfter?: number; ms: number };
 
@@ -188,6 +190,7 @@ async function rollUntilDone(sts: SimStatefulSet, observer: RedisRollObserver, e
       if (!state.slotsCovered) uncovered.push(`pass ${pass}: ${JSON.stringify(state.members.map((m) => `${m.pod}:${m.role}:${m.slots ?? ''}`))}`);
       last = planRedisRoll(pods, sts.ns.length, state);
       observations.push({ pass, covered: state.slotsCovered, decision: last.action });
+      if (last.action === 'wait') waitReasons.add(last.reason.replace(/\d+ bytes behind/, 'N bytes behind'));
       if (last.action !== 'wait' || pass % 5 === 0) log(`pass ${pass} (${((Date.now() - start) / 1000).toFixed(1)} s): ${JSON.stringify(last)}`);
       if (last.action === 'done') break;
       const errorsBefore = errors();
@@ -215,6 +218,7 @@ async function rollUntilDone(sts: SimStatefulSet, observer: RedisRollObserver, e
 }
 
 afterAll(async () => {
+  log(`planner waits seen: ${[...waitReasons].join(' | ')}`);
   await Promise.all([...nodes, ...extra].map((n) => n.stop().catch(() => undefined)));
   if (rootDir && !process.env.KEEP_ROLL_TEST_DIR) await rm(rootDir, { recursive: true, force: true });
 });
