@@ -56,6 +56,7 @@ let nodes: RedisNodeHandle[] = [];
 const extra: RedisNodeHandle[] = [];
 let opts: StartRedisNodesOptions;
 let probePwFile = '';
+let adminPwFile = '';
 const seeds = () => nodes.map((n) => ({ host: n.host, port: n.port }));
 const log = (msg: string) => process.stderr.write(`${new Date().toISOString()} roll-test ${msg}\n`);
 
@@ -122,11 +123,16 @@ class SimStatefulSet {
     if (others.length) this.violations.push(`${pod} restarted while ${others.map((x) => x.pod).join(',')} down or not ready`);
     const n = this.ns.find((x) => x.pod === pod)!;
     this.phase.set(pod, 'terminating');
-    const stopping = n.proc.kill('SIGTERM', 30_000);
     this.inFlight = (async () => {
-      await stopping;
+      // The kubelet: the preStop hook (the real script; a replica, or a master the roll already
+      // failed over, has nothing to hand over), then SIGTERM.
+      const hook = await run('sh', ['-c', redisPreStopScript({ user: admin.username, passwordFile: adminPwFile, host: n.host, port: n.port, waitSeconds: 20 })], {
+        timeout: 60_000,
+      });
+      preStopSeen.add(`${pod}: ${hook.stdout.trim()}`);
+      await n.proc.kill('SIGTERM', 30_000);
       this.phase.set(pod, 'missing');
-      await sleep(300); // the StatefulSet controller re-creates the pod
+      await sleep(2000); // the StatefulSet controller re-creates the pod, the kubelet starts it
       const acl = { aclFile: path.join(n.dir, REDIS_ACL_FILE), authConf: path.join(n.dir, REDIS_AUTH_CONF_FILE) };
       const spec = { ...DEFAULT_SPEC.redis, config: { hz: NEW_HZ } };
       const conf = renderRedisConf(spec, { port: n.port, bind: n.host, dir: n.dir, announceIp: n.host, clusterNodeTimeoutMs: NODE_TIMEOUT_MS, acl });
@@ -147,6 +153,8 @@ class SimStatefulSet {
 }
 
 const notReadySeen = new Set<string>();
+/** What the preStop hook said when the roll deleted a pod. */
+const preStopSeen = new Set<string>();
 /** Every distinct reason the planner waited for, over all rolls (reported). */
 const waitReasons = new Set<string>();
 
@@ -219,6 +227,7 @@ async function rollUntilDone(sts: SimStatefulSet, observer: RedisRollObserver, e
 
 afterAll(async () => {
   log(`planner waits seen: ${[...waitReasons].join(' | ')}`);
+  log(`preStop during the rolls: ${[...preStopSeen].join(' | ')}`);
   await Promise.all([...nodes, ...extra].map((n) => n.stop().catch(() => undefined)));
   if (rootDir && !process.env.KEEP_ROLL_TEST_DIR) await rm(rootDir, { recursive: true, force: true });
 });
@@ -227,6 +236,8 @@ beforeAll(async () => {
   rootDir = await makeRootDir('redis-roll');
   probePwFile = path.join(rootDir, 'probe-password');
   writeFileSync(probePwFile, creds.monitoring, { mode: 0o600 });
+  adminPwFile = path.join(rootDir, 'admin-password');
+  writeFileSync(adminPwFile, admin.password, { mode: 0o600 });
   opts = { count: 6, ipPrefix: IP, rootDir, nodes: 3, clusterNodeTimeoutMs: NODE_TIMEOUT_MS, acl: creds, spec: { config: { hz: OLD_HZ } } };
   nodes = await startRedisNodes(opts);
   const r = await drive(createRedisOrchestrator(), { masters: 3, replicasPerMaster: 1, ...admin }, nodes, opts);
@@ -290,6 +301,8 @@ describe('operator-driven Redis roll', () => {
     expect(actions.filter((a) => a.d.action === 'failover')).toHaveLength(3);
     expect(sts.maxDown).toBeLessThanOrEqual(1);
     expect(sts.violations).toEqual([]);
+    // The roll failed every master over first: the preStop hook never had anything to hand over.
+    expect([...preStopSeen].filter((l) => !/nothing to hand over/.test(l))).toEqual([]);
     expect(uncovered).toEqual([]);
     expect(observations.every((o) => o.covered)).toBe(true);
     expect(sampledUncovered).toEqual([]);
@@ -367,8 +380,6 @@ describe('a cluster without replicas (replicasPerMaster 0)', () => {
     const seeds0 = ns.map((n) => ({ host: n.host, port: n.port }));
 
     // preStop on a master without a replica: nothing to hand over, and it does not hold the pod.
-    const adminPwFile = path.join(rootDir, 'admin-password');
-    writeFileSync(adminPwFile, admin.password, { mode: 0o600 });
     const hook = await run('sh', ['-c', redisPreStopScript({ user: admin.username, passwordFile: adminPwFile, host: ns[0].host, port: ns[0].port })], { timeout: 60_000 });
     expect(hook.stdout).toMatch(/no in-sync replica to hand the slots to/);
 
