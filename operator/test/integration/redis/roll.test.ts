@@ -15,7 +15,7 @@ import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { startRedisNode, startRedisNodes, type RedisNodeHandle, type StartRedisNodesOptions } from '../../../../hack/local/redis.js';
-import { makeRootDir, sleep, startProcess, waitForPort } from '../../../../hack/local/procs.js';
+import { makeRootDir, sleep, startProcess, waitFor, waitForPort } from '../../../../hack/local/procs.js';
 import { DEFAULT_SPEC } from '../../../src/api/defaults.js';
 import { generatePassword } from '../../../src/controller/steps/redis-auth.js';
 import { createRedisOrchestrator } from '../../../src/redis/index.js';
@@ -251,11 +251,26 @@ async function roleOf(n: RedisNodeHandle): Promise<string> {
 describe('operator-driven Redis roll', () => {
   test('a fresh member (alone, no slots) is ready; formed members are ready', async () => {
     const fresh = await startRedisNode({ ...opts, firstOrdinal: 6 }, 6);
+    const other = await startRedisNode({ ...opts, firstOrdinal: 7 }, 7);
     try {
       expect((await clusterInfo(fresh, admin)).cluster_state).toBe('fail'); // what Redis says for a lone node
       expect(await probe(fresh)).toEqual({ ready: true, out: '' });
+      // Once it knows another node it is part of a cluster: cluster_state must be ok, and two
+      // members without any slot are not (Redis counts no reachable slot owner).
+      await withConn(fresh, admin, (c) => c.call('CLUSTER', 'MEET', other.host, other.port));
+      await waitFor('fresh knows 2 nodes', async () => (await clusterInfo(fresh, admin)).cluster_known_nodes === '2', 30_000);
+      expect(await probe(fresh)).toEqual({ ready: false, out: 'cluster_state:fail' });
+      await withConn(fresh, admin, (c) => c.call('CLUSTER', 'ADDSLOTSRANGE', 0, SLOT_COUNT - 1));
+      await waitFor('both ready once slots are served', async () => (await probe(fresh)).ready && (await probe(other)).ready, 30_000);
+      // A replica whose master is gone: master_link_status:down.
+      await withConn(other, admin, async (c) => c.call('CLUSTER', 'REPLICATE', await withConn(fresh, admin, (f) => f.call('CLUSTER', 'MYID')) as string));
+      await waitFor('replica in sync', async () => (await probe(other)).ready && (await roleOf(other)) === 'slave', 30_000);
+      await fresh.stop();
+      await waitFor('replica not ready', async () => !(await probe(other)).ready, 30_000);
+      expect((await probe(other)).out).toMatch(/^(master_link_status:down|cluster_state:fail)$/);
     } finally {
       await fresh.stop();
+      await other.stop();
     }
     for (const n of nodes) expect(await probe(n)).toEqual({ ready: true, out: '' });
     // A wrong password is not ready (and the password is never on the command line).
