@@ -5,6 +5,7 @@ import { Orchestrator, type RedisOrchestratorOptions } from './orchestrator.js';
 
 export type { RedisOrchestratorOptions } from './orchestrator.js';
 export { Orchestrator } from './orchestrator.js';
+export { RedisRollObserver, type RedisRollObserverOptions } from './roll.js';
 export { HookAbort, MIGRATION_STEPS, type MigrationStep, type MigrationHooks } from './migrate.js';
 
 export function createRedisOrchestrator(opts: RedisOrchestratorOptions = {}): RedisOrchestrator & Orchestrator {

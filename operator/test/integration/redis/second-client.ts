@@ -9,10 +9,10 @@ import { createCluster } from '@redis/client';
 
 type Seed = { host: string; port: number };
 
-function cluster(seeds: Seed[], password?: string) {
+function cluster(seeds: Seed[], password?: string, username?: string) {
   const c = createCluster({
     rootNodes: seeds.map((s) => ({ socket: { host: s.host, port: s.port, connectTimeout: 3000, reconnectStrategy: (n: number) => Math.min(50 * (n + 1), 1000) } })),
-    defaults: { password, socket: { connectTimeout: 3000, reconnectStrategy: (n: number) => Math.min(50 * (n + 1), 1000) } },
+    defaults: { username, password, socket: { connectTimeout: 3000, reconnectStrategy: (n: number) => Math.min(50 * (n + 1), 1000) } },
     useReplicas: false,
     maxCommandRedirections: 64,
   });
@@ -31,8 +31,11 @@ export interface SecondClientWriter {
   stop(): Promise<void>;
 }
 
-export async function startSecondClientWriter(seeds: Seed[], opts: { password?: string; overwritePool?: number; batch?: number } = {}): Promise<SecondClientWriter> {
-  const c = cluster(seeds, opts.password);
+export async function startSecondClientWriter(
+  seeds: Seed[],
+  opts: { password?: string; username?: string; overwritePool?: number; batch?: number } = {},
+): Promise<SecondClientWriter> {
+  const c = cluster(seeds, opts.password, opts.username);
   await c.connect();
   const pool = opts.overwritePool ?? 500;
   const batch = opts.batch ?? 20;
@@ -94,8 +97,13 @@ export async function startSecondClientWriter(seeds: Seed[], opts: { password?: 
  * reads nil; wrong when it holds neither its last acknowledged value nor a value whose write's
  * outcome was unknown (an overwrite that went back to an older value).
  */
-export async function verifySecondClient(seeds: Seed[], w: SecondClientWriter, password?: string): Promise<{ checked: number; lost: string[]; wrong: string[] }> {
-  const c = cluster(seeds, password);
+export async function verifySecondClient(
+  seeds: Seed[],
+  w: SecondClientWriter,
+  password?: string,
+  username?: string,
+): Promise<{ checked: number; lost: string[]; wrong: string[] }> {
+  const c = cluster(seeds, password, username);
   await c.connect();
   const lost: string[] = [];
   const wrong: string[] = [];
