@@ -21,6 +21,8 @@ import { configFromEnv, type OperatorConfig } from './runtime/config.js';
 import { createRedisOrchestrator } from './redis/index.js';
 import { createTopicManager } from './kafka/index.js';
 import { createProducerProbe } from './producer/probe.js';
+import { createRollObservers } from './roll/observer.js';
+import { rollStep } from './roll/driver.js';
 
 /** One cheap request that proves the API server is reachable and we are authenticated. */
 async function preflight(kc: k8s.KubeConfig, timeoutMs: number): Promise<void> {
@@ -107,6 +109,7 @@ async function main(): Promise<void> {
       onLog: (e) => log.warn({ area: 'kafka', kafkaNamespace: e.namespace, kafkaLevel: e.level, ...e.extra }, e.message),
     }),
     producers: createProducerProbe(),
+    rolls: { observers: createRollObservers(), step: rollStep },
     recorder,
     log,
     // Every NetworkPolicy admits this operator: its namespace and its pod's labels.

@@ -6,6 +6,7 @@ import type { ResolvedCacheTier } from '../api/types.js';
 import { configHash, objectMeta, podDisruptionBudget } from './common.js';
 import { childName, headlessName, redisAclSecretName, redisSpecMembers } from './names.js';
 import { renderRedisConf } from './config/redis.js';
+import { redisPreStopCommand, redisReadinessCommand } from './config/redis-probe.js';
 import { REDIS_ACL_FILE, REDIS_AUTH_CONF_FILE, renderExporterPasswordFile, renderRedisAclFile, renderRedisAuthConf, type RedisCredentials } from './config/redis-acl.js';
 import {
   CONFIG_VOLUME,
@@ -86,17 +87,14 @@ export function redisAclSecret(tier: ResolvedCacheTier, creds: RedisCredentials)
   return { apiVersion: 'v1', kind: 'Secret', metadata: objectMeta(tier, C, redisAclSecretName(tier)), type: 'Opaque', data };
 }
 
-/**
- * Readiness: PING as the member user, its password read from the mounted file into
- * REDISCLI_AUTH inside the probe's shell (never on a command line or in the pod spec).
- */
+/** The member's own hooks authenticate as the `member` user, its password read from a file. */
+const MEMBER_AUTH = { user: REDIS_USERS.member, passwordFile: `${REDIS_AUTH_DIR}/${REDIS_MEMBER_PASSWORD_FILE}` };
+/** How long preStop waits for a replica to take the slots over (CLUSTER FAILOVER). */
+export const REDIS_PRESTOP_WAIT_SECONDS = 20;
+
+/** Readiness (render/config/redis-probe.ts): PONG, and in a formed cluster cluster_state:ok and a replica's link up. */
 export function redisProbeCommand(): string[] {
-  const pw = `${REDIS_AUTH_DIR}/${REDIS_MEMBER_PASSWORD_FILE}`;
-  return [
-    'sh',
-    '-c',
-    `REDISCLI_AUTH="$(cat ${pw})" redis-cli --no-auth-warning --user ${REDIS_USERS.member} -h 127.0.0.1 -p ${REDIS_PORT} ping | grep -q PONG`,
-  ];
+  return redisReadinessCommand(MEMBER_AUTH);
 }
 
 /**
@@ -140,14 +138,19 @@ export function renderRedis(tier: ResolvedCacheTier, ctx: RenderContext): KubeOb
     env,
     ports: containerPorts(PORTS),
     resources: resources(r.resources),
-    // PING only: no writes, no CLUSTER commands; ready before the cluster forms (the operator
-    // forms it over Ready pods' IPs).
+    // Ready = serves: PONG (not LOADING); once in a formed cluster, cluster_state:ok and, for a
+    // replica, its master link up. A fresh member is ready on PONG (the operator forms the cluster
+    // over running members). The operator's rolls wait for this before the next member.
     readinessProbe: {
       exec: { command: redisProbeCommand() },
       initialDelaySeconds: 5,
-      periodSeconds: 10,
-      timeoutSeconds: 5,
+      periodSeconds: 5,
+      timeoutSeconds: 10,
     },
+    // A master that is deleted (a drain, an eviction, a manual delete) first hands its slots to an
+    // in-sync replica (coordinated CLUSTER FAILOVER), so its slots are not offline until the
+    // cluster notices it is gone. Always exits 0.
+    lifecycle: { preStop: { exec: { command: redisPreStopCommand({ ...MEMBER_AUTH, waitSeconds: REDIS_PRESTOP_WAIT_SECONDS }) } } },
     // TCP only, so a long AOF load (PING answers LOADING) never gets the pod killed.
     livenessProbe: {
       tcpSocket: { port: REDIS_PORT },
@@ -175,6 +178,8 @@ export function renderRedis(tier: ResolvedCacheTier, ctx: RenderContext): KubeOb
       uid: REDIS_UID,
       replicas: redisStatefulSetReplicas(tier, ctx),
       serviceName: headlessName(tier, C),
+      // preStop (up to its wait plus a few 5 s-bounded calls), then SIGTERM: Redis saves and exits.
+      terminationGracePeriodSeconds: REDIS_PRESTOP_WAIT_SECONDS + 40,
       containers: tier.spec.metrics.enabled ? [container, redisExporterContainer(tier)] : [container],
       volumes: [
         configMapVolume(tier, C),

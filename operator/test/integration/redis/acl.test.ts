@@ -16,8 +16,9 @@ import { createRedisOrchestrator } from '../../../src/redis/index.js';
 import { parseInfo } from '../../../src/redis/parse.js';
 import { generatePassword } from '../../../src/controller/steps/redis-auth.js';
 import type { RedisCredentials } from '../../../src/render/config/redis-acl.js';
-import { REDIS_AUTH_DIR, REDIS_MEMBER_PASSWORD_FILE, redisProbeCommand } from '../../../src/render/redis.js';
-import { HOT_SET_KEY, INVALIDATION_CHANNEL, REDIS_PORT, REDIS_USERS, type RedisRole } from '../../../../packages/contract/src/index.js';
+import { REDIS_MEMBER_PASSWORD_FILE } from '../../../src/render/redis.js';
+import { redisReadinessCommand } from '../../../src/render/config/redis-probe.js';
+import { HOT_SET_KEY, INVALIDATION_CHANNEL, REDIS_USERS, type RedisRole } from '../../../../packages/contract/src/index.js';
 import { clusterInfo, cond, drive, IP_PREFIX, placement, requireRedisServer, startWriter, verifyKeys, withConn } from './helpers.js';
 
 jest.setTimeout(240_000);
@@ -255,16 +256,16 @@ describe('what each role may do', () => {
     expect(await refusal(r.call('FLUSHALL'))).toMatch(/NOPERM/);
   });
 
-  test('the readiness probe command (password from a file into REDISCLI_AUTH) answers PONG', async () => {
+  test('the readiness probe (member user, password from a file into REDISCLI_AUTH) passes on a member of the formed cluster, fails with a wrong password', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'redis-probe-'));
     try {
-      writeFileSync(path.join(dir, REDIS_MEMBER_PASSWORD_FILE), creds.member);
-      const [sh, flag, script] = redisProbeCommand();
+      const file = path.join(dir, REDIS_MEMBER_PASSWORD_FILE);
       const n = nodes[0];
-      const local = script.replaceAll(REDIS_AUTH_DIR, dir).replace('-h 127.0.0.1', `-h ${n.host}`).replace(`-p ${REDIS_PORT}`, `-p ${n.port}`);
-      await promisify(execFile)(sh, [flag, local]);
-      writeFileSync(path.join(dir, REDIS_MEMBER_PASSWORD_FILE), 'wrong');
-      await expect(promisify(execFile)(sh, [flag, local])).rejects.toBeTruthy();
+      const [sh, flag, script] = redisReadinessCommand({ user: REDIS_USERS.member, passwordFile: file, host: n.host, port: n.port });
+      writeFileSync(file, creds.member);
+      await promisify(execFile)(sh, [flag, script]);
+      writeFileSync(file, 'wrong');
+      await expect(promisify(execFile)(sh, [flag, script])).rejects.toBeTruthy();
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -100,15 +100,23 @@ describe('Redis renderer', () => {
     expect(sts(objs).spec.template.metadata.annotations[REDIS_ACL_HASH_ANNOTATION]).toBeUndefined();
   });
 
-  test('readiness: redis-cli PING as the member user, password from the mounted file via REDISCLI_AUTH', () => {
+  test('readiness and preStop run as the member user, password from the mounted file via REDISCLI_AUTH', () => {
     const c = redisContainer(render({ redis: { auth: AUTH } }, { redisCredentials: CREDS }));
-    const cmd: string = c.readinessProbe.exec.command.join(' ');
-    expect(cmd).toMatch(/redis-cli .*ping/i);
-    expect(cmd).toContain('REDISCLI_AUTH="$(cat /etc/cachetier/redis-auth/member-password)"');
-    expect(cmd).toContain('--user member');
-    expect(cmd).not.toMatch(/-a |--pass|pw-/);
-    expect(cmd).not.toMatch(/\b(set|del|flush\w*|cluster|config|shutdown)\b/i);
+    for (const cmd of [c.readinessProbe.exec.command.join(' '), c.lifecycle.preStop.exec.command.join(' ')]) {
+      expect(cmd).toContain(`REDISCLI_AUTH="$(cat '/etc/cachetier/redis-auth/member-password')"`);
+      expect(cmd).toContain("--user 'member'");
+      expect(cmd).not.toMatch(/-a |--pass|pw-/);
+    }
+    const ready = c.readinessProbe.exec.command.join(' ');
+    expect(ready).toMatch(/ping/);
+    expect(ready).toContain('cluster_state');
+    expect(ready).not.toMatch(/\b(set|del|flush\w*|failover|config|shutdown)\b/i);
+    expect(c.lifecycle.preStop.exec.command.join(' ')).toContain('cluster failover');
     expect(c.livenessProbe.tcpSocket.port).toBe(6379);
+  });
+
+  test('the grace period covers the preStop hand-over', () => {
+    expect(sts(render()).spec.template.spec.terminationGracePeriodSeconds).toBeGreaterThan(20 + 5 * 3);
   });
 
   test('Services expose 6379 and the cluster bus 16379; headless publishes not-ready addresses', () => {
