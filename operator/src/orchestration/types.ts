@@ -31,6 +31,12 @@ export interface RedisMember {
 export interface RedisDesiredShape {
   masters: number;
   replicasPerMaster: number;
+  /**
+   * A roll of the Redis pods is in progress (some run an older revision): the roll hands masters
+   * over to their replicas one by one, so master placement is left as it is until it is done
+   * (spreading masters now would hand them straight back, and the roll would start over).
+   */
+  holdMasterPlacement?: boolean;
   /** The admin ACL user the orchestrator authenticates as (absent: the `default` user). */
   username?: string;
   password?: string;

@@ -135,7 +135,8 @@ export function decide(v: View, d: RedisDesiredShape, skip: ReadonlySet<ActionKi
   if (moves.length > 0) return act({ kind: 'rebalance', moves });
 
   // 11. Spread masters: a node with 2+ masters while another has none -> fail over to a replica there.
-  if (rp.problems.length === 0) {
+  // Not during a roll (holdMasterPlacement): the roll's hand-overs would be undone one by one.
+  if (rp.problems.length === 0 && !d.holdMasterPlacement) {
     const nodeOf = (id: string) => v.byId.get(id)!.member.node;
     const perNode = new Map<string, number>();
     for (const id of keep) perNode.set(nodeOf(id), (perNode.get(nodeOf(id)) ?? 0) + 1);

@@ -27,6 +27,8 @@ export interface RedisObservation {
   passwordProblem?: string;
   /** Every role's password, for rendering the ACL Secret; undefined when passwordProblem is set. */
   credentials?: RedisCredentials;
+  /** Some Redis pod runs an older revision than the StatefulSet's updateRevision (a roll is due or under way). */
+  rolling: boolean;
   /** Failures that fail the pass (it is retried), e.g. listing pods. */
   errors: string[];
 }
@@ -49,7 +51,7 @@ function num(v: unknown): number {
 
 export async function observeRedis(kube: KubeClient, tier: ResolvedCacheTier): Promise<RedisObservation> {
   const { namespace } = tier.metadata;
-  const obs: RedisObservation = { currentReplicas: 0, pods: [], members: [], errors: [] };
+  const obs: RedisObservation = { currentReplicas: 0, pods: [], members: [], rolling: false, errors: [] };
   try {
     obs.statefulSet = await kube.get({ apiVersion: 'apps/v1', kind: 'StatefulSet', namespace, name: childName(tier, 'redis') });
   } catch (err) {
@@ -62,6 +64,8 @@ export async function observeRedis(kube: KubeClient, tier: ResolvedCacheTier): P
     obs.errors.push(`list Redis pods: ${describeError(err)}`);
   }
   obs.members = redisMembersFromPods(obs.pods);
+  const revision = (obs.statefulSet?.status as { updateRevision?: unknown } | undefined)?.updateRevision;
+  obs.rolling = typeof revision === 'string' && obs.pods.some((p) => !p.deleting && p.labels['controller-revision-hash'] !== revision);
   const auth = await observeRedisAuth(kube, tier);
   if (auth.credentials) {
     obs.credentials = auth.credentials;

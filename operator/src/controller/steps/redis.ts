@@ -41,7 +41,13 @@ export async function orchestrateRedis(
   if (obs.members.length === 0) return problem('PodsNotRunning', `${obs.members.length}/${out.replicas} Redis pods running`);
   try {
     const result = await orchestrator.reconcile(
-      { masters: shape.masters, replicasPerMaster: shape.replicasPerMaster, username: obs.username, password: obs.password },
+      {
+        masters: shape.masters,
+        replicasPerMaster: shape.replicasPerMaster,
+        ...(obs.rolling ? { holdMasterPlacement: true } : {}),
+        username: obs.username,
+        password: obs.password,
+      },
       obs.members,
       obs.currentReplicas || want,
       onProgress,

@@ -45,6 +45,7 @@ describe('orchestrateRedis', () => {
     currentReplicas: 0,
     pods: [],
     members: [],
+    rolling: false,
     errors: [],
     ...over,
   });
@@ -64,6 +65,13 @@ describe('orchestrateRedis', () => {
     expect(redis.calls).toEqual([{ desired: { masters: 3, replicasPerMaster: 1, password: undefined }, members, current: 4 }]);
     expect(out.replicas).toBe(4);
     expect(out.problem).toBeUndefined();
+  });
+
+  test('while Redis pods roll, master placement is held (the roll hands masters over on purpose)', async () => {
+    const redis = new FakeRedis();
+    const members = redisMembersFromPods(redisPods(6));
+    await orchestrateRedis(redis, tier, observed({ currentReplicas: 6, members, rolling: true }), silentLogger);
+    expect(redis.calls[0].desired.holdMasterPlacement).toBe(true);
   });
 
   test('an unreadable StatefulSet is a problem, not a guess', async () => {
