@@ -249,7 +249,7 @@ async function roleOf(n: RedisNodeHandle): Promise<string> {
 }
 
 describe('operator-driven Redis roll', () => {
-  test('a fresh member (alone, no slots) is ready; formed members are ready', async () => {
+  test('readiness probe on real servers: a fresh member is ready; two slotless members that met are not; a replica without its master is not; formed members are', async () => {
     const fresh = await startRedisNode({ ...opts, firstOrdinal: 6 }, 6);
     const other = await startRedisNode({ ...opts, firstOrdinal: 7 }, 7);
     try {
