@@ -181,6 +181,8 @@ async function rollUntilDone(sts: SimStatefulSet, observer: RedisRollObserver, e
   const observations: Array<{ pass: number; covered: boolean; decision: string }> = [];
   const uncovered: string[] = [];
   const sampledUncovered: string[] = [];
+  /** Every linked replica's lag (bytes) at every pass: evidence for the planner's lag threshold. */
+  const lags: number[] = [];
   let sampled = 0;
   let sampling = true;
   const sampler = new RedisRollObserver(admin, { port: sts.ns[0].port, timeoutMs: 10_000 });
@@ -203,6 +205,7 @@ async function rollUntilDone(sts: SimStatefulSet, observer: RedisRollObserver, e
       const pods = await sts.pods();
       const state: RedisRollState = await observer.redis(pods);
       if (!state.slotsCovered) uncovered.push(`pass ${pass}: ${JSON.stringify(state.members.map((m) => `${m.pod}:${m.role}:${m.slots ?? ''}`))}`);
+      for (const m of state.members) if (m.linkUp && m.lagBytes !== undefined) lags.push(m.lagBytes);
       last = planRedisRoll(pods, sts.ns.length, state);
       observations.push({ pass, covered: state.slotsCovered, decision: last.action });
       if (last.action === 'wait') waitReasons.add(last.reason.replace(/\d+ bytes behind/, 'N bytes behind'));
@@ -228,6 +231,10 @@ async function rollUntilDone(sts: SimStatefulSet, observer: RedisRollObserver, e
     sts.stopSampling();
     sampling = false;
     await samplerLoop;
+  }
+  if (lags.length) {
+    const sortedLags = [...lags].sort((a, b) => a - b);
+    log(`replica lag at the passes: ${lags.length} readings, ${lags.filter((l) => l > 0).length} above 0, median ${sortedLags[Math.floor(lags.length / 2)]} B, max ${sortedLags[lags.length - 1]} B`);
   }
   return { actions, observations, uncovered, sampled, sampledUncovered, rollSeconds: (Date.now() - start) / 1000 };
 }
