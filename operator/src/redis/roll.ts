@@ -16,6 +16,8 @@ export interface RedisRollObserverOptions {
   timeoutMs?: number;
   /** How long a failover may take until both sides report their new roles (default 30 s). */
   failoverTimeoutMs?: number;
+  /** CLUSTER FAILOVER is sent again after this long while the replica is still one (default 10 s). */
+  failoverRetryMs?: number;
   /** Replace the connection factory (unit tests). */
   connFactory?: ConnFactory;
 }
@@ -25,6 +27,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export class RedisRollObserver {
   private readonly port: number;
   private readonly failoverTimeoutMs: number;
+  private readonly failoverRetryMs: number;
   private readonly factory: ConnFactory;
 
   constructor(
@@ -33,6 +36,7 @@ export class RedisRollObserver {
   ) {
     this.port = opts.port ?? REDIS_PORT;
     this.failoverTimeoutMs = opts.failoverTimeoutMs ?? 30_000;
+    this.failoverRetryMs = opts.failoverRetryMs ?? 10_000;
     this.factory = opts.connFactory ?? ioredisFactory(opts.timeoutMs ?? 5000);
   }
 
@@ -75,11 +79,18 @@ export class RedisRollObserver {
       }
       await rc.call('CLUSTER', 'FAILOVER');
       const deadline = Date.now() + this.failoverTimeoutMs;
+      let asked = Date.now();
       let roles = { replica: '?', master: '?' };
       for (;;) {
         roles = { replica: await role(rc), master: await role(mc) };
         if (roles.replica === 'master' && roles.master === 'slave') return;
         if (Date.now() >= deadline) break;
+        // Redis gives a manual failover 5 s to catch the replica up, then drops it without a
+        // word: while the replica is still one, ask again (coordinated again: nothing is lost).
+        if (roles.replica === 'slave' && Date.now() - asked >= this.failoverRetryMs) {
+          asked = Date.now();
+          await rc.call('CLUSTER', 'FAILOVER').catch(() => undefined);
+        }
         await sleep(200);
       }
       throw new Error(

@@ -79,9 +79,12 @@ export function planRedisRoll(pods: RollPod[], expected: number, state: RedisRol
   const master = member.get(stale[0].pod)!;
   if (!master.slots) return { action: 'restart', pod: master.pod, reason: 'stale master that owns no slot' };
   const replicas = members.filter((m) => m.role === 'replica' && m.masterPod === master.pod);
+  // Prefer a replica that already runs the update revision (it will not restart again), then the
+  // lowest ordinal.
+  const pod = new Map(sorted.map((p) => [p.pod, p]));
   const inSync = replicas
     .filter((m) => replicaInSync(m, maxLag))
-    .sort((a, b) => Number(sorted.find((p) => p.pod === b.pod)!.current) - Number(sorted.find((p) => p.pod === a.pod)!.current) || podOrdinal(sorted, a.pod) - podOrdinal(sorted, b.pod));
+    .sort((a, b) => Number(pod.get(b.pod)!.current) - Number(pod.get(a.pod)!.current) || pod.get(a.pod)!.ordinal - pod.get(b.pod)!.ordinal);
   if (inSync.length) {
     return {
       action: 'failover',
@@ -109,8 +112,4 @@ export function planRedisRoll(pods: RollPod[], expected: number, state: RedisRol
       : `stale master ${master.pod} has no replica to hand its ${master.slots} slot(s) to (other masters have replicas: the orchestrator must give it one first)`,
     master.pod,
   );
-}
-
-function podOrdinal(pods: RollPod[], pod: string): number {
-  return pods.find((p) => p.pod === pod)?.ordinal ?? Number.MAX_SAFE_INTEGER;
 }

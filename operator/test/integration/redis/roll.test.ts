@@ -4,7 +4,8 @@
 // one action per pass, while two different cluster clients write the whole time. The simulated
 // StatefulSet (OnDelete) deletes a pod as the kubelet does (SIGTERM, the process exits, a moment
 // without a pod, a new one on the same volume: same data dir and nodes.conf, the new config), and
-// "Ready" is the real readiness probe script run against the member.
+// "Ready" is the real readiness probe script run against the member. The simulated kubelet runs the
+// real preStop hook before SIGTERM, and a re-created pod gets a new IP, as in Kubernetes.
 //
 // Then the preStop script: on a master with a replica, under writes, as a user with only the
 // rules the hook needs, it hands the slots over and the master ends as a replica.
@@ -14,7 +15,7 @@ import { writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { startRedisNode, startRedisNodes, type RedisNodeHandle, type StartRedisNodesOptions } from '../../../../hack/local/redis.js';
+import { allocateHost, startRedisNode, startRedisNodes, type RedisNodeHandle, type StartRedisNodesOptions } from '../../../../hack/local/redis.js';
 import { makeRootDir, sleep, startProcess, waitFor, waitForPort } from '../../../../hack/local/procs.js';
 import { DEFAULT_SPEC } from '../../../src/api/defaults.js';
 import { generatePassword } from '../../../src/controller/steps/redis-auth.js';
@@ -90,7 +91,10 @@ class SimStatefulSet {
   maxDown = 0;
   private sampler?: NodeJS.Timeout;
 
-  constructor(readonly ns: RedisNodeHandle[]) {
+  constructor(
+    readonly ns: RedisNodeHandle[],
+    private readonly newIpOnRestart = false,
+  ) {
     for (const n of ns) this.phase.set(n.pod, 'running');
   }
 
@@ -133,6 +137,9 @@ class SimStatefulSet {
       await n.proc.kill('SIGTERM', 30_000);
       this.phase.set(pod, 'missing');
       await sleep(2000); // the StatefulSet controller re-creates the pod, the kubelet starts it
+      // A new pod gets a new IP: Redis announces it (cluster-announce-ip) and the others learn it
+      // from its cluster bus pings; the roll maps members to pods by their current address.
+      if (this.newIpOnRestart) n.host = allocateHost(IP);
       const acl = { aclFile: path.join(n.dir, REDIS_ACL_FILE), authConf: path.join(n.dir, REDIS_AUTH_CONF_FILE) };
       const spec = { ...DEFAULT_SPEC.redis, config: { hz: NEW_HZ } };
       const conf = renderRedisConf(spec, { port: n.port, bind: n.host, dir: n.dir, announceIp: n.host, clusterNodeTimeoutMs: NODE_TIMEOUT_MS, acl });
@@ -174,6 +181,8 @@ async function rollUntilDone(sts: SimStatefulSet, observer: RedisRollObserver, e
   const observations: Array<{ pass: number; covered: boolean; decision: string }> = [];
   const uncovered: string[] = [];
   const sampledUncovered: string[] = [];
+  /** Every linked replica's lag (bytes) at every pass: evidence for the planner's lag threshold. */
+  const lags: number[] = [];
   let sampled = 0;
   let sampling = true;
   const sampler = new RedisRollObserver(admin, { port: sts.ns[0].port, timeoutMs: 10_000 });
@@ -196,6 +205,7 @@ async function rollUntilDone(sts: SimStatefulSet, observer: RedisRollObserver, e
       const pods = await sts.pods();
       const state: RedisRollState = await observer.redis(pods);
       if (!state.slotsCovered) uncovered.push(`pass ${pass}: ${JSON.stringify(state.members.map((m) => `${m.pod}:${m.role}:${m.slots ?? ''}`))}`);
+      for (const m of state.members) if (m.linkUp && m.lagBytes !== undefined) lags.push(m.lagBytes);
       last = planRedisRoll(pods, sts.ns.length, state);
       observations.push({ pass, covered: state.slotsCovered, decision: last.action });
       if (last.action === 'wait') waitReasons.add(last.reason.replace(/\d+ bytes behind/, 'N bytes behind'));
@@ -221,6 +231,10 @@ async function rollUntilDone(sts: SimStatefulSet, observer: RedisRollObserver, e
     sts.stopSampling();
     sampling = false;
     await samplerLoop;
+  }
+  if (lags.length) {
+    const sortedLags = [...lags].sort((a, b) => a - b);
+    log(`replica lag at the passes: ${lags.length} readings, ${lags.filter((l) => l > 0).length} above 0, median ${sortedLags[Math.floor(lags.length / 2)]} B, max ${sortedLags[lags.length - 1]} B`);
   }
   return { actions, observations, uncovered, sampled, sampledUncovered, rollSeconds: (Date.now() - start) / 1000 };
 }
@@ -249,7 +263,7 @@ async function roleOf(n: RedisNodeHandle): Promise<string> {
 }
 
 describe('operator-driven Redis roll', () => {
-  test('a fresh member (alone, no slots) is ready; formed members are ready', async () => {
+  test('readiness probe on real servers: a fresh member is ready; two slotless members that met are not; a replica without its master is not; formed members are', async () => {
     const fresh = await startRedisNode({ ...opts, firstOrdinal: 6 }, 6);
     const other = await startRedisNode({ ...opts, firstOrdinal: 7 }, 7);
     try {
@@ -282,7 +296,8 @@ describe('operator-driven Redis roll', () => {
 
   test('roll 3+3 to a new config under writes: replicas first, failover before a master restarts, one member down at most, slots covered throughout', async () => {
     const observer = new RedisRollObserver(admin, { port: nodes[0].port, timeoutMs: 10_000, failoverTimeoutMs: 30_000 });
-    const sts = new SimStatefulSet(nodes);
+    const sts = new SimStatefulSet(nodes, true);
+    const hostsBefore = nodes.map((n) => n.host);
     const before = await placement(nodes, admin);
     const originalMasters = new Map(before.map((m) => [m.master.pod, m.replicas.map((r) => r.pod)]));
     log(`masters before: ${[...originalMasters].map(([m, r]) => `${m}<-${r.join(',')}`).join(' ')}`);
@@ -323,6 +338,12 @@ describe('operator-driven Redis roll', () => {
     expect(sampledUncovered).toEqual([]);
     expect(sampled).toBeGreaterThan(20);
 
+    // Every pod came back on a new IP, and every member knows every other at its new address.
+    expect(nodes.filter((n, i) => n.host === hostsBefore[i])).toEqual([]);
+    for (const n of nodes) {
+      const addrs = (await clusterNodes(n, admin)).map((x) => `${x.host}:${x.port}`).sort();
+      expect(addrs).toEqual(nodes.map((x) => `${x.host}:${x.port}`).sort());
+    }
     // The end: every member on the new config, 3 + 3, cluster_state:ok everywhere, all slots.
     for (const n of nodes) {
       const hz = await withConn(n, admin, async (c) => (await c.call('CONFIG', 'GET', 'hz')) as string[]);

@@ -1,9 +1,9 @@
 // The roll observer's fold (rollState): recorded CLUSTER NODES / CLUSTER INFO / INFO replication
 // answers of a 2 + 2 cluster into what the roll planner reads.
 import { describe, expect, test } from '@jest/globals';
-import type { RedisConn } from '../../../src/redis/client.js';
+import type { ConnFactory, RedisConn } from '../../../src/redis/client.js';
 import { parseClusterNodes } from '../../../src/redis/parse.js';
-import { rollState } from '../../../src/redis/roll.js';
+import { RedisRollObserver, rollState } from '../../../src/redis/roll.js';
 import type { Observed } from '../../../src/redis/view.js';
 
 const A = 'a'.repeat(40);
@@ -71,5 +71,62 @@ describe('rollState', () => {
     expect(s.members.find((m) => m.pod === 'r-0')).toMatchObject({ loading: true });
     expect(s.members.find((m) => m.pod === 'r-2')).toMatchObject({ clusterOk: false, linksUp: false, linkUp: false, masterPod: 'r-0', lagBytes: undefined });
     expect(s.members.find((m) => m.pod === 'r-3')).toMatchObject({ linksUp: false, linkUp: true, lagBytes: 0 });
+  });
+});
+
+describe('RedisRollObserver.redisFailover (fake connections)', () => {
+  const pods = [
+    { pod: 'r-0', ordinal: 0, host: '127.0.8.10', current: false, ready: true, terminating: false },
+    { pod: 'r-2', ordinal: 2, host: '127.0.8.12', current: true, ready: true, terminating: false },
+  ];
+  /** r-0 = A (master), r-2 = C (its replica); the replica takes over on the `takeOverOn`-th CLUSTER FAILOVER. */
+  function fake(takeOverOn: number, replicaOf = A) {
+    const calls: string[] = [];
+    let failovers = 0;
+    let swapped = false;
+    const factory: ConnFactory = (host) => ({
+      call: async (...args: Array<string | number>) => {
+        const cmd = args.join(' ');
+        calls.push(`${host} ${cmd}`);
+        const isReplica = host === addr[C];
+        if (cmd === 'CLUSTER MYID') return isReplica ? C : A;
+        if (cmd === 'CLUSTER NODES') return nodesText(isReplica ? C : A).replace(`slave ${A}`, `slave ${replicaOf}`);
+        if (cmd === 'CLUSTER FAILOVER') {
+          failovers++;
+          if (failovers >= takeOverOn) swapped = true;
+          return 'OK';
+        }
+        if (cmd === 'ROLE') return [isReplica === swapped ? 'master' : 'slave'];
+        throw new Error(`unexpected ${cmd}`);
+      },
+      close: () => undefined,
+    });
+    return { factory, calls };
+  }
+  const auth = { username: 'operator', password: 'pw' };
+
+  test('CLUSTER FAILOVER (no FORCE/TAKEOVER) on the replica, resolves once the roles swapped', async () => {
+    const f = fake(1);
+    await new RedisRollObserver(auth, { port: 7000, connFactory: f.factory }).redisFailover(pods, 'r-0', 'r-2');
+    expect(f.calls.filter((c) => c.includes('FAILOVER'))).toEqual([`${addr[C]} CLUSTER FAILOVER`]);
+  });
+
+  test('asks again when Redis dropped the first attempt', async () => {
+    const f = fake(2);
+    await new RedisRollObserver(auth, { port: 7000, connFactory: f.factory, failoverRetryMs: 300 }).redisFailover(pods, 'r-0', 'r-2');
+    expect(f.calls.filter((c) => c.includes('FAILOVER'))).toHaveLength(2);
+  });
+
+  test('throws with both roles when nothing changes in time', async () => {
+    const f = fake(99);
+    await expect(
+      new RedisRollObserver(auth, { port: 7000, connFactory: f.factory, failoverTimeoutMs: 600, failoverRetryMs: 10_000 }).redisFailover(pods, 'r-0', 'r-2'),
+    ).rejects.toThrow('failover r-0 -> r-2 did not complete within 1 s: r-2 reports role slave, r-0 reports role master');
+  });
+
+  test('refuses when the replica does not replicate that master', async () => {
+    const f = fake(1, B);
+    await expect(new RedisRollObserver(auth, { port: 7000, connFactory: f.factory }).redisFailover(pods, 'r-0', 'r-2')).rejects.toThrow(/r-2 is no replica of r-0/);
+    expect(f.calls.some((c) => c.includes('FAILOVER'))).toBe(false);
   });
 });
