@@ -24,7 +24,7 @@ import { isMaster, parseInfo, SLOT_COUNT } from '../../../src/redis/parse.js';
 import { RedisRollObserver } from '../../../src/redis/roll.js';
 import { renderRedisConf } from '../../../src/render/config/redis.js';
 import { REDIS_ACL_FILE, REDIS_AUTH_CONF_FILE, type RedisCredentials } from '../../../src/render/config/redis-acl.js';
-import { REDIS_PRESTOP_ACL_RULES, redisPreStopScript, redisReadinessScript } from '../../../src/render/config/redis-probe.js';
+import { redisPreStopScript, redisReadinessScript } from '../../../src/render/config/redis-probe.js';
 import { planRedisRoll } from '../../../src/roll/plan-redis.js';
 import type { RedisRollState, RollDecision, RollPod } from '../../../src/roll/types.js';
 import { REDIS_USERS, type RedisRole } from '../../../../packages/contract/src/index.js';
@@ -48,6 +48,7 @@ const creds: RedisCredentials = {
   app: generatePassword(),
   distribution: generatePassword(),
   monitoring: generatePassword(),
+  member: generatePassword(),
 };
 const as = (role: RedisRole) => ({ username: REDIS_USERS[role], password: creds[role] });
 const admin = as('operator');
@@ -57,13 +58,12 @@ let nodes: RedisNodeHandle[] = [];
 const extra: RedisNodeHandle[] = [];
 let opts: StartRedisNodesOptions;
 let probePwFile = '';
-let adminPwFile = '';
 const seeds = () => nodes.map((n) => ({ host: n.host, port: n.port }));
 const log = (msg: string) => process.stderr.write(`${new Date().toISOString()} roll-test ${msg}\n`);
 
 /** The real readiness script against one member: exit 0 = ready; otherwise what it said. */
 async function probe(n: { host: string; port: number }): Promise<{ ready: boolean; out: string }> {
-  const script = redisReadinessScript({ user: REDIS_USERS.monitoring, passwordFile: probePwFile, host: n.host, port: n.port });
+  const script = redisReadinessScript({ user: REDIS_USERS.member, passwordFile: probePwFile, host: n.host, port: n.port });
   try {
     await run('sh', ['-c', script], { timeout: 20_000 });
     return { ready: true, out: '' };
@@ -130,7 +130,7 @@ class SimStatefulSet {
     this.inFlight = (async () => {
       // The kubelet: the preStop hook (the real script; a replica, or a master the roll already
       // failed over, has nothing to hand over), then SIGTERM.
-      const hook = await run('sh', ['-c', redisPreStopScript({ user: admin.username, passwordFile: adminPwFile, host: n.host, port: n.port, waitSeconds: 20 })], {
+      const hook = await run('sh', ['-c', redisPreStopScript({ user: REDIS_USERS.member, passwordFile: probePwFile, host: n.host, port: n.port, waitSeconds: 20 })], {
         timeout: 60_000,
       });
       preStopSeen.add(`${pod}: ${hook.stdout.trim()}`);
@@ -248,10 +248,8 @@ afterAll(async () => {
 
 beforeAll(async () => {
   rootDir = await makeRootDir('redis-roll');
-  probePwFile = path.join(rootDir, 'probe-password');
-  writeFileSync(probePwFile, creds.monitoring, { mode: 0o600 });
-  adminPwFile = path.join(rootDir, 'admin-password');
-  writeFileSync(adminPwFile, admin.password, { mode: 0o600 });
+  probePwFile = path.join(rootDir, 'member-password');
+  writeFileSync(probePwFile, creds.member, { mode: 0o600 });
   opts = { count: 6, ipPrefix: IP, rootDir, nodes: 3, clusterNodeTimeoutMs: NODE_TIMEOUT_MS, acl: creds, spec: { config: { hz: OLD_HZ } } };
   nodes = await startRedisNodes(opts);
   const r = await drive(createRedisOrchestrator(), { masters: 3, replicasPerMaster: 1, ...admin }, nodes, opts);
@@ -289,9 +287,9 @@ describe('operator-driven Redis roll', () => {
     for (const n of nodes) expect(await probe(n)).toEqual({ ready: true, out: '' });
     // A wrong password is not ready (and the password is never on the command line).
     writeFileSync(path.join(rootDir, 'wrong-password'), 'not-the-password');
-    const wrong = redisReadinessScript({ user: REDIS_USERS.monitoring, passwordFile: path.join(rootDir, 'wrong-password'), host: nodes[0].host, port: nodes[0].port });
+    const wrong = redisReadinessScript({ user: REDIS_USERS.member, passwordFile: path.join(rootDir, 'wrong-password'), host: nodes[0].host, port: nodes[0].port });
     await expect(run('sh', ['-c', wrong])).rejects.toMatchObject({ stdout: expect.stringMatching(/PING: .*(WRONGPASS|NOAUTH)/) });
-    expect(wrong).not.toContain(creds.monitoring);
+    expect(wrong).not.toContain(creds.member);
   });
 
   test('roll 3+3 to a new config under writes: replicas first, failover before a master restarts, one member down at most, slots covered throughout', async () => {
@@ -368,18 +366,12 @@ describe('operator-driven Redis roll', () => {
   });
 
   test('preStop on a master hands its slots to its replica under writes; on a replica it does nothing', async () => {
-    // A user with exactly the rules the hook needs (runtime ACL, on every member).
-    const hookPw = generatePassword();
-    const hookPwFile = path.join(rootDir, 'hook-password');
-    writeFileSync(hookPwFile, hookPw, { mode: 0o600 });
-    for (const n of nodes) {
-      await withConn(n, admin, (c) => c.call('ACL', 'SETUSER', 'lifecycle', 'on', `>${hookPw}`, 'resetchannels', '-@all', ...REDIS_PRESTOP_ACL_RULES));
-    }
+    // As the rendered `member` user (the ACL file the members run with), as in a pod.
     const p = await placement(nodes, admin);
     const { master, replicas, slots } = p[0];
     const replica = replicas[0];
     const hook = (n: RedisNodeHandle) =>
-      run('sh', ['-c', redisPreStopScript({ user: 'lifecycle', passwordFile: hookPwFile, host: n.host, port: n.port, waitSeconds: 25 })], { timeout: 60_000 });
+      run('sh', ['-c', redisPreStopScript({ user: REDIS_USERS.member, passwordFile: probePwFile, host: n.host, port: n.port, waitSeconds: 25 })], { timeout: 60_000 });
 
     // On a replica: nothing.
     const onReplica = await hook(replica);
@@ -416,7 +408,7 @@ describe('a cluster without replicas (replicasPerMaster 0)', () => {
     const seeds0 = ns.map((n) => ({ host: n.host, port: n.port }));
 
     // preStop on a master without a replica: nothing to hand over, and it does not hold the pod.
-    const hook = await run('sh', ['-c', redisPreStopScript({ user: admin.username, passwordFile: adminPwFile, host: ns[0].host, port: ns[0].port })], { timeout: 60_000 });
+    const hook = await run('sh', ['-c', redisPreStopScript({ user: REDIS_USERS.member, passwordFile: probePwFile, host: ns[0].host, port: ns[0].port })], { timeout: 60_000 });
     expect(hook.stdout).toMatch(/no in-sync replica to hand the slots to/);
 
     const w = startWriter(seeds0, admin);
