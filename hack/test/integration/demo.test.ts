@@ -22,6 +22,7 @@ interface PromCheck {
   /** "job instance health" of every active target, the last time they were all up (or the last answer). */
   targets: string[];
   allUp: boolean;
+  lastError?: string;
 }
 
 /** Asks the printed Prometheus (while the demo still runs) until every target is up. */
@@ -37,8 +38,8 @@ async function checkPrometheus(url: string, running: () => boolean, out: PromChe
         out.allUp = true;
         return;
       }
-    } catch {
-      /* not up yet, or already stopping */
+    } catch (e) {
+      out.lastError = String(e); // not up yet, or already stopping
     }
     await sleep(1000);
   }
@@ -67,7 +68,7 @@ test('make demo with DEMO_EXIT=1 brings the tier up, every flow passes, its Prom
   clearTimeout(timer);
   exited = true;
   await checking;
-  if (status !== 0 || !prom.allUp) console.log(out);
+  if (status !== 0 || !prom.allUp) console.log(`${out}\nPrometheus as this test saw it: ${JSON.stringify(prom, null, 1)}`);
 
   expect(out).toContain('demo: 4 passed, 0 failed');
   expect(out).toMatch(/L3 -> L1 -> L2 as expected/);

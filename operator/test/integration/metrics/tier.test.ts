@@ -222,7 +222,9 @@ test('after a short load every dashboard query returns data, every alert metric 
   await sleep(12_000); // two more scrapes and several rule evaluations
 
   const problems: string[] = (await query('up == 0')).map((r) => `target down: ${r.metric.job} ${r.metric.instance}`);
-  expect(dashboards.map((d) => d.file)).toContain('cachetier-overview.json');
+  expect(dashboards.map((d) => d.file)).toEqual(
+    expect.arrayContaining(['cachetier-overview.json', 'cachetier-producer.json', 'cachetier-openresty.json', 'cachetier-redis.json', 'cachetier-kafka.json', 'cachetier-zookeeper.json']),
+  );
   for (const d of dashboards) {
     for (const p of d.panels) {
       for (const t of p.targets) {
@@ -242,6 +244,23 @@ test('after a short load every dashboard query returns data, every alert metric 
   }
   expect(problems).toEqual([]);
   expect((await activeAlerts()).map((a) => `${a.labels.alertname} ${a.state}`)).toEqual([]);
+});
+
+test('the overview dashboard drawn from this Prometheus (hack/dashboard-png.py): every panel but the known-empty ones has data', () => {
+  // UPDATE_DASHBOARD_PNG=1 (make dashboard-png) writes the README's picture; otherwise a scratch copy.
+  const out = process.env.UPDATE_DASHBOARD_PNG === '1' ? path.join(REPO, 'docs', 'overview-dashboard.png') : path.join(rootDir, 'overview-dashboard.png');
+  const overview = path.join(DASHBOARDS, 'cachetier-overview.json');
+  const log = execFileSync('python3', [path.join(REPO, 'hack', 'dashboard-png.py'), '--prometheus', `http://${PROM}`, '--dashboard', overview, '--minutes', '3', '--out', out, '--require-data'], {
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
+  const m = /(\d+) panels, (\d+) with data/.exec(log);
+  const panels = dashboards.find((d) => d.file === 'cachetier-overview.json')!.panels;
+  // A panel is empty only when every query in it is known-empty.
+  const emptyAllowed = panels.filter((p) => p.targets.every((t) => knownEmpty(t.expr))).length;
+  expect(Number(m?.[1])).toBe(panels.length);
+  expect(Number(m?.[2])).toBeGreaterThanOrEqual(panels.length - emptyAllowed);
+  expect(readFileSync(out).subarray(1, 4).toString()).toBe('PNG');
 });
 
 test('a change message dated far in the future fires CacheTierProducerDeadLettering', async () => {
