@@ -3,6 +3,7 @@
 // and everything it started is gone afterwards.
 import { jest } from '@jest/globals';
 import { spawn, execFileSync } from 'node:child_process';
+import http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -16,12 +17,28 @@ function serversOn(prefix: string): string[] {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** GET with a fresh connection each time (node:http, no pooling): status and body. */
+function get(url: string, timeoutMs = 5000): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.get(url, { agent: false, timeout: timeoutMs }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (body += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error(`GET ${url}: no answer within ${timeoutMs} ms`)));
+    req.on('error', reject);
+  });
+}
+
 interface PromCheck {
   url?: string;
   ready?: boolean;
   /** "job instance health" of every active target, the last time they were all up (or the last answer). */
   targets: string[];
   allUp: boolean;
+  polls: number;
   lastError?: string;
 }
 
@@ -30,16 +47,17 @@ async function checkPrometheus(url: string, running: () => boolean, out: PromChe
   out.url = url;
   while (running()) {
     try {
-      out.ready ||= (await fetch(`${url}/-/ready`, { signal: AbortSignal.timeout(3000) })).status === 200;
-      const r = await fetch(`${url}/api/v1/targets?state=active`, { signal: AbortSignal.timeout(3000) });
-      const body = (await r.json()) as { data: { activeTargets: { labels: Record<string, string>; health: string }[] } };
+      out.polls++;
+      out.ready ||= (await get(`${url}/-/ready`)).status === 200;
+      const r = await get(`${url}/api/v1/targets?state=active`);
+      const body = JSON.parse(r.body) as { data: { activeTargets: { labels: Record<string, string>; health: string }[] } };
       out.targets = body.data.activeTargets.map((t) => `${t.labels.job} ${t.labels.instance} ${t.health}`);
       if (body.data.activeTargets.length > 0 && body.data.activeTargets.every((t) => t.health === 'up')) {
         out.allUp = true;
         return;
       }
     } catch (e) {
-      out.lastError = String(e); // not up yet, or already stopping
+      out.lastError = `${String(e)} ${String((e as { cause?: unknown }).cause ?? '')}`; // not up yet, or already stopping
     }
     await sleep(1000);
   }
@@ -54,7 +72,7 @@ test('make demo with DEMO_EXIT=1 brings the tier up, every flow passes, its Prom
   });
   let out = '';
   let exited = false;
-  const prom: PromCheck = { targets: [], allUp: false };
+  const prom: PromCheck = { targets: [], allUp: false, polls: 0 };
   let checking: Promise<void> | undefined;
   const onData = (d: Buffer) => {
     out += d.toString();
