@@ -1,15 +1,16 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """Draws a Grafana dashboard's panels from a live Prometheus, as a grid of small time-series plots.
 
 Each panel's queries (targets[].expr) run over the last N minutes through Prometheus's HTTP API
 (/api/v1/query_range); each series is drawn with its legendFormat ({{label}} filled in), in
 dashboard order (gridPos y, then x). Nothing is drawn by hand: a panel without data says so.
 
-    python3 hack/dashboard-png.py --prometheus http://127.0.7.90:9090 \\
+    hack/dashboard-png.py --prometheus http://127.0.7.90:9090 \\
         --dashboard charts/cachetier-operator/files/dashboards/cachetier-overview.json \\
         --minutes 5 --out docs/overview-dashboard.png
 
-Needs matplotlib (Debian: python3-matplotlib, installed by hack/deps-apt.sh). The metrics
+Needs matplotlib: Debian's python3-matplotlib (hack/deps-apt.sh), hence Debian's /usr/bin/python3
+(a pyenv or venv python on PATH does not see Debian's packages). The metrics
 integration test (make test-integration-metrics) runs it against its Prometheus after the load.
 """
 import argparse

@@ -52,6 +52,11 @@ const KNOWN_EMPTY: Record<string, string> = {
   cachetier_reconcile_errors_total: 'exported by the operator, which the local tier does not run',
   cachetier_producer_dead_lettered_total: 'nothing is dead-lettered until the fault below',
   'code="5xx"': 'no request fails on a healthy tier',
+  cachetier_singleflight_waits_total: 'counted when concurrent requests for one cold key meet; the load here reads one request at a time',
+  'level="stale"': 'a stale copy is served only when the producer cannot answer (or a fill read an older version than one served)',
+  cachetier_cache_misses_total: 'every lookup is answered on a healthy tier',
+  cachetier_l1_outdated_total: 'counted when another nginx worker stored a newer version first: a race the short load rarely hits',
+  cachetier_producer_stale_skipped_total: 'the CAS refuses only a version Redis already holds or an older one (redeliveries, racing fills); the load makes neither',
 };
 
 function knownEmpty(query: string): string | undefined {
@@ -250,7 +255,8 @@ test('the overview dashboard drawn from this Prometheus (hack/dashboard-png.py):
   // UPDATE_DASHBOARD_PNG=1 (make dashboard-png) writes the README's picture; otherwise a scratch copy.
   const out = process.env.UPDATE_DASHBOARD_PNG === '1' ? path.join(REPO, 'docs', 'overview-dashboard.png') : path.join(rootDir, 'overview-dashboard.png');
   const overview = path.join(DASHBOARDS, 'cachetier-overview.json');
-  const log = execFileSync('python3', [path.join(REPO, 'hack', 'dashboard-png.py'), '--prometheus', `http://${PROM}`, '--dashboard', overview, '--minutes', '3', '--out', out, '--require-data'], {
+  // Debian's python3, which sees Debian's python3-matplotlib (the script's shebang says the same).
+  const log = execFileSync('/usr/bin/python3', [path.join(REPO, 'hack', 'dashboard-png.py'), '--prometheus', `http://${PROM}`, '--dashboard', overview, '--minutes', '3', '--out', out, '--require-data'], {
     encoding: 'utf8',
     timeout: 120_000,
   });
