@@ -253,10 +253,11 @@ test('after a short load every dashboard query returns data, every alert metric 
 
 test('the overview dashboard drawn from this Prometheus (hack/dashboard-png.py): every panel but the known-empty ones has data', () => {
   // UPDATE_DASHBOARD_PNG=1 (make dashboard-png) writes the README's picture; otherwise a scratch copy.
+  // The last minute: about how long this Prometheus has been scraping by now.
   const out = process.env.UPDATE_DASHBOARD_PNG === '1' ? path.join(REPO, 'docs', 'overview-dashboard.png') : path.join(rootDir, 'overview-dashboard.png');
   const overview = path.join(DASHBOARDS, 'cachetier-overview.json');
   // Debian's python3, which sees Debian's python3-matplotlib (the script's shebang says the same).
-  const log = execFileSync('/usr/bin/python3', [path.join(REPO, 'hack', 'dashboard-png.py'), '--prometheus', `http://${PROM}`, '--dashboard', overview, '--minutes', '3', '--out', out, '--require-data'], {
+  const log = execFileSync('/usr/bin/python3', [path.join(REPO, 'hack', 'dashboard-png.py'), '--prometheus', `http://${PROM}`, '--dashboard', overview, '--minutes', '1', '--out', out, '--require-data'], {
     encoding: 'utf8',
     timeout: 120_000,
   });
