@@ -93,7 +93,9 @@ def main():
                 xs = [(float(ts) - end) / 60 for ts, _ in series["values"]]
                 ys = [float(v) for _, v in series["values"]]
                 ys = [float("nan") if math.isinf(y) else y for y in ys]
-                ax.plot(xs, ys, linewidth=1.2, label=legend(t.get("legendFormat"), series["metric"], t["expr"])[:40])
+                label = legend(t.get("legendFormat"), series["metric"], t["expr"])[:40]
+                # matplotlib leaves labels starting with "_" out of legends (__consumer_offsets).
+                ax.plot(xs, ys, linewidth=1.2, label=" " + label if label.startswith("_") else label)
                 drawn += 1
         if drawn:
             with_data += 1
