@@ -1,6 +1,8 @@
 // make demo: the whole tier from examples/cachetier.yaml as local processes on 127.0.4.x, every
 // server configured by the operator's renderers and the Redis Cluster formed by the operator's
-// orchestration. Then it shows the flows working. Ctrl-C stops everything.
+// orchestration, with every exporter spec.metrics renders and Debian's prometheus scraping them
+// (the jobs the operator's PodMonitors produce, the shipped alert rules). Then it shows the flows
+// working. Ctrl-C stops everything.
 // DEMO_EXIT=1 (or CI=true): run the flows once, print a summary, stop, exit 0 only if all passed.
 import { readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
@@ -22,7 +24,8 @@ import { REDIS_ROLES, type RedisCredentials } from '../operator/src/render/confi
 import { generatePassword } from '../operator/src/controller/steps/redis-auth.js';
 import { startSourceService } from './local/source.js';
 import { startZooKeeperEnsemble } from './local/zookeeper.js';
-import { HOT_SET_KEY } from '../packages/contract/src/index.js';
+import { HOT_SET_KEY, METRICS_PORTS } from '../packages/contract/src/index.js';
+import { RULES_FILE, scrapeConfig, startPrometheus, startRedisExporters, targetCount, targetHealth, tierTargets } from './local/prometheus.js';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const IP = process.env.DEMO_IP_PREFIX ?? '127.0.4';
@@ -111,10 +114,11 @@ async function main(): Promise<number> {
   // Random per-role Redis passwords, as the operator generates into <tier>-redis-passwords.
   const creds = Object.fromEntries(REDIS_ROLES.map((r) => [r, generatePassword()])) as RedisCredentials;
   say(`CacheTier "${tier.metadata.name}" from examples/cachetier.yaml; runtime files in ${rootDir}`);
-  const TOTAL = 8;
+  const TOTAL = 9;
 
   const zk = await step(1, TOTAL, `ZooKeeper x${s.zookeeper.replicas} (zoo.cfg rendered by the operator)`, () =>
-    startZooKeeperEnsemble({ ipPrefix: IP, rootDir, count: s.zookeeper.replicas, spec: s.zookeeper }),
+    // .31+: ZooKeeper's metrics port (7000) is the local Redis members' port, and they start at .10.
+    startZooKeeperEnsemble({ ipPrefix: IP, rootDir, firstHost: 31, count: s.zookeeper.replicas, spec: s.zookeeper, metricsPort: METRICS_PORTS.zookeeper }),
   );
   cleanups.push({ what: 'zookeeper', fn: () => zk.stop() });
 
@@ -126,6 +130,7 @@ async function main(): Promise<number> {
       count: s.kafka.replicas,
       spec: s.kafka,
       configOverrides: { 'group.initial.rebalance.delay.ms': '0' },
+      metricsPort: METRICS_PORTS.kafka,
     }),
   );
   cleanups.push({ what: 'kafka', fn: () => kafka.stop() });
@@ -152,6 +157,8 @@ async function main(): Promise<number> {
       }),
   );
   cleanups.push({ what: 'redis', fn: () => redis.stop() });
+  // A redis_exporter per member, as the sidecar spec.metrics renders.
+  for (const e of await startRedisExporters(redis.nodes, creds, rootDir)) cleanups.push({ what: e.name, fn: () => e.kill('SIGTERM', 5000) });
 
   const source = await step(5, TOTAL, 'sample source service (products and shops)', () =>
     startSourceService({ host: `${IP}.61`, port: 8080, kafkaBrokers: kafka.brokers, rootDir, topic: s.kafka.topics.cacheMessage.name }),
@@ -210,6 +217,16 @@ async function main(): Promise<number> {
     return h;
   });
 
+  const targets = tierTargets({ zookeeper: zk.servers, kafka: kafka.nodes, redis: redis.nodes, producer: [producer], openresty: [dist, ...apps] });
+  const prometheus = await step(9, TOTAL, 'Prometheus scraping every component, with the shipped alert rules', () =>
+    startPrometheus({
+      host: `${IP}.90`,
+      rootDir,
+      config: scrapeConfig(targets, { ruleFiles: [path.join(REPO, RULES_FILE)], namespace: 'demo' }),
+    }),
+  );
+  cleanups.push({ what: 'prometheus', fn: () => prometheus.stop() });
+
   say('\nthe tier is up:');
   say(`  distribution (entry)  ${dist.url}/product?productId=1&shopId=1   (JSON)`);
   say(`  in a browser          ${dist.url}/product.html?productId=1&shopId=1`);
@@ -217,7 +234,8 @@ async function main(): Promise<number> {
   say(`  cache-producer        ${producer.url}/product/1   ${producer.url}/metrics`);
   say(`  source service        ${source.url}/product/1   (PUT it to publish a change)`);
   say(`  redis seeds           ${redis.seeds.join(' ')}`);
-  say(`  kafka                 ${kafka.brokers.join(' ')}   zookeeper ${zk.connectString}\n`);
+  say(`  kafka                 ${kafka.brokers.join(' ')}   zookeeper ${zk.connectString}`);
+  say(`  prometheus            ${prometheus.url}   (targets: ${prometheus.url}/targets, alerts: ${prometheus.url}/alerts)\n`);
 
   const flows: Flow[] = [];
   const run = async (name: string, fn: () => Promise<string>) => {
@@ -231,6 +249,22 @@ async function main(): Promise<number> {
       say(`    FAIL ${String(e)}`);
     }
   };
+
+  // First, so the flows below show in Prometheus (and a test can ask it while they run).
+  await run('Prometheus scrapes every component', async () => {
+    const want = targetCount(targets);
+    let health: Awaited<ReturnType<typeof targetHealth>> = [];
+    // Each target turns up after its first scrape; on a busy 2-core machine that can take a while.
+    for (let i = 0; i < 90; i++) {
+      health = await targetHealth(prometheus.url);
+      if (health.length === want && health.every((t) => t.health === 'up')) {
+        return `${want} targets up in ${new Set(health.map((t) => t.job)).size} jobs at ${prometheus.url}`;
+      }
+      await sleep(1000);
+    }
+    const down = health.filter((t) => t.health !== 'up').map((t) => `${t.job} ${t.instance} ${t.health}`);
+    throw new Error(`${health.length}/${want} targets known, not up: ${down.join(', ') || '-'}`);
+  });
 
   await run('a product read through every cache level', async () => {
     const [a, b] = apps;

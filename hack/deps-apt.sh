@@ -9,6 +9,7 @@ PKGS=(
   nginx-light libnginx-mod-http-lua lua-nginx-redis lua-nginx-kafka lua-nginx-dns lua-resty-core lua-resty-lrucache lua-cjson
   etcd-server
   prometheus prometheus-redis-exporter   # the monitoring test: alerts and dashboard queries against a real Prometheus
+  python3-matplotlib   # hack/dashboard-png.py: the overview dashboard drawn from Prometheus data
   wrk hyperfine
   openjdk-17-jre-headless
   curl jq procps psmisc iproute2 ca-certificates

@@ -5,6 +5,7 @@ CHART_CRD := $(CHART_DIR)/crds/cachetier.yaml
 HELM ?= helm
 SM_API := monitoring.coreos.com/v1/ServiceMonitor
 PR_API := monitoring.coreos.com/v1/PrometheusRule
+PM_API := monitoring.coreos.com/v1/PodMonitor
 
 .PHONY: sync-crds chart-crd-check chart-lint
 
@@ -14,7 +15,7 @@ sync-crds: ## copy crds/cachetier.yaml into the chart (the chart ships a byte-id
 chart-crd-check:
 	@cmp -s crds/cachetier.yaml $(CHART_CRD) || { echo "chart-lint: $(CHART_CRD) differs from crds/cachetier.yaml; run 'make sync-crds'" >&2; exit 1; }
 
-chart-lint: chart-crd-check ## helm lint --strict + render checks (ServiceMonitor and PrometheusRule only with their CRDs, rules = files/prometheus-rules.yaml, dashboards, RBAC, values schema)
+chart-lint: chart-crd-check ## helm lint --strict + render checks (ServiceMonitor, PrometheusRule and podmonitors RBAC only with their CRDs, rules = files/prometheus-rules.yaml, dashboards, RBAC, values schema)
 	@command -v $(HELM) >/dev/null || { echo "chart-lint: helm not found; run 'make deps' (hack/deps.d/20-helm.sh)" >&2; exit 1; }
 	$(HELM) lint --strict $(CHART_DIR)
 	$(HELM) lint --strict $(CHART_DIR) --set replicaCount=1,leaderElection.enabled=false,metrics.enabled=false,watchNamespace=shop
@@ -30,6 +31,9 @@ chart-lint: chart-crd-check ## helm lint --strict + render checks (ServiceMonito
 	if grep -q 'grafana_dashboard:' "$$out/pr-off.yaml"; then echo "chart-lint: dashboards rendered although disabled" >&2; exit 1; fi; \
 	node hack/chart-monitoring-check.mjs "$$out/pr.yaml" $(CHART_DIR); \
 	if grep -q '^kind: ServiceMonitor$$' "$$out/plain.yaml"; then echo "chart-lint: ServiceMonitor rendered without its CRD" >&2; exit 1; fi; \
+	$(HELM) template t $(CHART_DIR) --namespace cachetier-system --api-versions $(PM_API) > "$$out/pm.yaml"; \
+	grep -q 'resources: \["podmonitors"\]' "$$out/pm.yaml" || { echo "chart-lint: no podmonitors RBAC with --api-versions $(PM_API)" >&2; exit 1; }; \
+	if grep -q 'podmonitors' "$$out/plain.yaml"; then echo "chart-lint: podmonitors RBAC granted without the PodMonitor CRD" >&2; exit 1; fi; \
 	grep -q '^kind: ServiceMonitor$$' "$$out/sm.yaml" || { echo "chart-lint: ServiceMonitor missing with --api-versions $(SM_API)" >&2; exit 1; }; \
 	if grep -q '^kind: ServiceMonitor$$' "$$out/sm-off.yaml"; then echo "chart-lint: ServiceMonitor rendered although disabled" >&2; exit 1; fi; \
 	grep -q '^kind: PodDisruptionBudget$$' "$$out/plain.yaml" || { echo "chart-lint: PDB missing with replicaCount 2" >&2; exit 1; }; \

@@ -6,7 +6,8 @@
 demo: deps build ## run the whole tier on this machine and show it working (Ctrl-C stops it)
 	node --enable-source-maps dist/hack/demo.js
 
-test-integration-demo: build ## make demo, non-interactively, as a test
+test-integration-demo: build ## make demo, non-interactively, as a test (its Prometheus too)
+	@bash hack/deps.d/40-metrics.sh
 	$(JEST) --selectProjects integration --runInBand hack/test/integration
 
 INTEGRATION_TARGETS += test-integration-demo

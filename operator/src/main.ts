@@ -10,7 +10,8 @@
 import * as k8s from '@kubernetes/client-node';
 import { createLogger, type Logger } from './log.js';
 import { enableDefaultMetrics, leaderGauge, queueDepth, reconcileDuration, reconcileErrors, reconcileTotal, registry } from './metrics.js';
-import { KeepAliveKubeConfig, RealKubeClient, describeError } from './runtime/kube.js';
+import { KeepAliveKubeConfig, RealKubeClient, describeError, discoverKind } from './runtime/kube.js';
+import { POD_MONITOR_API_VERSION, POD_MONITOR_KIND } from './render/podmonitor.js';
 import { WorkQueue } from './runtime/queue.js';
 import { Reconciler } from './controller/reconcile.js';
 import { EventRecorder } from './runtime/events.js';
@@ -99,6 +100,17 @@ async function main(): Promise<void> {
     process.exit(1);
   }
 
+  // The Prometheus Operator's PodMonitor API, asked once: with it every tier gets PodMonitors
+  // (unless its spec.metrics.podMonitor.enabled is false). Installing the Prometheus Operator
+  // later takes an operator restart.
+  let podMonitorApi = false;
+  try {
+    podMonitorApi = await discoverKind(kc, POD_MONITOR_API_VERSION, POD_MONITOR_KIND);
+  } catch (err) {
+    log.warn({ err: describeError(err) }, 'API discovery for PodMonitor failed; rendering no PodMonitors');
+  }
+  log.info({ podMonitorApi }, podMonitorApi ? 'the cluster serves PodMonitor: tiers get PodMonitors' : 'no PodMonitor API: tiers get no PodMonitors');
+
   const recorder = new EventRecorder(kube, { instance: identity, log });
   const reconciler = new Reconciler({
     kube,
@@ -113,7 +125,7 @@ async function main(): Promise<void> {
     recorder,
     log,
     // Every NetworkPolicy admits this operator: its namespace and its pod's labels.
-    renderOptions: { operator: { namespace: cfg.podNamespace, podLabels: cfg.podLabels } },
+    renderOptions: { operator: { namespace: cfg.podNamespace, podLabels: cfg.podLabels }, podMonitorApi },
   });
   const queue = new WorkQueue({
     concurrency: cfg.concurrency,

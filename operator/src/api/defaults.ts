@@ -21,7 +21,7 @@ export const DEFAULT_SPEC: CacheTierSpec = {
   paused: false,
   podAntiAffinity: 'soft',
   networkPolicy: { enabled: true, clients: [], sources: [], redisClients: [], monitoring: [] },
-  metrics: { enabled: true, redisExporterImage: DEFAULT_IMAGES.redisExporter },
+  metrics: { enabled: true, redisExporterImage: DEFAULT_IMAGES.redisExporter, podMonitor: { labels: {} } },
   zookeeper: {
     replicas: 3,
     image: DEFAULT_IMAGES.zookeeper,

@@ -178,11 +178,24 @@ export interface NetworkPolicySpec {
   monitoring: NetworkPolicyPeer[];
 }
 
+/** PodMonitors (Prometheus Operator) for the tier's components, one per component that exports metrics. */
+export interface PodMonitorSpec {
+  /**
+   * Absent = rendered whenever the cluster serves monitoring.coreos.com/v1 PodMonitor (checked
+   * once at operator startup); false = none (and the operator deletes the ones it made); true =
+   * the same as absent (nothing can be rendered without the CRD).
+   */
+  enabled?: boolean;
+  /** Extra labels on every PodMonitor, so a Prometheus's podMonitorSelector picks them. */
+  labels: Record<string, string>;
+}
+
 export interface MetricsSpec {
   /** Exporters on every component: ZooKeeper's provider, Kafka's JMX agent, a redis_exporter sidecar. */
   enabled: boolean;
   /** Image of the redis_exporter sidecar (runs /redis_exporter). */
   redisExporterImage: string;
+  podMonitor: PodMonitorSpec;
 }
 
 export interface CacheTierSpec {

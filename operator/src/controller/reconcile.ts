@@ -6,7 +6,7 @@
 // - orchestrate Redis (steps/redis.ts): one call into the Redis orchestrator, which decides the
 //   Redis StatefulSet's replicas;
 // - render (render/index.ts, pure) and apply children (steps/apply.ts): write only what differs;
-// - prune (steps/prune.ts): delete the NetworkPolicies this tier owns once the spec turns them off;
+// - prune (steps/prune.ts): delete the NetworkPolicies and PodMonitors this tier owns once the spec turns them off;
 // - roll (steps/roll.ts, roll/): the StatefulSets are OnDelete; the first of ZooKeeper, Kafka,
 //   Redis with a pod on an older revision gets one pass of its roll: at most one pod deleted, and
 //   only when its servers say it is safe (status.roll says what it waits for);
@@ -53,7 +53,7 @@ import { activeStatusPatch, redisStatus, statusChanges } from './status.js';
 import { observeRedis, type RedisObservation } from './steps/observe.js';
 import { migrationStatusWriter, orchestrateRedis, type RedisStepOutcome } from './steps/redis.js';
 import { applyChildren, type ApplyOutcome, type ChildState } from './steps/apply.js';
-import { pruneNetworkPolicies, type PruneOutcome } from './steps/prune.js';
+import { pruneSwitchedOff, type PruneOutcome } from './steps/prune.js';
 import { reconcileTopics, type TopicsStepOutcome } from './steps/topics.js';
 import { checkChangesFlowing } from './steps/changes.js';
 import { driveRolls, rollSummary, type RollOutcome } from './steps/roll.js';
@@ -230,9 +230,9 @@ export class Reconciler {
     return out;
   }
 
-  /** prune: children the spec switched off (NetworkPolicies with spec.networkPolicy.enabled false). */
+  /** prune: children the spec switched off (NetworkPolicies, PodMonitors; see steps/prune.ts). */
   private async pruneChildren(pass: Pass): Promise<PruneOutcome> {
-    const out = await pruneNetworkPolicies(this.deps.kube, pass.resolved);
+    const out = await pruneSwitchedOff(this.deps.kube, pass.resolved, this.deps.renderOptions);
     pass.errors.push(...out.errors);
     for (const e of out.events) pass.emit(e.type, e.reason, e.message);
     return out;

@@ -40,6 +40,8 @@ export interface RenderContext {
   redisStatefulSetReplicas?: number;
   /** Each Redis role's password (read by the observe step); without it no ACL Secret is rendered. */
   redisCredentials?: RedisCredentials;
+  /** The cluster serves monitoring.coreos.com/v1 PodMonitor (discovered at startup); default false. */
+  podMonitorApi?: boolean;
 }
 
 export const DATA_VOLUME = 'data';

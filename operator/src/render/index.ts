@@ -11,6 +11,7 @@ import { renderZooKeeper } from './zookeeper.js';
 import type { KubeObject } from './object.js';
 import { DEFAULT_OPERATOR_IDENTITY, renderNetworkPolicies, type OperatorIdentity } from './networkpolicy.js';
 import type { RedisCredentials } from './config/redis-acl.js';
+import { renderPodMonitors } from './podmonitor.js';
 
 export type { KubeObject } from './object.js';
 
@@ -34,6 +35,11 @@ export interface RenderOptions {
    * NetworkPolicy; default: the chart's (cachetier-system, app.kubernetes.io/name=cachetier-operator).
    */
   operator?: OperatorIdentity;
+  /**
+   * The cluster serves monitoring.coreos.com/v1 PodMonitor (the operator asks API discovery once
+   * at startup); only then are PodMonitors rendered. Default false.
+   */
+  podMonitorApi?: boolean;
 }
 
 export function renderContext(opts: RenderOptions = {}): RenderContext {
@@ -44,6 +50,7 @@ export function renderContext(opts: RenderOptions = {}): RenderContext {
   };
   if (opts.redisStatefulSetReplicas !== undefined) ctx.redisStatefulSetReplicas = opts.redisStatefulSetReplicas;
   if (opts.redisCredentials !== undefined) ctx.redisCredentials = opts.redisCredentials;
+  if (opts.podMonitorApi !== undefined) ctx.podMonitorApi = opts.podMonitorApi;
   return ctx;
 }
 
@@ -51,7 +58,8 @@ export function renderContext(opts: RenderOptions = {}): RenderContext {
  * Every child object, in a fixed order: first the NetworkPolicies (one per component, unless
  * spec.networkPolicy.enabled is false), so pods are closed from their first moment; then per
  * component (ZooKeeper, Kafka, Redis, producer, OpenResty distribution, OpenResty app) its
- * ConfigMap, Service(s), workload, PDB.
+ * ConfigMap, Service(s), workload, PDB; last the PodMonitors (only with the Prometheus Operator's
+ * API, see podmonitor.ts).
  */
 export function renderAll(tier: ResolvedCacheTier, opts: RenderOptions = {}): KubeObject[] {
   const ctx = renderContext(opts);
@@ -62,6 +70,7 @@ export function renderAll(tier: ResolvedCacheTier, opts: RenderOptions = {}): Ku
     ...renderRedis(tier, ctx),
     ...renderProducer(tier, ctx),
     ...renderOpenResty(tier, ctx),
+    ...renderPodMonitors(tier, ctx),
   ];
 }
 
@@ -71,4 +80,5 @@ export { renderRedis } from './redis.js';
 export { renderProducer } from './producer.js';
 export { renderOpenResty } from './openresty.js';
 export { renderNetworkPolicies, DEFAULT_OPERATOR_IDENTITY, type OperatorIdentity } from './networkpolicy.js';
+export { renderPodMonitors } from './podmonitor.js';
 export { DEFAULT_CLUSTER_DOMAIN, DEFAULT_DNS_RESOLVER } from './builders.js';

@@ -226,6 +226,16 @@ class RawObjectApi extends k8s.KubernetesObjectApi {
     return (await this.requestPromise(ctx)) as unknown as KObject;
   }
 
+  /** Whether the API server serves `kind` in `apiVersion` (API discovery; an unknown group/version = false). */
+  async servesKind(apiVersion: string, kind: string): Promise<boolean> {
+    try {
+      return (await this.resource(apiVersion, kind)) !== undefined;
+    } catch (err) {
+      if (isNotFound(err)) return false;
+      throw err;
+    }
+  }
+
   async createRaw(obj: KObject): Promise<KObject> {
     const path = await this.specUriPath(obj as k8s.KubernetesObject, 'create');
     const ctx = this.configuration.baseServer.makeRequestContext(path, k8s.HttpMethod.POST);
@@ -235,6 +245,16 @@ class RawObjectApi extends k8s.KubernetesObjectApi {
     ctx.setBody(JSON.stringify(obj));
     return (await this.requestPromise(ctx)) as unknown as KObject;
   }
+}
+
+/**
+ * API discovery for one kind, asked once (the operator calls it at startup and keeps the answer):
+ * true when the API server serves `kind` in `apiVersion`, e.g. the Prometheus Operator's
+ * monitoring.coreos.com/v1 PodMonitor. Discovery documents are readable by every authenticated
+ * user (system:discovery), so this needs no RBAC.
+ */
+export function discoverKind(kc: k8s.KubeConfig, apiVersion: string, kind: string, timeoutMs = 15_000): Promise<boolean> {
+  return withTimeout(kc.makeApiClient(RawObjectApi).servesKind(apiVersion, kind), timeoutMs, `discover ${apiVersion} ${kind}`);
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {

@@ -23,13 +23,13 @@ import { createTopicManager } from '../../../src/kafka/index.js';
 import { producerEnv } from '../../../src/render/config/producer.js';
 import { startKafkaCluster, type KafkaCluster } from '../../../../hack/local/kafka.js';
 import { localTier, startOpenResty, type OpenRestyHandle } from '../../../../hack/local/nginx.js';
-import { makeRootDir, repoRoot, sleep, startProcess, waitFor, waitForPort, type ManagedProcess } from '../../../../hack/local/procs.js';
+import { makeRootDir, repoRoot, sleep, waitFor, type ManagedProcess } from '../../../../hack/local/procs.js';
 import { startProducer, type ProducerHandle } from '../../../../hack/local/producer.js';
 import { startRedisCluster, TEST_REDIS_CREDENTIALS, type LocalRedisCluster } from '../../../../hack/local/redis.js';
-import { renderExporterPasswordFile } from '../../../src/render/config/redis-acl.js';
 import { startSourceService, type SourceHandle } from '../../../../hack/local/source.js';
 import { startZooKeeperEnsemble, type ZooKeeperEnsemble } from '../../../../hack/local/zookeeper.js';
-import { METRICS_PORTS, REDIS_USERS } from '../../../../packages/contract/src/index.js';
+import { METRICS_PORTS } from '../../../../packages/contract/src/index.js';
+import { scrapeConfig, startPrometheus, startRedisExporters, targetCount, tierTargets, type PrometheusHandle, type ScrapeTargets } from '../../../../hack/local/prometheus.js';
 
 jest.setTimeout(15 * 60_000);
 
@@ -52,6 +52,11 @@ const KNOWN_EMPTY: Record<string, string> = {
   cachetier_reconcile_errors_total: 'exported by the operator, which the local tier does not run',
   cachetier_producer_dead_lettered_total: 'nothing is dead-lettered until the fault below',
   'code="5xx"': 'no request fails on a healthy tier',
+  cachetier_singleflight_waits_total: 'counted when concurrent requests for one cold key meet; the load here reads one request at a time',
+  'level="stale"': 'a stale copy is served only when the producer cannot answer (or a fill read an older version than one served)',
+  cachetier_cache_misses_total: 'every lookup is answered on a healthy tier',
+  cachetier_l1_outdated_total: 'counted when another nginx worker stored a newer version first: a race the short load rarely hits',
+  cachetier_producer_stale_skipped_total: 'the CAS refuses only a version Redis already holds or an older one (redeliveries, racing fills); the load makes neither',
 };
 
 function knownEmpty(query: string): string | undefined {
@@ -98,12 +103,13 @@ let source: SourceHandle | undefined;
 let producer: ProducerHandle | undefined;
 const nginx: OpenRestyHandle[] = [];
 const exporters: ManagedProcess[] = [];
-let prometheus: ManagedProcess | undefined;
+let prometheus: PrometheusHandle | undefined;
+let targets: ScrapeTargets | undefined;
 // ACL users exactly as the operator renders them; the exporters read theirs from a file, as the sidecar does.
 const creds = TEST_REDIS_CREDENTIALS;
 
 async function stopAll(): Promise<void> {
-  await prometheus?.kill('SIGTERM', 10_000);
+  await prometheus?.stop();
   for (const h of nginx) await h.stop().catch(() => undefined);
   await producer?.stop().catch(() => undefined);
   await source?.stop().catch(() => undefined);
@@ -139,25 +145,7 @@ beforeAll(async () => {
   const topics = await createTopicManager().reconcile(kafka.brokers, [t.cacheMessage, t.accessLog, t.deadLetter]);
   if (topics.condition.status !== 'True') throw new Error(`topics: ${topics.condition.message}`);
   redis = await startRedisCluster({ masters: 3, replicasPerMaster: 1, ipPrefix: IP, acl: creds, rootDir, spec: s.redis });
-  for (const n of redis.nodes) {
-    const addr = `redis://${n.host}:${n.port}`;
-    const passwordFile = path.join(rootDir, `exporter-${n.ordinal}.json`);
-    writeFileSync(passwordFile, renderExporterPasswordFile(addr, creds), { mode: 0o600 });
-    // The sidecar's settings (operator/src/render/redis.ts), with the member's local address.
-    const proc = startProcess(`redis-exporter-${n.ordinal}`, 'prometheus-redis-exporter', [], {
-      logDir: path.join(rootDir, 'logs'),
-      env: {
-        PATH: process.env.PATH,
-        REDIS_ADDR: addr,
-        REDIS_USER: REDIS_USERS.monitoring,
-        REDIS_PASSWORD_FILE: passwordFile,
-        REDIS_EXPORTER_WEB_LISTEN_ADDRESS: `${n.host}:${METRICS_PORTS.redisExporter}`,
-        REDIS_EXPORTER_INCL_SYSTEM_METRICS: 'false',
-      },
-    });
-    exporters.push(proc);
-    await waitForPort(n.host, METRICS_PORTS.redisExporter, 20_000, proc);
-  }
+  exporters.push(...(await startRedisExporters(redis.nodes, creds, rootDir)));
   source = await startSourceService({ host: `${IP}.61`, port: 8080, kafkaBrokers: kafka.brokers, rootDir, topic: t.cacheMessage.name });
   const env = {
     ...producerEnv(
@@ -192,36 +180,8 @@ beforeAll(async () => {
     groups: ruleFile.groups.map((g) => ({ ...g, rules: g.rules.map((r) => (r.for ? { ...r, for: '4s' } : r)) })),
   };
   writeFileSync(path.join(rootDir, 'rules.yaml'), YAML.stringify(testRules));
-  const job = (name: string, targets: string[], labels: Record<string, string> = {}) => ({
-    job_name: name,
-    static_configs: [{ targets, labels: { namespace: 'local', ...labels } }],
-  });
-  const config = {
-    // Scrapes of the JMX agent took up to 2.5 s on a loaded 2-core machine: 5 s leaves room.
-    global: { scrape_interval: '5s', scrape_timeout: '5s', evaluation_interval: '2s' },
-    rule_files: [path.join(rootDir, 'rules.yaml')],
-    scrape_configs: [
-      job('cachetier-zookeeper', zk.servers.map((x) => `${x.host}:${METRICS_PORTS.zookeeper}`)),
-      job('cachetier-kafka', kafka.nodes.map((x) => `${x.host}:${METRICS_PORTS.kafka}`)),
-      job('cachetier-redis', redis.nodes.map((x) => `${x.host}:${METRICS_PORTS.redisExporter}`)),
-      job('cachetier-producer', [`${producer.host}:${producer.port}`]),
-      job('cachetier-openresty', nginx.map((h) => `${h.host}:${h.port}`)),
-    ],
-  };
-  writeFileSync(path.join(rootDir, 'prometheus.yml'), YAML.stringify(config));
-  prometheus = startProcess(
-    'prometheus',
-    'prometheus',
-    [
-      `--config.file=${path.join(rootDir, 'prometheus.yml')}`,
-      `--storage.tsdb.path=${path.join(rootDir, 'prometheus-data')}`,
-      `--web.listen-address=${PROM}`,
-      '--storage.tsdb.retention.time=1h',
-    ],
-    { logDir: path.join(rootDir, 'logs') },
-  );
-  await waitForPort(`${IP}.90`, 9090, 60_000, prometheus);
-  await waitFor('Prometheus ready', async () => (await fetch(`http://${PROM}/-/ready`).catch(() => null))?.status === 200, 60_000, 500);
+  targets = tierTargets({ zookeeper: zk.servers, kafka: kafka.nodes, redis: redis.nodes, producer: [producer], openresty: nginx });
+  prometheus = await startPrometheus({ host: `${IP}.90`, rootDir, config: scrapeConfig(targets, { ruleFiles: [path.join(rootDir, 'rules.yaml')] }) });
 });
 
 afterAll(async () => {
@@ -239,7 +199,7 @@ test('every target the scrape config names is up', async () => {
     'all targets up',
     async () => {
       const r = await query('up == 0 or absent(up)');
-      return r.length === 0 && (await query('count(up)'))[0]?.value[1] === String(3 + 3 + 6 + 1 + 2);
+      return r.length === 0 && (await query('count(up)'))[0]?.value[1] === String(targetCount(targets!));
     },
     90_000,
     1000,
@@ -267,7 +227,9 @@ test('after a short load every dashboard query returns data, every alert metric 
   await sleep(12_000); // two more scrapes and several rule evaluations
 
   const problems: string[] = (await query('up == 0')).map((r) => `target down: ${r.metric.job} ${r.metric.instance}`);
-  expect(dashboards.map((d) => d.file)).toContain('cachetier-overview.json');
+  expect(dashboards.map((d) => d.file)).toEqual(
+    expect.arrayContaining(['cachetier-overview.json', 'cachetier-producer.json', 'cachetier-openresty.json', 'cachetier-redis.json', 'cachetier-kafka.json', 'cachetier-zookeeper.json']),
+  );
   for (const d of dashboards) {
     for (const p of d.panels) {
       for (const t of p.targets) {
@@ -287,6 +249,25 @@ test('after a short load every dashboard query returns data, every alert metric 
   }
   expect(problems).toEqual([]);
   expect((await activeAlerts()).map((a) => `${a.labels.alertname} ${a.state}`)).toEqual([]);
+});
+
+test('the overview dashboard drawn from this Prometheus (hack/dashboard-png.py): every panel but the known-empty ones has data', () => {
+  // UPDATE_DASHBOARD_PNG=1 (make dashboard-png) writes the README's picture; otherwise a scratch copy.
+  // The last minute: about how long this Prometheus has been scraping by now.
+  const out = process.env.UPDATE_DASHBOARD_PNG === '1' ? path.join(REPO, 'docs', 'overview-dashboard.png') : path.join(rootDir, 'overview-dashboard.png');
+  const overview = path.join(DASHBOARDS, 'cachetier-overview.json');
+  // Debian's python3, which sees Debian's python3-matplotlib (the script's shebang says the same).
+  const log = execFileSync('/usr/bin/python3', [path.join(REPO, 'hack', 'dashboard-png.py'), '--prometheus', `http://${PROM}`, '--dashboard', overview, '--minutes', '1', '--out', out, '--require-data'], {
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
+  const m = /(\d+) panels, (\d+) with data/.exec(log);
+  const panels = dashboards.find((d) => d.file === 'cachetier-overview.json')!.panels;
+  // A panel is empty only when every query in it is known-empty.
+  const emptyAllowed = panels.filter((p) => p.targets.every((t) => knownEmpty(t.expr))).length;
+  expect(Number(m?.[1])).toBe(panels.length);
+  expect(Number(m?.[2])).toBeGreaterThanOrEqual(panels.length - emptyAllowed);
+  expect(readFileSync(out).subarray(1, 4).toString()).toBe('PNG');
 });
 
 test('a change message dated far in the future fires CacheTierProducerDeadLettering', async () => {

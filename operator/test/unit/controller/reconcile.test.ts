@@ -449,6 +449,51 @@ describe('reconcile: edge cases', () => {
     expect(kube.writes.filter((w) => w.verb === 'delete')).toEqual([]);
   });
 
+  test('PodMonitors (the API served): rendered; podMonitor.enabled false deletes the tier\'s; metrics.enabled false only the exporters\'', async () => {
+    const kube = new FakeKube();
+    const r = new Reconciler({
+      kube,
+      redis: new FakeRedis(),
+      topics: new FakeTopics(),
+      producers: new FakeProducers(),
+      rolls: new FakeRolls(),
+      recorder: new EventRecorder(kube),
+      render: renderAll,
+      renderOptions: { podMonitorApi: true },
+    });
+    kube.addTier(makeTier());
+    await r.reconcile(NS, NAME).catch(() => undefined);
+    const monitors = () => [...kube.objects.values()].filter((o) => o.kind === 'PodMonitor').map((o) => o.metadata.name.slice(NAME.length + 1)).sort();
+    expect(monitors()).toEqual(['kafka', 'openresty-app', 'openresty-distribution', 'producer', 'redis', 'zookeeper']);
+    kube.editSpec(NS, NAME, { metrics: { enabled: false } });
+    await r.reconcile(NS, NAME).catch(() => undefined);
+    expect(monitors()).toEqual(['openresty-app', 'openresty-distribution', 'producer']);
+    expect(kube.events.filter((e) => e.reason === 'Deleted' && e.message.includes('spec.metrics.enabled is false'))).toHaveLength(3);
+    kube.editSpec(NS, NAME, { metrics: { enabled: false, podMonitor: { enabled: false } } });
+    kube.writes = [];
+    await r.reconcile(NS, NAME).catch(() => undefined);
+    expect(monitors()).toEqual([]);
+    expect(kube.writes.filter((w) => w.verb === 'delete' && w.kind === 'PodMonitor')).toHaveLength(3);
+    kube.writes = [];
+    await r.reconcile(NS, NAME).catch(() => undefined);
+    expect(kube.writes.filter((w) => w.verb === 'delete')).toEqual([]);
+  });
+
+  test('without the PodMonitor API no PodMonitor is rendered or looked up', async () => {
+    const kube = new FakeKube();
+    const gets: string[] = [];
+    const get = kube.get.bind(kube);
+    kube.get = async (ref) => {
+      gets.push(ref.kind);
+      return get(ref);
+    };
+    const r = new Reconciler({ kube, redis: new FakeRedis(), topics: new FakeTopics(), producers: new FakeProducers(), rolls: new FakeRolls(), recorder: new EventRecorder(kube), render: renderAll });
+    kube.addTier(makeTier({ metrics: { podMonitor: { enabled: false } } }));
+    await r.reconcile(NS, NAME).catch(() => undefined);
+    expect([...kube.objects.values()].filter((o) => o.kind === 'PodMonitor')).toEqual([]);
+    expect(gets).not.toContain('PodMonitor');
+  });
+
   test('a CacheTier deleted during the reconcile: the status 404 is not an error', async () => {
     const t = setup();
     t.kube.failOn = (verb) => (verb === 'patch-status' ? Object.assign(new Error('cachetiers "shop" not found'), { code: 404 }) : undefined);
