@@ -8,6 +8,7 @@
 // stopping) and "deletes" one on request (SIGTERM, as kubelet does: controlled shutdown for
 // Kafka; then the server starts again on the same data with the new config).
 import { jest } from '@jest/globals';
+import { readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -365,6 +366,18 @@ test('ZooKeeper then Kafka roll one pod at a time under acks=all load, across a 
     });
   }
   expect(pods.every((p) => p.current)).toBe(true);
+  // Roller 2 took up the roll from the cluster's state (one pod already current), passed by pass.
+  const passes = readFileSync(roller2.logFile, 'utf8')
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as { component?: string; phase?: string; updated?: number; pod?: string; finished?: boolean });
+  const progress = passes.filter((x) => x.phase);
+  expect(progress[0]).toMatchObject({ component: 'zookeeper', updated: 1 });
+  expect(progress.filter((x) => x.phase === 'Rolling').map((x) => x.pod)).toEqual(restarts.slice(1).map((e) => e.pod));
+  expect(progress.filter((x) => x.phase === 'Done').map((x) => x.component)).toEqual(['zookeeper', 'kafka']);
+  expect(passes[passes.length - 1]).toMatchObject({ finished: true });
+  // It held back while a restarted server came back and caught up (the gates, live).
+  expect(progress.filter((x) => x.phase === 'Waiting' && x.component === 'kafka').length).toBeGreaterThan(0);
 
   // Zero failed sends; every acknowledged message readable.
   expect(load.failures).toEqual([]);
