@@ -4,7 +4,7 @@
 // (describeCluster), every partition of every topic, internal ones included (fetchTopicMetadata),
 // and each topic's effective min.insync.replicas (describeConfigs). Errors propagate: the driver
 // turns them into a Waiting phase.
-import { Kafka, logLevel } from 'kafkajs';
+import { Kafka, logLevel, type Admin } from 'kafkajs';
 import { KAFKA_PORT } from '../../../packages/contract/src/index.js';
 import { TOPIC_RESOURCE } from '../kafka/index.js';
 import type { KafkaClusterState, KafkaPartitionState, RollPod } from './types.js';
@@ -25,6 +25,39 @@ function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
     t = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
   });
   return Promise.race([p, timeout]).finally(() => clearTimeout(t));
+}
+
+/** What the Kafka planner needs, read through a connected admin client. */
+export async function readKafkaClusterState(admin: Admin): Promise<KafkaClusterState> {
+  const cluster = await admin.describeCluster();
+  const names = await admin.listTopics();
+  const partitions: KafkaPartitionState[] = [];
+  if (names.length) {
+    const [meta, configs] = await Promise.all([
+      admin.fetchTopicMetadata({ topics: names }),
+      admin.describeConfigs({
+        resources: names.map((name) => ({ type: TOPIC_RESOURCE, name, configNames: ['min.insync.replicas'] })),
+        includeSynonyms: false,
+      }),
+    ]);
+    const minIsr = new Map<string, number>();
+    for (const r of configs.resources) {
+      const v = r.configEntries.find((c) => c.configName === 'min.insync.replicas')?.configValue;
+      if (v !== undefined && v !== null && v !== '') minIsr.set(r.resourceName, Number(v));
+    }
+    for (const t of [...meta.topics].sort((a, b) => a.name.localeCompare(b.name))) {
+      const m = minIsr.get(t.name);
+      if (m === undefined || !Number.isFinite(m)) throw new Error(`no min.insync.replicas for topic ${t.name}`);
+      for (const p of [...t.partitions].sort((a, b) => a.partitionId - b.partitionId)) {
+        partitions.push({ topic: t.name, partition: p.partitionId, replicas: [...p.replicas], isr: [...p.isr], minIsr: m });
+      }
+    }
+  }
+  return {
+    controller: cluster.controller ?? null,
+    brokers: cluster.brokers.map((b) => b.nodeId).sort((a, b) => a - b),
+    partitions,
+  };
 }
 
 export class KafkaRollObserver {
@@ -53,35 +86,7 @@ export class KafkaRollObserver {
     }).admin();
     const run = async (): Promise<KafkaClusterState> => {
       await admin.connect();
-      const cluster = await admin.describeCluster();
-      const names = await admin.listTopics();
-      const partitions: KafkaPartitionState[] = [];
-      if (names.length) {
-        const [meta, configs] = await Promise.all([
-          admin.fetchTopicMetadata({ topics: names }),
-          admin.describeConfigs({
-            resources: names.map((name) => ({ type: TOPIC_RESOURCE, name, configNames: ['min.insync.replicas'] })),
-            includeSynonyms: false,
-          }),
-        ]);
-        const minIsr = new Map<string, number>();
-        for (const r of configs.resources) {
-          const v = r.configEntries.find((c) => c.configName === 'min.insync.replicas')?.configValue;
-          if (v !== undefined && v !== null) minIsr.set(r.resourceName, Number(v));
-        }
-        for (const t of meta.topics) {
-          const m = minIsr.get(t.name);
-          if (m === undefined || !Number.isFinite(m)) throw new Error(`no min.insync.replicas for topic ${t.name}`);
-          for (const p of [...t.partitions].sort((a, b) => a.partitionId - b.partitionId)) {
-            partitions.push({ topic: t.name, partition: p.partitionId, replicas: [...p.replicas], isr: [...p.isr], minIsr: m });
-          }
-        }
-      }
-      return {
-        controller: cluster.controller ?? null,
-        brokers: cluster.brokers.map((b) => b.nodeId).sort((a, b) => a - b),
-        partitions,
-      };
+      return readKafkaClusterState(admin);
     };
     try {
       return await withTimeout(run(), this.timeoutMs, `observing Kafka via ${brokers.join(',')}`);

@@ -12,11 +12,13 @@ export function planZooKeeperRoll(pods: RollPod[], expected: number, servers: Zo
 
   const notServing = sorted.find((p) => !state.get(p.pod)?.mode);
   if (notServing) return { action: 'wait', pod: notServing.pod, reason: `${notServing.pod} is not serving requests (not in a quorum)` };
-  const leaders = sorted.filter((p) => state.get(p.pod)?.mode === 'leader');
+  // A one-server ensemble leads itself (standaloneEnabled=false); 'standalone' counts the same.
+  const leads = (m: ZooKeeperServerState['mode'] | undefined) => m === 'leader' || (m === 'standalone' && expected === 1);
+  const leaders = sorted.filter((p) => leads(state.get(p.pod)?.mode));
   if (leaders.length === 0) return { action: 'wait', reason: 'the ZooKeeper ensemble has no leader' };
   if (leaders.length > 1) return { action: 'wait', reason: `more than one server says it leads (${leaders.map((p) => p.pod).join(', ')})` };
   const leader = leaders[0];
-  const synced = state.get(leader.pod)?.syncedFollowers;
+  const synced = state.get(leader.pod)?.syncedFollowers ?? (expected === 1 ? 0 : undefined);
   const want = expected - 1;
   if (synced === undefined || synced < want) {
     return {

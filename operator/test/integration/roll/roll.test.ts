@@ -1,13 +1,15 @@
 // Operator-driven rolls on real processes: ZooKeeper x3 + Kafka 3.9 x3 (hack/local, the operator's
 // rendered configs) on 127.0.9.x, rolled to a new config by the roll driver (operator/src/roll) run
-// in its own process (roller.ts), under acks=all load the whole time. The roller is SIGKILLed right
-// after its first restart and a fresh one finishes the job, as an operator replaced mid-roll would.
+// in its own process (roller.ts), under acks=all load the whole time. A roller is SIGKILLed right
+// after its first restart (mid ZooKeeper roll), the next one right after its first Kafka restart,
+// and a third finishes the job, as an operator replaced mid-roll would.
 //
 // This process plays Kubernetes: it lists the "pods" (current = started with the new config;
 // ready = ZooKeeper's srvr reports a mode / the broker is in its own metadata; terminating =
 // stopping) and "deletes" one on request (SIGTERM, as kubelet does: controlled shutdown for
 // Kafka; then the server starts again on the same data with the new config).
 import { jest } from '@jest/globals';
+import { readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -303,7 +305,7 @@ afterAll(async () => {
   if (root && !process.env.CACHETIER_KEEP_TMP) await rm(root, { recursive: true, force: true });
 });
 
-test('ZooKeeper then Kafka roll one pod at a time under acks=all load, across a roller SIGKILLed mid-roll', async () => {
+test('ZooKeeper then Kafka roll one pod at a time under acks=all load, across rollers SIGKILLed mid-roll', async () => {
   const t0 = Date.now();
   // Consumer-group offsets exist before the roll, so the roller also watches an internal topic.
   const warm = client.consumer({ groupId: 'roll-warm' });
@@ -318,27 +320,31 @@ test('ZooKeeper then Kafka roll one pod at a time under acks=all load, across a 
   const load = startLoad(producer);
   await waitFor('load flowing', () => load.acked.size >= 100, 60_000, 200);
 
-  // Roller 1: SIGKILLed right after its first restart.
-  const firstRestart = new Promise<LogEntry>((r) => (onRestarted = r));
+  // Roller 1 is SIGKILLed right after its first restart (a ZooKeeper follower); roller 2 right
+  // after its first Kafka restart; roller 3 finishes. Each takes up from what the cluster says.
+  const killAfter = async (roller: ManagedProcess, id: string, what: string, which: (e: LogEntry) => boolean) => {
+    const hit = new Promise<LogEntry>((r) => (onRestarted = (e) => which(e) && r(e)));
+    const e = await Promise.race([
+      hit,
+      roller.exited.then((c) => {
+        throw new Error(`roller ${id} exited (${c}) before ${what}; see ${roller.logFile}`);
+      }),
+    ]);
+    await roller.kill('SIGKILL', 5000);
+    onRestarted = undefined;
+    expect(await roller.exited).toBe('SIGKILL');
+    console.log(`roll: roller ${id} restarted ${e.pod} (${e.role}) and was SIGKILLed at +${Date.now() - t0} ms`);
+  };
   const roller1 = startRoller('1');
-  const first = await Promise.race([
-    firstRestart,
-    roller1.exited.then((c) => {
-      throw new Error(`roller 1 exited (${c}) before restarting anything; see ${roller1.logFile}`);
-    }),
-  ]);
-  await roller1.kill('SIGKILL', 5000);
-  expect(await roller1.exited).toBe('SIGKILL');
-  onRestarted = undefined;
-  console.log(`roll: roller 1 restarted ${first.pod} (${first.role}) and was SIGKILLed at +${Date.now() - t0} ms`);
-
-  // Roller 2 picks up from what the cluster says and finishes.
+  await killAfter(roller1, '1', 'its first restart', () => true);
   const roller2 = startRoller('2');
+  await killAfter(roller2, '2', 'its first Kafka restart', (e) => e.component === 'kafka');
+  const roller3 = startRoller('3');
   let timer: NodeJS.Timeout | undefined;
-  const code = await Promise.race([roller2.exited, new Promise((r) => (timer = setTimeout(() => r('timeout'), 420_000)))]);
+  const code = await Promise.race([roller3.exited, new Promise((r) => (timer = setTimeout(() => r('timeout'), 420_000)))]);
   clearTimeout(timer);
-  console.log(`roll: roller 2 finished (${String(code)}) at +${Date.now() - t0} ms`);
-  expect({ code, log: roller2.logFile }).toEqual({ code: 0, log: roller2.logFile });
+  console.log(`roll: roller 3 finished (${String(code)}) at +${Date.now() - t0} ms`);
+  expect({ code, log: roller3.logFile }).toEqual({ code: 0, log: roller3.logFile });
   await Promise.all(readyWatches);
 
   await load.stop();
@@ -348,11 +354,11 @@ test('ZooKeeper then Kafka roll one pod at a time under acks=all load, across a 
   const events = log.map((e) => ({ ...e, t: e.t - t0 }));
   console.log(`roll: log\n${events.map((e) => JSON.stringify(e)).join('\n')}`);
   expect(log.filter((e) => e.kind === 'violation')).toEqual([]);
-  // Every pod restarted once, ZooKeeper first; roller 1 did one, roller 2 the rest.
+  // Every pod restarted once, ZooKeeper first; roller 1 did one, roller 2 up to its first Kafka one.
   const restarts = log.filter((e) => e.kind === 'restart');
   expect(restarts.map((e) => e.component)).toEqual(['zookeeper', 'zookeeper', 'zookeeper', 'kafka', 'kafka', 'kafka']);
   expect(new Set(restarts.map((e) => e.pod)).size).toBe(6);
-  expect(restarts.map((e) => e.roller)).toEqual(['1', '2', '2', '2', '2', '2']);
+  expect(restarts.map((e) => e.roller)).toEqual(['1', '2', '2', '2', '3', '3']);
   // The ZooKeeper leader last; the Kafka controller last.
   expect(restarts.slice(0, 3).map((e) => e.role)).toEqual(['follower', 'follower', 'leader']);
   expect(restarts.slice(3).map((e) => e.role)).toEqual(['broker', 'broker', 'controller']);
@@ -365,6 +371,30 @@ test('ZooKeeper then Kafka roll one pod at a time under acks=all load, across a 
     });
   }
   expect(pods.every((p) => p.current)).toBe(true);
+  // Rollers 2 and 3 took up the roll from the cluster's state (pods already current), pass by pass.
+  type Pass = { component?: string; phase?: string; updated?: number; pod?: string; finished?: boolean };
+  const passesOf = (r: ManagedProcess): Pass[] =>
+    readFileSync(r.logFile, 'utf8')
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as Pass);
+  const p2 = passesOf(roller2).filter((x) => x.phase);
+  expect(p2[0]).toMatchObject({ component: 'zookeeper', updated: 1 });
+  // Its pass line for the Kafka restart may or may not have been printed before the SIGKILL.
+  const rolled2 = p2.filter((x) => x.phase === 'Rolling').map((x) => x.pod);
+  expect([2, 3]).toContain(rolled2.length);
+  expect(rolled2).toEqual(restarts.slice(1, 1 + rolled2.length).map((e) => e.pod));
+  expect(p2.filter((x) => x.phase === 'Done').map((x) => x.component)).toEqual(['zookeeper']);
+  const all3 = passesOf(roller3);
+  const p3 = all3.filter((x) => x.phase);
+  // ZooKeeper first, as every roller does: one pass, Done; then Kafka with one broker already current.
+  expect(p3[0]).toMatchObject({ component: 'zookeeper', updated: 3, phase: 'Done' });
+  expect(p3.find((x) => x.component === 'kafka')).toMatchObject({ updated: 1 });
+  expect(p3.filter((x) => x.phase === 'Rolling').map((x) => x.pod)).toEqual(restarts.slice(4).map((e) => e.pod));
+  expect(p3.filter((x) => x.phase === 'Done').map((x) => x.component)).toEqual(['zookeeper', 'kafka']);
+  expect(all3[all3.length - 1]).toMatchObject({ finished: true });
+  // It held back while a restarted broker came back and caught up (the gates, live).
+  expect(p3.filter((x) => x.phase === 'Waiting').length).toBeGreaterThan(0);
 
   // Zero failed sends; every acknowledged message readable.
   expect(load.failures).toEqual([]);

@@ -110,4 +110,13 @@ describe('planKafkaRoll', () => {
     });
     expect(planKafkaRoll(pods(K, 3, [0], { 1: { ready: false } }), 3, healthy(0))).toEqual({ action: 'wait', pod: `${K}-1`, reason: `${K}-1 is not ready` });
   });
+
+  test('one broker: never restarted (any restart takes every partition below its min ISR); the reason says so', () => {
+    const s: KafkaClusterState = { controller: 0, brokers: [0], partitions: [part('cache-message', 0, [0], [0], 1)] };
+    expect(planKafkaRoll(pods(K, 1, [0]), 1, s)).toEqual({
+      action: 'wait',
+      pod: `${K}-0`,
+      reason: `restarting broker 0 (${K}-0) would leave cache-message-0 with 0 in-sync replicas, below its min.insync.replicas 1`,
+    });
+  });
 });

@@ -75,4 +75,15 @@ describe('planZooKeeperRoll', () => {
     const d = planZooKeeperRoll(pods(Z, 3, [2], { 0: { ready: false } }), 3, whole(1));
     expect(d).toEqual({ action: 'wait', pod: `${Z}-0`, reason: `${Z}-0 is not ready` });
   });
+
+  test('one server: it is its own leader, restarted once (an unavoidable outage), then done', () => {
+    expect(planZooKeeperRoll(pods(Z, 1, [0]), 1, [{ pod: `${Z}-0`, mode: 'leader', syncedFollowers: 0 }])).toMatchObject({ action: 'restart', pod: `${Z}-0` });
+    expect(planZooKeeperRoll(pods(Z, 1, [0]), 1, [{ pod: `${Z}-0`, mode: 'standalone' }])).toMatchObject({ action: 'restart', pod: `${Z}-0` });
+    expect(planZooKeeperRoll(pods(Z, 1), 1, [{ pod: `${Z}-0`, mode: 'leader', syncedFollowers: 0 }])).toEqual({ action: 'done' });
+  });
+
+  test('a standalone server in a three-server ensemble is not a leader', () => {
+    const s: ZooKeeperServerState[] = [{ pod: `${Z}-0`, mode: 'standalone' }, { pod: `${Z}-1`, mode: 'follower' }, { pod: `${Z}-2`, mode: 'follower' }];
+    expect(planZooKeeperRoll(pods(Z, 3, [1]), 3, s)).toEqual({ action: 'wait', reason: 'the ZooKeeper ensemble has no leader' });
+  });
 });
