@@ -166,8 +166,9 @@ wait_until "kube-apiserver /readyz" 180 kube-apiserver apiserver_ready
 
 log "starting kube-controller-manager and kube-scheduler"
 # Only the controllers this tier needs: no node lifecycle (fake nodes would be tainted NotReady
-# without a kubelet), no cloud or volume controllers.
-KCM_CONTROLLERS="${CP_KCM_CONTROLLERS:-garbage-collector-controller,statefulset-controller,deployment-controller,replicaset-controller,serviceaccount-controller,serviceaccount-token-controller,namespace-controller,root-ca-certificate-publisher-controller,disruption-controller,endpointslice-controller}"
+# without a kubelet), no cloud controllers; of the volume controllers only the binder (a test binds
+# static PersistentVolumes to claims, as a volume expansion needs bound claims).
+KCM_CONTROLLERS="${CP_KCM_CONTROLLERS:-garbage-collector-controller,statefulset-controller,deployment-controller,replicaset-controller,serviceaccount-controller,serviceaccount-token-controller,namespace-controller,root-ca-certificate-publisher-controller,disruption-controller,endpointslice-controller,persistentvolume-binder-controller}"
 start kube-controller-manager "$K8S_BIN/kube-controller-manager" \
   --kubeconfig "$CP_DIR/kube-controller-manager.kubeconfig" \
   --authentication-kubeconfig "$CP_DIR/kube-controller-manager.kubeconfig" \

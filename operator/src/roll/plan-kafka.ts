@@ -39,16 +39,25 @@ export function planKafkaRoll(pods: RollPod[], expected: number, state: KafkaClu
   const candidates = others.length ? others : stale;
   let refused: Extract<RollDecision, { action: 'wait' }> | undefined;
   for (const p of candidates) {
-    const blocked = state.partitions.find((part) => part.isr.includes(p.ordinal) && part.isr.length - 1 < part.minIsr);
+    // A partition with no more replicas than its min.insync.replicas (one broker, RF 1; or RF 2
+    // with min ISR 2) cannot stay writable through any restart of its brokers: waiting would stop
+    // the roll forever, so such partitions never block it, and the reason names them.
+    const unavoidable = state.partitions.filter((part) => part.isr.includes(p.ordinal) && part.replicas.length <= part.minIsr);
+    const blocked = state.partitions.find((part) => part.isr.includes(p.ordinal) && part.isr.length - 1 < part.minIsr && part.replicas.length > part.minIsr);
     if (!blocked) {
       const isController = p.ordinal === state.controller;
+      const offline = unavoidable.length
+        ? `; ${unavoidable.length} partition${unavoidable.length === 1 ? ' has' : 's have'} no more replicas than min.insync.replicas ` +
+          `(${tp(unavoidable[0])}) and cannot take acks=all writes while it restarts`
+        : '';
       return {
         action: 'restart',
         pod: p.pod,
-        reason: isController
-          ? `controller broker ${p.ordinal} (${p.pod}) goes last: every other broker runs the new revision and every partition is fully in sync`
-          : `broker ${p.ordinal} (${p.pod}) runs an old revision; every partition is fully in sync` +
-            (controllerPod ? ` (controller: broker ${state.controller})` : ''),
+        reason:
+          (isController
+            ? `controller broker ${p.ordinal} (${p.pod}) goes last: every other broker runs the new revision and every partition is fully in sync`
+            : `broker ${p.ordinal} (${p.pod}) runs an old revision; every partition is fully in sync` +
+              (controllerPod ? ` (controller: broker ${state.controller})` : '')) + offline,
       };
     }
     refused ??= {
