@@ -19,9 +19,7 @@ import { startKafkaCluster } from './local/kafka.js';
 import { startOpenResty } from './local/nginx.js';
 import { makeRootDir, sleep } from './local/procs.js';
 import { startProducer } from './local/producer.js';
-import { adminAuth, startRedisCluster } from './local/redis.js';
-import { REDIS_ROLES, type RedisCredentials } from '../operator/src/render/config/redis-acl.js';
-import { generatePassword } from '../operator/src/controller/steps/redis-auth.js';
+import { adminAuth, randomRedisCredentials, startRedisCluster } from './local/redis.js';
 import { startSourceService } from './local/source.js';
 import { startZooKeeperEnsemble } from './local/zookeeper.js';
 import { HOT_SET_KEY, METRICS_PORTS } from '../packages/contract/src/index.js';
@@ -112,7 +110,7 @@ async function main(): Promise<number> {
   const rootDir = await makeRootDir('demo');
   cleanups.push({ what: 'runtime dir', fn: () => rm(rootDir, { recursive: true, force: true }) });
   // Random per-role Redis passwords, as the operator generates into <tier>-redis-passwords.
-  const creds = Object.fromEntries(REDIS_ROLES.map((r) => [r, generatePassword()])) as RedisCredentials;
+  const creds = randomRedisCredentials();
   say(`CacheTier "${tier.metadata.name}" from examples/cachetier.yaml; runtime files in ${rootDir}`);
   const TOTAL = 9;
 

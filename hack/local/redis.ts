@@ -10,7 +10,8 @@ import type { RedisSpec } from '../../operator/src/api/types.js';
 import type { RedisMember } from '../../operator/src/orchestration/types.js';
 import { createRedisOrchestrator, type RedisOrchestratorOptions } from '../../operator/src/redis/index.js';
 import { renderRedisConf } from '../../operator/src/render/config/redis.js';
-import { REDIS_ACL_FILE, REDIS_AUTH_CONF_FILE, type RedisCredentials } from '../../operator/src/render/config/redis-acl.js';
+import { REDIS_ACL_FILE, REDIS_AUTH_CONF_FILE, REDIS_ROLES, type RedisCredentials } from '../../operator/src/render/config/redis-acl.js';
+import { generatePassword } from '../../operator/src/controller/steps/redis-auth.js';
 import { redisAclFiles } from '../../operator/src/render/redis.js';
 import { REDIS_USERS } from '../../packages/contract/src/index.js';
 import { startProcess, waitFor, waitForPort, type ManagedProcess } from './procs.js';
@@ -27,6 +28,11 @@ export const TEST_REDIS_CREDENTIALS: RedisCredentials = {
   monitoring: 'test-monitoring-pw',
   member: 'test-member-pw',
 };
+
+/** Random per-role passwords, as the operator generates them into <tier>-redis-passwords. */
+export function randomRedisCredentials(): RedisCredentials {
+  return Object.fromEntries(REDIS_ROLES.map((r) => [r, generatePassword()])) as RedisCredentials;
+}
 
 /** The admin user (what the operator authenticates as) with the test password. */
 export function adminAuth(creds: RedisCredentials = TEST_REDIS_CREDENTIALS): { username: string; password: string } {

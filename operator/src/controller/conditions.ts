@@ -75,7 +75,8 @@ function num(v: unknown): number {
   return typeof v === 'number' && Number.isFinite(v) ? v : 0;
 }
 
-function field(obj: unknown, ...path: string[]): unknown {
+/** obj.path[0].path[1]..., undefined where a step is missing (live objects are untyped JSON). */
+export function field(obj: unknown, ...path: string[]): unknown {
   let cur: unknown = obj;
   for (const p of path) {
     if (typeof cur !== 'object' || cur === null) return undefined;

@@ -10,6 +10,7 @@ import type { ResolvedCacheTier } from '../../api/types.js';
 import { selectorLabels } from '../../render/common.js';
 import type { RollComponent, RollObserver, RollPod, RollProgress, RollStep, RollTarget } from '../../roll/types.js';
 import { podOrdinal } from './observe.js';
+import { field } from '../conditions.js';
 
 export const ROLL_ORDER: readonly RollComponent[] = ['zookeeper', 'kafka', 'redis'];
 const REVISION_LABEL = 'controller-revision-hash';
@@ -33,15 +34,6 @@ interface RevisionView {
   /** The StatefulSet controller has seen the latest spec (its updateRevision is for it). */
   observed: boolean;
   replicas: number;
-}
-
-function field(obj: unknown, ...path: string[]): unknown {
-  let cur: unknown = obj;
-  for (const p of path) {
-    if (typeof cur !== 'object' || cur === null) return undefined;
-    cur = (cur as Record<string, unknown>)[p];
-  }
-  return cur;
 }
 
 export function revisionView(sts: KObject): RevisionView {

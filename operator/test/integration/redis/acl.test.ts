@@ -10,11 +10,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { Cluster, Redis } from 'ioredis';
-import { startRedisNodes, type RedisNodeHandle, type StartRedisNodesOptions } from '../../../../hack/local/redis.js';
+import { randomRedisCredentials, startRedisNodes, type RedisNodeHandle, type StartRedisNodesOptions } from '../../../../hack/local/redis.js';
 import { makeRootDir, sleep } from '../../../../hack/local/procs.js';
 import { createRedisOrchestrator } from '../../../src/redis/index.js';
 import { parseInfo } from '../../../src/redis/parse.js';
-import { generatePassword } from '../../../src/controller/steps/redis-auth.js';
 import type { RedisCredentials } from '../../../src/render/config/redis-acl.js';
 import { REDIS_MEMBER_PASSWORD_FILE } from '../../../src/render/redis.js';
 import { redisReadinessCommand } from '../../../src/render/config/redis-probe.js';
@@ -25,15 +24,7 @@ jest.setTimeout(240_000);
 requireRedisServer();
 
 // Random, as the operator generates them.
-const creds: RedisCredentials = {
-  operator: generatePassword(),
-  replication: generatePassword(),
-  producer: generatePassword(),
-  app: generatePassword(),
-  distribution: generatePassword(),
-  monitoring: generatePassword(),
-  member: generatePassword(),
-};
+const creds: RedisCredentials = randomRedisCredentials();
 const as = (role: RedisRole) => ({ username: REDIS_USERS[role], password: creds[role] });
 const admin = as('operator');
 

@@ -15,10 +15,9 @@ import { writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { allocateHost, startRedisNode, startRedisNodes, type RedisNodeHandle, type StartRedisNodesOptions } from '../../../../hack/local/redis.js';
+import { allocateHost, randomRedisCredentials, startRedisNode, startRedisNodes, type RedisNodeHandle, type StartRedisNodesOptions } from '../../../../hack/local/redis.js';
 import { makeRootDir, sleep, startProcess, waitFor, waitForPort } from '../../../../hack/local/procs.js';
 import { DEFAULT_SPEC } from '../../../src/api/defaults.js';
-import { generatePassword } from '../../../src/controller/steps/redis-auth.js';
 import { createRedisOrchestrator } from '../../../src/redis/index.js';
 import { isMaster, parseInfo, SLOT_COUNT } from '../../../src/redis/parse.js';
 import { RedisRollObserver } from '../../../src/redis/roll.js';
@@ -41,15 +40,7 @@ const NODE_TIMEOUT_MS = 2000;
 const OLD_HZ = '10';
 const NEW_HZ = '20';
 
-const creds: RedisCredentials = {
-  operator: generatePassword(),
-  replication: generatePassword(),
-  producer: generatePassword(),
-  app: generatePassword(),
-  distribution: generatePassword(),
-  monitoring: generatePassword(),
-  member: generatePassword(),
-};
+const creds: RedisCredentials = randomRedisCredentials();
 const as = (role: RedisRole) => ({ username: REDIS_USERS[role], password: creds[role] });
 const admin = as('operator');
 
