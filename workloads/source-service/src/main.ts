@@ -7,6 +7,7 @@ import { Kafka, logLevel, CompressionTypes } from 'kafkajs';
 import pino from 'pino';
 import { parseEntityId } from '../../../packages/contract/src/index.js';
 import { SourceStore } from './store.js';
+import { groupByKey } from './batch.js';
 
 const log = pino({ base: { app: 'source-service' } });
 const env = process.env;
@@ -40,13 +41,18 @@ async function flush(): Promise<void> {
   const batch = queue;
   queue = [];
   if (!batch.length) return;
-  try {
-    if (!kproducer) throw new Error('KAFKA_BROKERS not set');
-    await kproducer.send({ topic: TOPIC, acks: -1, compression: CompressionTypes.None, messages: batch.map((p) => ({ key: p.key, value: p.value })) });
-    for (const p of batch) p.resolve();
-  } catch (e) {
-    for (const p of batch) p.reject(e as Error);
-  }
+  // One send per key (batch.ts says why), all at once; each PUT learns its own send's outcome.
+  await Promise.all(
+    groupByKey(batch).map(async (group) => {
+      try {
+        if (!kproducer) throw new Error('KAFKA_BROKERS not set');
+        await kproducer.send({ topic: TOPIC, acks: -1, compression: CompressionTypes.None, messages: group.map((p) => ({ key: p.key, value: p.value })) });
+        for (const p of group) p.resolve();
+      } catch (e) {
+        for (const p of group) p.reject(e as Error);
+      }
+    }),
+  );
 }
 function publish(key: string, msg: Record<string, unknown>): Promise<void> {
   return new Promise((resolve, reject) => {
