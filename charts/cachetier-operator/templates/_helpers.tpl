@@ -57,3 +57,39 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- define "cachetier-operator.prometheusRuleEnabled" -}}
 {{- if and .Values.prometheusRule.enabled (.Capabilities.APIVersions.Has "monitoring.coreos.com/v1/PrometheusRule") }}true{{- end }}
 {{- end }}
+
+{{/*
+The operator's grants. Every one is namespaced: a ClusterRole carries them when all namespaces
+are watched, a Role in each watched namespace otherwise.
+*/}}
+{{- define "cachetier-operator.rules" -}}
+- apiGroups: ["cachetier.io"]
+  resources: ["cachetiers"]
+  verbs: ["get", "list", "watch"]
+- apiGroups: ["cachetier.io"]
+  resources: ["cachetiers/status"]
+  verbs: ["patch"]
+- apiGroups: ["apps"]
+  resources: ["statefulsets", "deployments"]
+  verbs: ["get", "list", "watch", "create", "patch"]
+- apiGroups: [""]
+  resources: ["services", "configmaps"]
+  verbs: ["get", "create", "patch"]
+- apiGroups: ["policy"]
+  resources: ["poddisruptionbudgets"]
+  verbs: ["get", "create", "patch"]
+- apiGroups: ["networking.k8s.io"]
+  resources: ["networkpolicies"]
+  verbs: ["get", "create", "patch", "delete"]
+- apiGroups: [""]
+  resources: ["pods"]
+  verbs: ["list", "watch"]
+- apiGroups: [""]
+  resources: ["secrets"]
+  # get: spec.redis.auth's Secret; create/patch: the Redis passwords Secret (created once) and
+  # the rendered Redis ACL Secret.
+  verbs: ["get", "create", "patch"]
+- apiGroups: [""]
+  resources: ["events"]
+  verbs: ["create", "patch"]
+{{- end }}
