@@ -204,7 +204,7 @@ beforeAll(async () => {
       job('cachetier-zookeeper', zk.servers.map((x) => `${x.host}:${METRICS_PORTS.zookeeper}`)),
       job('cachetier-kafka', kafka.nodes.map((x) => `${x.host}:${METRICS_PORTS.kafka}`)),
       job('cachetier-redis', redis.nodes.map((x) => `${x.host}:${METRICS_PORTS.redisExporter}`)),
-      job('cachetier-producer', [`${producer.host}:${producer.port}`]),
+      job('cachetier-producer', [`${producer.host}:${producer.metricsPort}`]),
       job('cachetier-openresty', nginx.map((h) => `${h.host}:${h.port}`)),
     ],
   };
