@@ -181,7 +181,7 @@ describe('3 producers, 50 products, thousands of concurrent updates', () => {
 
 describe('bad input', () => {
   it('1,000 malformed messages are all dead-lettered and counted; consumers live; good messages still flow', async () => {
-    const before = (await Promise.all(P().map((p) => metricSum(p.url, 'cachetier_producer_dead_lettered_total')))).reduce((a, b) => a + b, 0);
+    const before = (await Promise.all(P().map((p) => metricSum(p.metricsUrl, 'cachetier_producer_dead_lettered_total')))).reduce((a, b) => a + b, 0);
     const kinds = [
       () => '{not json',
       () => JSON.stringify({ serviceId: 'productInfoService', productId: 'abc' }),
@@ -195,10 +195,10 @@ describe('bad input', () => {
     await waitFor('good message after the bad ones', async () => (await redisRec(7))?._v === good.body.version, 120_000);
     await waitFor(
       '1000 dead-lettered',
-      async () => (await Promise.all(P().map((p) => metricSum(p.url, 'cachetier_producer_dead_lettered_total')))).reduce((a, b) => a + b, 0) - before >= 1000,
+      async () => (await Promise.all(P().map((p) => metricSum(p.metricsUrl, 'cachetier_producer_dead_lettered_total')))).reduce((a, b) => a + b, 0) - before >= 1000,
       60_000,
     );
-    const after = (await Promise.all(P().map((p) => metricSum(p.url, 'cachetier_producer_dead_lettered_total')))).reduce((a, b) => a + b, 0);
+    const after = (await Promise.all(P().map((p) => metricSum(p.metricsUrl, 'cachetier_producer_dead_lettered_total')))).reduce((a, b) => a + b, 0);
     expect(after - before).toBe(1000);
     // The dead-letter topic holds them, each with its reason.
     const consumer = s.kafkaClient.consumer({ groupId: `dlq-reader-${Date.now()}` });
