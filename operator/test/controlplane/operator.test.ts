@@ -203,8 +203,9 @@ maybe('operator on a real control plane, with the chart RBAC', () => {
     if (cpStarted && process.env.CACHETIER_CP_KEEP !== '1') {
       await controlPlaneDown({ keepState: false });
       cpStarted = false;
-      // pgrep never lists itself; every control-plane process has CP_DIR in its arguments.
-      const leftovers = spawnSync('pgrep', ['-af', CP_DIR], { encoding: 'utf8' }).stdout.trim();
+      // pgrep never lists itself; every control-plane process has a path under CP_DIR in its
+      // arguments ("CP_DIR/", so `flock /tmp/cachetier-controlplane.lock make ...` is not one).
+      const leftovers = spawnSync('pgrep', ['-af', `${CP_DIR}/`], { encoding: 'utf8' }).stdout.trim();
       expect(leftovers).toBe('');
     }
   }, 120_000);
@@ -575,13 +576,13 @@ maybe('operator on a real control plane, with the chart RBAC', () => {
         items.push({ apiVersion: 'authorization.k8s.io/v1', kind: 'SubjectAccessReview', spec: { ...sa, resourceAttributes: attrs } });
       }
     }
-    const out = JSON.parse(await cp.k(['create', '-o', 'json', '-f', '-'], { input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items }) })) as
-      | { items: { status: { allowed: boolean } }[] }
-      | { status: { allowed: boolean } };
-    const results = 'items' in out ? out.items : [out];
+    // One line per review, in input order ("true", or "" when status.allowed is false and omitted).
+    const out = await cp.k(['create', '-o', 'jsonpath={.status.allowed}{"\\n"}', '-f', '-'], { input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items }) });
+    const results = out.split('\n');
+    expect(results.pop()).toBe(''); // the last newline
     expect(results).toHaveLength(reviews.length);
     const wrong = reviews
-      .map((r, i) => ({ ...r, allowed: results[i].status.allowed }))
+      .map((r, i) => ({ ...r, allowed: results[i] === 'true' }))
       .filter((r) => r.allowed !== watched.includes(r.where))
       .map((r) => `${r.perm} in ${r.where}: ${r.allowed ? 'allowed' : 'denied'}`);
     expect(wrong).toEqual([]);
