@@ -205,7 +205,7 @@ beforeAll(async () => {
       job('cachetier-kafka', kafka.nodes.map((x) => `${x.host}:${METRICS_PORTS.kafka}`)),
       job('cachetier-redis', redis.nodes.map((x) => `${x.host}:${METRICS_PORTS.redisExporter}`)),
       job('cachetier-producer', [`${producer.host}:${producer.metricsPort}`]),
-      job('cachetier-openresty', nginx.map((h) => `${h.host}:${h.port}`)),
+      job('cachetier-openresty', nginx.map((h) => `${h.host}:${h.metricsPort}`)),
     ],
   };
   writeFileSync(path.join(rootDir, 'prometheus.yml'), YAML.stringify(config));
