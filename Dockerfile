@@ -47,7 +47,8 @@ ENTRYPOINT ["node", "--enable-source-maps", "dist/operator/src/main.js"]
 FROM runtime AS cache-producer
 COPY --from=deps-cache-producer /src/node_modules ./node_modules
 COPY --from=build /src/dist/workloads/cache-producer ./dist/workloads/cache-producer
-EXPOSE 8080
+# 8080: the L3 API and probes; 9464: /metrics (METRICS_PORT)
+EXPOSE 8080 9464
 ENTRYPOINT ["node", "--enable-source-maps", "dist/workloads/cache-producer/src/main.js"]
 
 FROM runtime AS source-service

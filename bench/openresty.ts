@@ -357,7 +357,7 @@ async function main(): Promise<void> {
     for (const [a, ar, b, br] of results) console.log(`${a.padEnd(w)}  ${ar}   |  ${b.padEnd(25)} ${br}`);
     console.log(`redis-benchmark: ${rb.cmd}`);
     const stats = async (h: OpenRestyHandle) => {
-      const m = await (await fetch(`${h.url}/metrics`)).text();
+      const m = await (await fetch(h.metricsUrl)).text();
       const pick = (re: RegExp) => Number(re.exec(m)?.[1] ?? 0);
       return {
         l1: pick(/kind="product",level="L1"\} (\d+)/),

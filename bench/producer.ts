@@ -131,7 +131,7 @@ async function main(): Promise<void> {
         for (;;) {
           if (Date.now() > deadline) throw new Error(`${name}: not done after 10 min`);
           if (startAt === undefined) {
-            const m = await fetch(`${p.url}/metrics`).then((r) => r.text()).catch(() => '');
+            const m = await fetch(p.metricsUrl).then((r) => r.text()).catch(() => '');
             const consumed = Number(/^cachetier_producer_messages_consumed_total (\d+)/m.exec(m)?.[1] ?? 0);
             if (consumed > 0) startAt = Date.now();
           }
@@ -143,7 +143,7 @@ async function main(): Promise<void> {
         }
         rss = rssMb(p.proc.pid);
         // Kept with the run dir (KEEP_BENCH_DIR=1) for looking into where the time went.
-        writeFileSync(`${rootDir}/metrics-${name}.txt`, await fetch(`${p.url}/metrics`).then((r) => r.text()).catch((e) => String(e)));
+        writeFileSync(`${rootDir}/metrics-${name}.txt`, await fetch(p.metricsUrl).then((r) => r.text()).catch((e) => String(e)));
       } finally {
         await p.stop();
       }
@@ -281,7 +281,7 @@ async function main(): Promise<void> {
         while (lat.length < total && Date.now() < until) await sleep(100);
         rss = rssMb(lp.proc.pid);
         // The producer's own view (consume lag histogram etc.), kept with the logs for diagnosis.
-        const m = await fetch(`${lp.url}/metrics`).then((r) => r.text()).catch(() => '');
+        const m = await fetch(lp.metricsUrl).then((r) => r.text()).catch(() => '');
         writeFileSync(`${rootDir}/metrics-latency-${name}.txt`, m);
       } finally {
         sub.disconnect();

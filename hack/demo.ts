@@ -229,7 +229,7 @@ async function main(): Promise<number> {
   say(`  distribution (entry)  ${dist.url}/product?productId=1&shopId=1   (JSON)`);
   say(`  in a browser          ${dist.url}/product.html?productId=1&shopId=1`);
   say(`  app layer             ${apps.map((a) => a.url).join('  ')}`);
-  say(`  cache-producer        ${producer.url}/product/1   ${producer.url}/metrics`);
+  say(`  cache-producer        ${producer.url}/product/1   ${producer.metricsUrl}`);
   say(`  source service        ${source.url}/product/1   (PUT it to publish a change)`);
   say(`  redis seeds           ${redis.seeds.join(' ')}`);
   say(`  kafka                 ${kafka.brokers.join(' ')}   zookeeper ${zk.connectString}`);

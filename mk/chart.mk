@@ -15,15 +15,18 @@ sync-crds: ## copy crds/cachetier.yaml into the chart (the chart ships a byte-id
 chart-crd-check:
 	@cmp -s crds/cachetier.yaml $(CHART_CRD) || { echo "chart-lint: $(CHART_CRD) differs from crds/cachetier.yaml; run 'make sync-crds'" >&2; exit 1; }
 
-chart-lint: chart-crd-check ## helm lint --strict + render checks (ServiceMonitor, PrometheusRule and podmonitors RBAC only with their CRDs, rules = files/prometheus-rules.yaml, dashboards, RBAC, values schema)
+chart-lint: chart-crd-check ## helm lint --strict + render checks (ServiceMonitor, PrometheusRule and podmonitors RBAC only with their CRDs, rules = files/prometheus-rules.yaml, dashboards, RBAC cluster-wide and per watched namespace, values schema)
 	@command -v $(HELM) >/dev/null || { echo "chart-lint: helm not found; run 'make deps' (hack/deps.d/20-helm.sh)" >&2; exit 1; }
 	$(HELM) lint --strict $(CHART_DIR)
-	$(HELM) lint --strict $(CHART_DIR) --set replicaCount=1,leaderElection.enabled=false,metrics.enabled=false,watchNamespace=shop
+	$(HELM) lint --strict $(CHART_DIR) --set replicaCount=1,leaderElection.enabled=false,metrics.enabled=false,watchNamespaces={shop}
+	$(HELM) lint --strict $(CHART_DIR) --set 'watchNamespaces={shop,cart}'
 	@out=$$(mktemp -d); trap 'rm -rf "$$out"' EXIT; \
 	$(HELM) template t $(CHART_DIR) --namespace cachetier-system > "$$out/plain.yaml"; \
 	$(HELM) template t $(CHART_DIR) --namespace cachetier-system --api-versions $(SM_API) > "$$out/sm.yaml"; \
 	$(HELM) template t $(CHART_DIR) --namespace cachetier-system --api-versions $(SM_API) --set metrics.serviceMonitor.enabled=false > "$$out/sm-off.yaml"; \
 	$(HELM) template t $(CHART_DIR) --namespace cachetier-system --set replicaCount=1 > "$$out/one.yaml"; \
+	$(HELM) template t $(CHART_DIR) --namespace cachetier-system --set 'watchNamespaces={shop,cart}' > "$$out/ns.yaml"; \
+	node hack/chart-rbac-check.mjs "$$out/plain.yaml" "$$out/ns.yaml" shop,cart; \
 	$(HELM) template t $(CHART_DIR) --namespace cachetier-system --api-versions $(PR_API) > "$$out/pr.yaml"; \
 	$(HELM) template t $(CHART_DIR) --namespace cachetier-system --api-versions $(PR_API) --set prometheusRule.enabled=false,dashboards.enabled=false > "$$out/pr-off.yaml"; \
 	if grep -q '^kind: PrometheusRule$$' "$$out/plain.yaml"; then echo "chart-lint: PrometheusRule rendered without its CRD" >&2; exit 1; fi; \

@@ -213,9 +213,16 @@ export async function installCrds(cp: ControlPlane): Promise<string[]> {
   return names;
 }
 
-/** Applies the chart's ServiceAccount and RBAC (nothing else: the operator runs as a local process). */
-export async function installOperatorRbac(cp: ControlPlane, namespace: string): Promise<OperatorIdentity> {
-  const docs = await renderChart(namespace);
+/**
+ * Applies the chart's ServiceAccount and RBAC (nothing else: the operator runs as a local process).
+ * `release` and `helmArgs` render another install, e.g. a namespaced one (watchNamespaces).
+ */
+export async function installOperatorRbac(
+  cp: ControlPlane,
+  namespace: string,
+  opts: { release?: string; helmArgs?: string[] } = {},
+): Promise<OperatorIdentity> {
+  const docs = await renderChart(namespace, opts.release, opts.helmArgs);
   const rbac = docs.filter((d) => RBAC_KINDS.has(d.kind));
   const sa = rbac.find((d) => d.kind === 'ServiceAccount');
   if (!sa) throw new Error(`helm template ${CHART_DIR} rendered no ServiceAccount`);

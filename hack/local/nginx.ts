@@ -7,7 +7,7 @@ import { API_VERSION, KIND, type CacheTierSpec, type DeepPartial, type ResolvedC
 import { resolve } from '../../operator/src/api/defaults.js';
 import { renderNginxConf, type NginxConfigInput } from '../../operator/src/render/config/nginx.js';
 import { repoRoot, startProcess, waitFor, type ManagedProcess } from './procs.js';
-import { REDIS_USERS, type OpenRestyLayer } from '../../packages/contract/src/index.js';
+import { HTTP_METRICS_PORTS, REDIS_USERS, type OpenRestyLayer } from '../../packages/contract/src/index.js';
 import { TEST_REDIS_CREDENTIALS } from './redis.js';
 
 export const REPO_ROOT = repoRoot();
@@ -19,6 +19,8 @@ export interface OpenRestyOptions {
   layer: OpenRestyLayer;
   host: string;
   port: number;
+  /** /metrics listener on the same host; default the contract's OpenResty metrics port. */
+  metricsPort?: number;
   rootDir: string;
   /** Instance name (log/prefix dir); default `<layer>-<host>-<port>`. */
   name?: string;
@@ -40,6 +42,10 @@ export interface OpenRestyHandle {
   url: string;
   host: string;
   port: number;
+  /** /metrics is served here only (404 on `url`). */
+  metricsPort: number;
+  /** http://host:metricsPort/metrics */
+  metricsUrl: string;
   prefix: string;
   confPath: string;
   errorLog: string;
@@ -94,6 +100,7 @@ export async function startOpenResty(opts: OpenRestyOptions): Promise<OpenRestyH
     layer: opts.layer,
     listenAddress: opts.host,
     port: opts.port,
+    metricsPort: opts.metricsPort ?? HTTP_METRICS_PORTS.openresty,
     luaDir: OPENRESTY_LUA_SRC,
     testLuaDir: OPENRESTY_TEST_LUA_SRC,
     workerProcesses: 2,
@@ -130,6 +137,12 @@ export async function startOpenResty(opts: OpenRestyOptions): Promise<OpenRestyH
     url,
     host: opts.host,
     port: opts.port,
+    get metricsPort() {
+      return input.metricsPort;
+    },
+    get metricsUrl() {
+      return `http://${opts.host}:${input.metricsPort}/metrics`;
+    },
     prefix,
     confPath,
     errorLog,

@@ -5,7 +5,7 @@ import { existsSync, statSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { repoRoot, startProcess, waitFor, waitForPort, type ManagedProcess } from './procs.js';
 import { TEST_REDIS_CREDENTIALS } from './redis.js';
-import { PRODUCER_ENV } from '../../packages/contract/src/index.js';
+import { HTTP_METRICS_PORTS, PRODUCER_ENV } from '../../packages/contract/src/index.js';
 
 export const REPO_ROOT = repoRoot();
 const PRODUCER_MAIN = path.join(REPO_ROOT, 'dist/workloads/cache-producer/src/main.js');
@@ -45,6 +45,10 @@ export interface ProducerHandle {
   url: string;
   host: string;
   port: number;
+  /** The metrics listener (METRICS_PORT on the same host): /metrics is 404 on `url`. */
+  metricsPort: number;
+  /** http://host:metricsPort/metrics */
+  metricsUrl: string;
   proc: ManagedProcess;
   /** SIGTERM (graceful: finish in-flight work, commit) and wait for exit. */
   stop(): Promise<void>;
@@ -53,7 +57,7 @@ export interface ProducerHandle {
 }
 
 export interface StartProducerOptions {
-  /** producerEnv(...) output. HTTP_HOST/HTTP_PORT are set from host/port. */
+  /** producerEnv(...) output. HTTP_HOST/HTTP_PORT/METRICS_PORT are set from host/port/metricsPort. */
   env: Record<string, string>;
   /**
    * The producer's Redis ACL password (default: TEST_REDIS_CREDENTIALS'), written to a file that
@@ -62,6 +66,8 @@ export interface StartProducerOptions {
   redisPassword?: string;
   host: string;
   port: number;
+  /** Default: the contract's producer metrics port (each producer has its own host). */
+  metricsPort?: number;
   rootDir: string;
   name?: string;
   /** Wait for /readyz (Kafka group joined, Redis reachable). Default true. */
@@ -73,11 +79,18 @@ export async function startProducer(opts: StartProducerOptions): Promise<Produce
   ensureBuilt();
   const name = opts.name ?? `producer-${opts.host}-${opts.port}`;
   const passwordFile = path.join(opts.rootDir, `${name}.redis-password`);
+  const metricsPort = opts.metricsPort ?? HTTP_METRICS_PORTS.producer;
   writeFileSync(passwordFile, opts.redisPassword ?? TEST_REDIS_CREDENTIALS.producer, { mode: 0o600 });
   const proc = startProcess(name, process.execPath, ['--enable-source-maps', PRODUCER_MAIN], {
     logDir: path.join(opts.rootDir, 'logs'),
     cwd: REPO_ROOT,
-    env: { ...opts.env, [PRODUCER_ENV.redisPasswordFile]: passwordFile, HTTP_HOST: opts.host, HTTP_PORT: String(opts.port) },
+    env: {
+      ...opts.env,
+      [PRODUCER_ENV.redisPasswordFile]: passwordFile,
+      [PRODUCER_ENV.httpHost]: opts.host,
+      [PRODUCER_ENV.httpPort]: String(opts.port),
+      [PRODUCER_ENV.metricsPort]: String(metricsPort),
+    },
   });
   const url = `http://${opts.host}:${opts.port}`;
   try {
@@ -102,6 +115,8 @@ export async function startProducer(opts: StartProducerOptions): Promise<Produce
     url,
     host: opts.host,
     port: opts.port,
+    metricsPort,
+    metricsUrl: `http://${opts.host}:${metricsPort}/metrics`,
     proc,
     stop: () => proc.kill('SIGTERM', 30_000),
     kill: () => proc.kill('SIGKILL', 5000),

@@ -25,15 +25,15 @@ export function tierTargets(t: {
   zookeeper: { host: string }[];
   kafka: { host: string }[];
   redis: { host: string }[];
-  producer: { host: string; port: number }[];
-  openresty: { host: string; port: number }[];
+  producer: { host: string; metricsPort: number }[];
+  openresty: { host: string; metricsPort: number }[];
 }): ScrapeTargets {
   return {
     zookeeper: t.zookeeper.map((x) => `${x.host}:${METRICS_PORTS.zookeeper}`),
     kafka: t.kafka.map((x) => `${x.host}:${METRICS_PORTS.kafka}`),
     redis: t.redis.map((x) => `${x.host}:${METRICS_PORTS.redisExporter}`),
-    producer: t.producer.map((x) => `${x.host}:${x.port}`),
-    openresty: t.openresty.map((x) => `${x.host}:${x.port}`),
+    producer: t.producer.map((x) => `${x.host}:${x.metricsPort}`),
+    openresty: t.openresty.map((x) => `${x.host}:${x.metricsPort}`),
   };
 }
 

@@ -151,7 +151,7 @@ async function main(): Promise<void> {
   });
   const informers = new InformerSet({
     kc,
-    namespace: cfg.watchNamespace,
+    namespaces: cfg.watchNamespaces,
     enqueue: (key) => queue.add(key),
     resyncSeconds: cfg.resyncSeconds,
     log,
@@ -202,7 +202,7 @@ async function main(): Promise<void> {
   }
   leaderGauge.set(1);
   await informers.start();
-  log.info({ synced: informers.synced, namespace: cfg.watchNamespace || '(all)' }, 'informers started');
+  log.info({ synced: informers.synced, namespaces: cfg.watchNamespaces.length > 0 ? cfg.watchNamespaces.join(',') : '(all)' }, 'informers started');
 }
 
 main().catch((err) => {

@@ -57,3 +57,62 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- define "cachetier-operator.prometheusRuleEnabled" -}}
 {{- if and .Values.prometheusRule.enabled (.Capabilities.APIVersions.Has "monitoring.coreos.com/v1/PrometheusRule") }}true{{- end }}
 {{- end }}
+
+{{/*
+The operator's grants. Every one is namespaced: a ClusterRole carries them when all namespaces
+are watched, a Role in each watched namespace otherwise.
+*/}}
+{{- define "cachetier-operator.rules" -}}
+- apiGroups: ["cachetier.io"]
+  resources: ["cachetiers"]
+  verbs: ["get", "list", "watch"]
+- apiGroups: ["cachetier.io"]
+  resources: ["cachetiers/status"]
+  verbs: ["patch"]
+- apiGroups: ["apps"]
+  resources: ["statefulsets", "deployments"]
+  verbs: ["get", "list", "watch", "create", "patch"]
+- apiGroups: ["apps"]
+  resources: ["statefulsets"]
+  # delete (propagation Orphan, pods keep running): re-create a StatefulSet with grown claim templates.
+  verbs: ["delete"]
+- apiGroups: [""]
+  resources: ["persistentvolumeclaims"]
+  # list + patch: raise the PVCs' storage requests for a volume expansion.
+  verbs: ["list", "patch"]
+- apiGroups: [""]
+  resources: ["services", "configmaps"]
+  verbs: ["get", "create", "patch"]
+- apiGroups: ["policy"]
+  resources: ["poddisruptionbudgets"]
+  verbs: ["get", "create", "patch"]
+- apiGroups: ["networking.k8s.io"]
+  resources: ["networkpolicies"]
+  verbs: ["get", "create", "patch", "delete"]
+{{- if .Capabilities.APIVersions.Has "monitoring.coreos.com/v1/PodMonitor" }}
+# Only with the Prometheus Operator's PodMonitor CRD (the operator renders PodMonitors only then;
+# `helm template` needs --api-versions monitoring.coreos.com/v1/PodMonitor).
+- apiGroups: ["monitoring.coreos.com"]
+  resources: ["podmonitors"]
+  verbs: ["get", "create", "patch", "delete"]
+{{- end }}
+- apiGroups: [""]
+  resources: ["pods"]
+  # delete: the operator rolls ZooKeeper, Kafka and Redis pods itself (StatefulSets on OnDelete).
+  verbs: ["list", "watch", "delete"]
+- apiGroups: [""]
+  resources: ["secrets"]
+  # get: spec.redis.auth's Secret; create/patch: the Redis passwords Secret (created once) and
+  # the rendered Redis ACL Secret.
+  verbs: ["get", "create", "patch"]
+- apiGroups: [""]
+  resources: ["events"]
+  verbs: ["create", "patch"]
+{{- end }}
+
+{{- /* Cluster-scoped and read-only: whether a claim's StorageClass allows volume expansion. */}}
+{{- define "cachetier-operator.clusterScopedRules" -}}
+- apiGroups: ["storage.k8s.io"]
+  resources: ["storageclasses"]
+  verbs: ["list"]
+{{- end }}

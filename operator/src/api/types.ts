@@ -172,8 +172,8 @@ export interface NetworkPolicySpec {
   /** Extra clients of Redis's client port (debug tools, backup jobs); none by default. */
   redisClients: NetworkPolicyPeer[];
   /**
-   * May scrape /metrics: the producer's and both OpenResty layers' HTTP port (metrics share that
-   * port today). Empty = those ports follow the component's normal rule only.
+   * May scrape /metrics: the metrics ports of the producer and both OpenResty layers, and the
+   * exporter ports. The only peers those ports admit: empty = no one.
    */
   monitoring: NetworkPolicyPeer[];
 }

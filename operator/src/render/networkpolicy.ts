@@ -12,10 +12,10 @@
 //   Redis 6379            <- the app layer (L2, invalidations), the distribution layer (hot set),
 //                            the producer, the operator (forms and heals the cluster, by pod IP),
 //                            spec.networkPolicy.redisClients
-//   producer 8080         <- the app layer (L3), the operator (/readyz: ChangesFlowing);
-//                            spec.networkPolicy.monitoring (/metrics)
-//   app layer 8080        <- the distribution layer; spec.networkPolicy.monitoring (/metrics)
-//   distribution 8080     <- spec.networkPolicy.clients (empty = anyone); monitoring
+//   producer 8080         <- the app layer (L3), the operator (/readyz: ChangesFlowing)
+//   app layer 8080        <- the distribution layer
+//   distribution 8080     <- spec.networkPolicy.clients (empty = anyone)
+//   /metrics ports (producer 9464, both OpenResty layers 9145) <- spec.networkPolicy.monitoring only
 //   exporters (spec.metrics: ZooKeeper 7000, Kafka 9404, redis_exporter 9121) <- monitoring only
 // Probes: kubelet probes come from the node, which the CNI lets through (kube-router and the
 // common CNIs allow a node to reach its own pods); exec probes never touch the network.
@@ -24,7 +24,7 @@ import { objectMeta, selectorLabels } from './common.js';
 import type { Component } from './names.js';
 import type { RenderContext } from './builders.js';
 import type { KubeObject } from './object.js';
-import { KAFKA_PORT, METRICS_PORTS, OPENRESTY_PORT, PRODUCER_HTTP_PORT, REDIS_PORT, ZK_PORTS } from '../../../packages/contract/src/index.js';
+import { HTTP_METRICS_PORTS, KAFKA_PORT, METRICS_PORTS, OPENRESTY_PORT, PRODUCER_HTTP_PORT, REDIS_PORT, ZK_PORTS } from '../../../packages/contract/src/index.js';
 
 export const REDIS_CLUSTER_BUS_PORT = REDIS_PORT + 10000;
 
@@ -94,7 +94,7 @@ function policy(tier: ResolvedCacheTier, c: Component, ingress: IngressRule[]): 
   };
 }
 
-/** The monitoring rule for an HTTP port that also serves /metrics (nothing when unset). */
+/** The monitoring rule for a port that serves /metrics (nothing when monitoring is unset). */
 function monitoringRule(tier: ResolvedCacheTier, port: number): IngressRule[] {
   const m = tier.spec.networkPolicy.monitoring;
   return m.length > 0 ? [{ from: userPeers(m), ports: tcp(port) }] : [];
@@ -150,22 +150,23 @@ export function producerNetworkPolicy(tier: ResolvedCacheTier, op: OperatorIdent
   return policy(tier, 'producer', [
     // The operator asks each producer pod how its Kafka consumers are (ChangesFlowing).
     { from: [component(tier, 'openresty-app'), operatorPeer(op)], ports: tcp(PRODUCER_HTTP_PORT) },
-    ...monitoringRule(tier, PRODUCER_HTTP_PORT),
+    ...monitoringRule(tier, HTTP_METRICS_PORTS.producer),
   ]);
 }
 
 export function appNetworkPolicy(tier: ResolvedCacheTier): RenderedNetworkPolicy {
   return policy(tier, 'openresty-app', [
     { from: [component(tier, 'openresty-distribution')], ports: tcp(OPENRESTY_PORT) },
-    ...monitoringRule(tier, OPENRESTY_PORT),
+    ...monitoringRule(tier, HTTP_METRICS_PORTS.openresty),
   ]);
 }
 
 export function distributionNetworkPolicy(tier: ResolvedCacheTier): RenderedNetworkPolicy {
   const clients = tier.spec.networkPolicy.clients;
-  // No `from` at all = from anywhere (an empty `from` list would be dropped by policy()).
-  if (clients.length === 0) return policy(tier, 'openresty-distribution', [{ ports: tcp(OPENRESTY_PORT) }]);
-  return policy(tier, 'openresty-distribution', [{ from: userPeers(clients), ports: tcp(OPENRESTY_PORT) }, ...monitoringRule(tier, OPENRESTY_PORT)]);
+  // No `from` at all = from anywhere (an empty `from` list would be dropped by policy()); the
+  // metrics port stays monitoring-only either way.
+  const entry: IngressRule = clients.length === 0 ? { ports: tcp(OPENRESTY_PORT) } : { from: userPeers(clients), ports: tcp(OPENRESTY_PORT) };
+  return policy(tier, 'openresty-distribution', [entry, ...monitoringRule(tier, HTTP_METRICS_PORTS.openresty)]);
 }
 
 /** One NetworkPolicy per component, in component order; none when spec.networkPolicy.enabled is false. */

@@ -22,7 +22,7 @@ import {
   service,
 } from './builders.js';
 import type { KubeObject } from './object.js';
-import { OPENRESTY_PORT, REDIS_PASSWORD_FILE, REDIS_USERS, type OpenRestyLayer } from '../../../packages/contract/src/index.js';
+import { HTTP_METRICS_PORTS, OPENRESTY_PORT, REDIS_PASSWORD_FILE, REDIS_USERS, type OpenRestyLayer } from '../../../packages/contract/src/index.js';
 import { REDIS_AUTH_VOLUME, redisPasswordVolume } from './producer.js';
 import path from 'node:path';
 
@@ -34,7 +34,10 @@ export const OPENRESTY_LUA_DIR = '/opt/cachetier/lua';
 export const OPENRESTY_RUN_DIR = '/tmp/nginx';
 export const NGINX_CONFIG_FILE = 'nginx.conf';
 
+/** `http`: the data path and /healthz; `metrics`: /metrics alone (only monitoring peers reach it). */
 const PORTS = [{ name: 'http', port: OPENRESTY_PORT }];
+/** The container's ports; the Services carry `http` only (Prometheus scrapes pods). */
+const CONTAINER_PORTS = [...PORTS, { name: 'metrics', port: HTTP_METRICS_PORTS.openresty }];
 
 export function openRestyComponent(layer: OpenRestyLayer): Component {
   return layer === 'distribution' ? 'openresty-distribution' : 'openresty-app';
@@ -46,6 +49,7 @@ export function nginxConfigInput(tier: ResolvedCacheTier, layer: OpenRestyLayer,
     layer,
     listenAddress: '0.0.0.0',
     port: OPENRESTY_PORT,
+    metricsPort: HTTP_METRICS_PORTS.openresty,
     luaDir: OPENRESTY_LUA_DIR,
     workerProcesses: workerCount(tier.spec.openresty.resources),
     runDir: OPENRESTY_RUN_DIR,
@@ -96,7 +100,7 @@ function renderLayer(tier: ResolvedCacheTier, layer: OpenRestyLayer, ctx: Render
   const env: V1EnvVar[] = [fieldEnv('POD_NAME', 'metadata.name')];
   container.env = env;
   Object.assign(container, {
-    ports: containerPorts(PORTS),
+    ports: containerPorts(CONTAINER_PORTS),
     resources: resources(o.resources),
     // nginx.conf serves /healthz (no /readyz): a worker answering it is ready to route.
     readinessProbe: { httpGet: { path: '/healthz', port: 'http' }, initialDelaySeconds: 2, periodSeconds: 5, timeoutSeconds: 2 },

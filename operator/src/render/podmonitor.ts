@@ -4,8 +4,8 @@
 //   ZooKeeper  port metrics (7000)  job cachetier-zookeeper   }
 //   Kafka      port metrics (9404)  job cachetier-kafka       } with spec.metrics.enabled
 //   Redis      port metrics (9121)  job cachetier-redis       } (the exporter sidecar's port)
-//   producer   port http (8080)     job cachetier-producer
-//   OpenResty  port http (8080)     job cachetier-openresty (distribution and app layer)
+//   producer   port metrics (9464)  job cachetier-producer
+//   OpenResty  port metrics (9145)  job cachetier-openresty (distribution and app layer)
 // Rendered only when the cluster serves the PodMonitor API (RenderContext.podMonitorApi, found by
 // discovery at operator startup) and spec.metrics.podMonitor.enabled is not false.
 import type { LabelSelector, ResolvedCacheTier } from '../api/types.js';
@@ -43,9 +43,12 @@ export function scrapeJob(c: Component): string {
   return c.startsWith('openresty-') ? 'cachetier-openresty' : `cachetier-${c}`;
 }
 
-/** The container port that serves a component's /metrics (names as the renderers give them). */
-export function metricsPortName(c: Component): string {
-  return c === 'zookeeper' || c === 'kafka' || c === 'redis' ? 'metrics' : 'http';
+/** Components whose metrics come from an exporter that spec.metrics.enabled switches. */
+const EXPORTERS: ReadonlySet<Component> = new Set(['zookeeper', 'kafka', 'redis']);
+
+/** The container port that serves a component's /metrics: every component names it `metrics`. */
+export function metricsPortName(_c: Component): string {
+  return 'metrics';
 }
 
 /** Whether this tier gets PodMonitors: the API exists and the CR does not turn them off. */
@@ -56,7 +59,7 @@ export function podMonitorsWanted(tier: ResolvedCacheTier, podMonitorApi: boolea
 /** The components whose PodMonitor this tier wants now (exporters only with spec.metrics.enabled). */
 export function podMonitorComponents(tier: ResolvedCacheTier, podMonitorApi: boolean): Component[] {
   if (!podMonitorsWanted(tier, podMonitorApi)) return [];
-  return POD_MONITOR_COMPONENTS.filter((c) => tier.spec.metrics.enabled || metricsPortName(c) === 'http');
+  return POD_MONITOR_COMPONENTS.filter((c) => tier.spec.metrics.enabled || !EXPORTERS.has(c));
 }
 
 export function podMonitor(tier: ResolvedCacheTier, c: Component): RenderedPodMonitor {

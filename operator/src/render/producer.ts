@@ -1,4 +1,5 @@
 // cache-producer: env ConfigMap (producerEnv), Service, Deployment (this repo's image), PDB.
+// /metrics is served on its own port (`metrics`), not on the L3 API's port.
 import type { V1Container, V1EnvVar } from '@kubernetes/client-node';
 import type { ResolvedCacheTier } from '../api/types.js';
 import { configHash, podDisruptionBudget } from './common.js';
@@ -17,7 +18,7 @@ import {
   service,
 } from './builders.js';
 import type { KubeObject } from './object.js';
-import { PRODUCER_HTTP_PORT, REDIS_PASSWORD_FILE, type RedisRole } from '../../../packages/contract/src/index.js';
+import { HTTP_METRICS_PORTS, PRODUCER_HTTP_PORT, REDIS_PASSWORD_FILE, type RedisRole } from '../../../packages/contract/src/index.js';
 import path from 'node:path';
 
 const C = 'producer' as const;
@@ -32,7 +33,10 @@ export function redisPasswordVolume(tier: ResolvedCacheTier, role: RedisRole) {
   return secretVolume(REDIS_AUTH_VOLUME, redisPasswordsSecretName(tier), [{ key: role, path: path.posix.basename(REDIS_PASSWORD_FILE) }]);
 }
 
+/** `http`: the L3 API and the probes; `metrics`: /metrics alone (only monitoring peers reach it). */
 const PORTS = [{ name: 'http', port: PRODUCER_HTTP_PORT }];
+/** The container's ports; the Service carries `http` only (Prometheus scrapes pods). */
+const CONTAINER_PORTS = [...PORTS, { name: 'metrics', port: HTTP_METRICS_PORTS.producer }];
 
 export function producerEndpoints(tier: ResolvedCacheTier): ProducerEndpoints {
   return {
@@ -61,7 +65,7 @@ export function renderProducer(tier: ResolvedCacheTier, _ctx: RenderContext): Ku
   };
   if (env.length > 0) container.env = env;
   Object.assign(container, {
-    ports: containerPorts(PORTS),
+    ports: containerPorts(CONTAINER_PORTS),
     resources: resources(p.resources),
     readinessProbe: { httpGet: { path: '/readyz', port: 'http' }, initialDelaySeconds: 5, periodSeconds: 10, timeoutSeconds: 3 },
     livenessProbe: {

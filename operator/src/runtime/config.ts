@@ -2,7 +2,8 @@
 import os from 'node:os';
 
 export interface OperatorConfig {
-  watchNamespace: string;
+  /** WATCH_NAMESPACE, "a,b": the namespaces to watch; [] = all namespaces. */
+  watchNamespaces: string[];
   podNamespace: string;
   podName: string;
   leaderElect: boolean;
@@ -16,6 +17,18 @@ export interface OperatorConfig {
   shutdownTimeoutMs: number;
   /** The operator pod's own labels (OPERATOR_POD_LABELS, "k=v,k=v"): admitted by the tier's NetworkPolicies. */
   podLabels: Record<string, string>;
+}
+
+const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+
+/** "a, b" -> ["a", "b"] (deduplicated, order kept); "" -> [] (all namespaces). */
+export function parseWatchNamespaces(s: string | undefined): string[] {
+  const out: string[] = [];
+  for (const ns of (s ?? '').split(',').map((p) => p.trim()).filter((p) => p.length > 0)) {
+    if (!DNS1123_LABEL.test(ns)) throw new Error(`WATCH_NAMESPACE must be "" or a comma-separated list of namespace names, got "${s}"`);
+    if (!out.includes(ns)) out.push(ns);
+  }
+  return out;
 }
 
 /** "k=v,k2=v2" -> { k: v, k2: v2 }; empty = the chart's default name label. */
@@ -36,7 +49,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): OperatorCon
   const le = (env.LEADER_ELECT ?? 'true').toLowerCase();
   if (le !== 'true' && le !== 'false') throw new Error(`LEADER_ELECT must be "true" or "false", got "${env.LEADER_ELECT}"`);
   return {
-    watchNamespace: env.WATCH_NAMESPACE ?? '',
+    watchNamespaces: parseWatchNamespaces(env.WATCH_NAMESPACE),
     podNamespace,
     podName: env.POD_NAME || os.hostname(),
     leaderElect: le === 'true',

@@ -47,8 +47,8 @@ interface Watched {
 
 export interface InformerSetOptions {
   kc: k8s.KubeConfig;
-  /** "" = all namespaces. */
-  namespace: string;
+  /** The namespaces to watch; [] = all namespaces (one cluster-wide watch per kind). */
+  namespaces: string[];
   enqueue: (key: string) => void;
   resyncSeconds: number;
   log?: Logger;
@@ -57,6 +57,8 @@ export interface InformerSetOptions {
 
 export class InformerSet {
   private readonly watched: Watched[] = [];
+  /** The CacheTier informers (one per watched namespace): the resync's fallback cache. */
+  private readonly tierInformers: Watched['informer'][] = [];
   private stopped = true;
   private resyncTimer?: NodeJS.Timeout;
   private readonly log: Logger;
@@ -64,33 +66,45 @@ export class InformerSet {
 
   constructor(private readonly opts: InformerSetOptions) {
     this.log = opts.log ?? silentLogger;
-    const { kc, namespace: ns } = opts;
+    const { kc } = opts;
     const apps = kc.makeApiClient(k8s.AppsV1Api);
     const core = kc.makeApiClient(k8s.CoreV1Api);
     this.custom = kc.makeApiClient(k8s.CustomObjectsApi);
-    const nsPath = ns ? `/namespaces/${ns}` : '';
     type ListFn = () => Promise<k8s.KubernetesListObject<k8s.KubernetesObject>>;
-    const listTiers: ListFn = () => this.listTiers();
     const sel = MANAGED_SELECTOR;
-    const listSts: ListFn = () =>
-      ns ? apps.listNamespacedStatefulSet({ namespace: ns, labelSelector: sel }) : apps.listStatefulSetForAllNamespaces({ labelSelector: sel });
-    const listDeploy: ListFn = () =>
-      ns ? apps.listNamespacedDeployment({ namespace: ns, labelSelector: sel }) : apps.listDeploymentForAllNamespaces({ labelSelector: sel });
-    const listPods: ListFn = () =>
-      ns ? core.listNamespacedPod({ namespace: ns, labelSelector: sel }) : core.listPodForAllNamespaces({ labelSelector: sel });
-
-    this.add('cachetiers', k8s.makeInformer(kc, `/apis/${GROUP}/${VERSION}${nsPath}/${PLURAL}`, listTiers), tierKey);
-    this.add('statefulsets', k8s.makeInformer(kc, `/apis/apps/v1${nsPath}/statefulsets`, listSts, sel), ownerKey);
-    this.add('deployments', k8s.makeInformer(kc, `/apis/apps/v1${nsPath}/deployments`, listDeploy, sel), ownerKey);
-    this.add('pods', k8s.makeInformer(kc, `/api/v1${nsPath}/pods`, listPods, sel), ownerKey);
+    // A namespaced install has RBAC only in its namespaces: every list and watch is namespaced.
+    for (const ns of opts.namespaces.length > 0 ? opts.namespaces : ['']) {
+      const nsPath = ns ? `/namespaces/${ns}` : '';
+      const suffix = ns ? `@${ns}` : '';
+      const listTiers: ListFn = () => this.listTiersIn(ns);
+      const listSts: ListFn = () =>
+        ns ? apps.listNamespacedStatefulSet({ namespace: ns, labelSelector: sel }) : apps.listStatefulSetForAllNamespaces({ labelSelector: sel });
+      const listDeploy: ListFn = () =>
+        ns ? apps.listNamespacedDeployment({ namespace: ns, labelSelector: sel }) : apps.listDeploymentForAllNamespaces({ labelSelector: sel });
+      const listPods: ListFn = () =>
+        ns ? core.listNamespacedPod({ namespace: ns, labelSelector: sel }) : core.listPodForAllNamespaces({ labelSelector: sel });
+      const tiers = k8s.makeInformer(kc, `/apis/${GROUP}/${VERSION}${nsPath}/${PLURAL}`, listTiers);
+      this.tierInformers.push(tiers);
+      this.add(`cachetiers${suffix}`, tiers, tierKey);
+      this.add(`statefulsets${suffix}`, k8s.makeInformer(kc, `/apis/apps/v1${nsPath}/statefulsets`, listSts, sel), ownerKey);
+      this.add(`deployments${suffix}`, k8s.makeInformer(kc, `/apis/apps/v1${nsPath}/deployments`, listDeploy, sel), ownerKey);
+      this.add(`pods${suffix}`, k8s.makeInformer(kc, `/api/v1${nsPath}/pods`, listPods, sel), ownerKey);
+    }
   }
 
-  private listTiers(): Promise<k8s.KubernetesListObject<k8s.KubernetesObject>> {
-    const ns = this.opts.namespace;
+  /** The CacheTiers of one namespace ("" = all namespaces). */
+  private listTiersIn(ns: string): Promise<k8s.KubernetesListObject<k8s.KubernetesObject>> {
     const p = ns
       ? this.custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural: PLURAL })
       : this.custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL });
     return p as Promise<k8s.KubernetesListObject<k8s.KubernetesObject>>;
+  }
+
+  /** Every watched CacheTier, listed afresh (one list per watched namespace). */
+  private async listTiers(): Promise<k8s.KubernetesObject[]> {
+    const nss = this.opts.namespaces.length > 0 ? this.opts.namespaces : [''];
+    const lists = await Promise.all(nss.map((ns) => this.listTiersIn(ns)));
+    return lists.flatMap((l) => l.items);
   }
 
   private add(name: string, informer: Watched['informer'], key: (o: Meta) => string | undefined): void {
@@ -155,14 +169,13 @@ export class InformerSet {
   async resync(): Promise<void> {
     const keys = new Set<string>();
     try {
-      const list = await this.listTiers();
-      for (const o of list.items) {
+      for (const o of await this.listTiers()) {
         const k = tierKey(o as Meta);
         if (k) keys.add(k);
       }
     } catch (err) {
       this.log.warn({ err: describeError(err) }, 'resync list failed; using the informer cache');
-      for (const o of this.watched[0].informer.list()) {
+      for (const o of this.tierInformers.flatMap((i) => i.list())) {
         const k = tierKey(o as Meta);
         if (k) keys.add(k);
       }

@@ -203,8 +203,9 @@ maybe('operator on a real control plane, with the chart RBAC', () => {
     if (cpStarted && process.env.CACHETIER_CP_KEEP !== '1') {
       await controlPlaneDown({ keepState: false });
       cpStarted = false;
-      // pgrep never lists itself; every control-plane process has CP_DIR in its arguments.
-      const leftovers = spawnSync('pgrep', ['-af', CP_DIR], { encoding: 'utf8' }).stdout.trim();
+      // pgrep never lists itself; every control-plane process has a path under CP_DIR in its
+      // arguments ("CP_DIR/", so `flock /tmp/cachetier-controlplane.lock make ...` is not one).
+      const leftovers = spawnSync('pgrep', ['-af', `${CP_DIR}/`], { encoding: 'utf8' }).stdout.trim();
       expect(leftovers).toBe('');
     }
   }, 120_000);
@@ -611,6 +612,103 @@ maybe('operator on a real control plane, with the chart RBAC', () => {
     console.log(`RBAC: ${granted.length} granted permissions, ${granted.length - unused.length} used`);
     expect(unused).toEqual([]);
   }, 30_000);
+
+  // Last: it stops the cluster-wide operators. A second install of the chart, namespaced
+  // (watchNamespaces: two namespaces), with its own ServiceAccount.
+  test('namespaced install: Roles (cluster-wide only listing StorageClasses); the operator does its job in a watched namespace and is Forbidden everywhere else', async () => {
+    for (const op of operators) await op.stop().catch(() => undefined);
+    const watched = [`${NS}-a`, `${NS}-b`];
+    const other = `${NS}-x`;
+    for (const ns of [...watched, other]) await cp.k(['create', 'namespace', ns]);
+    const nsId = await installOperatorRbac(cp, OPERATOR_NS, { release: 'nsop', helmArgs: ['--set', `watchNamespaces={${watched.join(',')}}`] });
+    // Cluster-wide only what is cluster-scoped and read-only: listing StorageClasses (volume expansion).
+    const clusterScoped = ['storage.k8s.io/storageclasses list'];
+    expect(grantedPermissions(nsId.rbac.filter((d) => d.kind === 'ClusterRole'))).toEqual(clusterScoped);
+    const roles = nsId.rbac.filter((d) => d.kind === 'Role' && watched.includes(d.metadata.namespace ?? ''));
+    expect(roles.map((r) => r.metadata.namespace).sort()).toEqual([...watched].sort());
+    // Exactly the namespaced grants the cluster-wide install's ClusterRole has.
+    const clusterWide = grantedPermissions(id.rbac.filter((d) => d.kind === 'ClusterRole')).filter((p) => !clusterScoped.includes(p));
+    for (const r of roles) expect(grantedPermissions([r])).toEqual(clusterWide);
+
+    // The API server's own verdict (SubjectAccessReview) for every granted (resource, verb):
+    // allowed in each watched namespace, denied in another namespace and cluster-wide.
+    const sa = { user: nsId.username, groups: ['system:serviceaccounts', `system:serviceaccounts:${OPERATOR_NS}`, 'system:authenticated'] };
+    const reviews: { perm: string; where: string }[] = [];
+    const items: unknown[] = [];
+    for (const perm of clusterWide) {
+      const [gr, verb] = perm.split(' ');
+      const [group, resource, subresource] = gr.split('/');
+      for (const where of [...watched, other, '(all namespaces)']) {
+        reviews.push({ perm, where });
+        const attrs: Record<string, string> = { group, resource, verb };
+        if (subresource) attrs.subresource = subresource;
+        if (!where.startsWith('(')) attrs.namespace = where;
+        items.push({ apiVersion: 'authorization.k8s.io/v1', kind: 'SubjectAccessReview', spec: { ...sa, resourceAttributes: attrs } });
+      }
+    }
+    // One line per review, in input order ("true", or "" when status.allowed is false and omitted).
+    const out = await cp.k(['create', '-o', 'jsonpath={.status.allowed}{"\\n"}', '-f', '-'], { input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items }) });
+    const results = out.split('\n');
+    expect(results.pop()).toBe(''); // the last newline
+    expect(results).toHaveLength(reviews.length);
+    const wrong = reviews
+      .map((r, i) => ({ ...r, allowed: results[i] === 'true' }))
+      .filter((r) => r.allowed !== watched.includes(r.where))
+      .map((r) => `${r.perm} in ${r.where}: ${r.allowed ? 'allowed' : 'denied'}`);
+    expect(wrong).toEqual([]);
+    console.log(`namespaced RBAC: ${clusterWide.length} permissions x ${watched.length + 2} places checked by SubjectAccessReview`);
+
+    // The job, for real: the built operator as that ServiceAccount, WATCH_NAMESPACE=a,b.
+    const nsKubeconfig = await serviceAccountKubeconfig(cp, nsId, path.join(runDir, 'operator-ns.kubeconfig'));
+    const nsStart = readAudit(cp.auditLog, nsId.username).length;
+    const port = operatorPortBase;
+    operatorPortBase += 2;
+    const opNs = await startOperator({
+      name: 'operator-ns',
+      kubeconfig: nsKubeconfig,
+      podNamespace: OPERATOR_NS,
+      logDir: runDir,
+      metricsPort: port,
+      healthPort: port + 1,
+      env: { WATCH_NAMESPACE: watched.join(','), LEADER_ELECTION_LEASE_NAME: 'cachetier-operator-ns' },
+    });
+    operators.push(opNs);
+    const minimal = parseYamlDocs(readFileSync(path.join(ROOT, 'examples', 'cachetier-minimal.yaml'), 'utf8')).find((d) => d.kind === 'CacheTier')!;
+    for (const ns of [watched[1], other]) await applyJson({ ...minimal, metadata: { ...minimal.metadata, name: 'minimal', namespace: ns } });
+    const inNs = async (ns: string) =>
+      (await cp.getJson<{ items: Obj[] }>(['get', WORK_KINDS, '-n', ns, '-l', 'app.kubernetes.io/instance=minimal'])).items.map((o) => `${o.kind}/${o.metadata.name}`);
+    const tierIn = (ns: string) => cp.getJson<CacheTier & { metadata: { generation: number } }>(['get', 'cachetier', 'minimal', '-n', ns]);
+    const want = renderAll(resolveTier(await tierIn(watched[1])))
+      .filter((o) => ['StatefulSet', 'Deployment', 'Service', 'ConfigMap', 'PodDisruptionBudget', 'NetworkPolicy'].includes(o.kind))
+      .map((o) => `${o.kind}/${o.metadata.name}`)
+      .sort();
+    await waitFor(`children of minimal in ${watched[1]}`, async () => {
+      const live = await inNs(watched[1]);
+      return want.every((k) => live.includes(k));
+    }, 60_000, 250);
+    await waitFor('status written', async () => {
+      const t = await tierIn(watched[1]);
+      return t.status?.observedGeneration === t.metadata.generation;
+    }, 30_000, 250);
+    // The unwatched namespace's tier: no child, no status.
+    await sleep(3_000);
+    expect(await inNs(other)).toEqual([]);
+    expect((await tierIn(other)).status).toBeUndefined();
+
+    // The audit log: no 403, and every request inside a watched namespace (or its Lease's).
+    const events = readAudit(cp.auditLog, nsId.username).slice(nsStart);
+    expect(events.length).toBeGreaterThan(0);
+    expect(events.filter((e) => e.responseStatus?.code === 403).map((e) => `${e.verb} ${auditResource(e)} ${e.objectRef?.namespace ?? '(cluster)'}`)).toEqual([]);
+    const outside = events.filter((e) => e.objectRef?.resource && e.objectRef.resource !== 'storageclasses' && ![...watched, OPERATOR_NS].includes(e.objectRef.namespace ?? ''));
+    expect(outside.map((e) => `${e.verb} ${e.requestURI}`)).toEqual([]);
+    expect(events.filter((e) => e.objectRef?.namespace === OPERATOR_NS).every((e) => e.objectRef?.resource === 'leases')).toBe(true);
+    // And as that ServiceAccount, a read in the unwatched namespace is refused.
+    const denied = await cp.kubectl(['--as', nsId.username, 'get', 'secrets', '-n', other]);
+    expect(denied.code).not.toBe(0);
+    expect(denied.stderr).toMatch(/Forbidden|forbidden/);
+    const deniedAll = await cp.kubectl(['--as', nsId.username, 'get', 'statefulsets', '--all-namespaces']);
+    expect(deniedAll.stderr).toMatch(/Forbidden|forbidden/);
+  }, 180_000);
 });
 
 if (existsSync(CP_DIR) && missing.length > 0) console.warn(`note: ${CP_DIR} exists from an earlier run`);

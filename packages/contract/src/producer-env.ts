@@ -24,6 +24,8 @@ export const PRODUCER_ENV = {
   hotSetKey: 'HOT_SET_KEY',
   invalidationChannel: 'INVALIDATION_CHANNEL',
   httpPort: 'HTTP_PORT',
+  /** /metrics only, on HTTP_HOST (the data port answers /metrics with 404). */
+  metricsPort: 'METRICS_PORT',
   maxFutureSkewSeconds: 'MAX_FUTURE_SKEW_SECONDS',
   recordTtlSeconds: 'RECORD_TTL_SECONDS',
   readThroughTombstoneTtlSeconds: 'READ_THROUGH_TOMBSTONE_TTL_SECONDS',

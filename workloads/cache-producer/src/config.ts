@@ -21,7 +21,7 @@ export interface ProducerConfig {
   hot: { windowSeconds: number; topN: number; ttlSeconds: number; setKey: string };
   dataPath: { maxFutureSkewMs: number; recordTtlMs: number; readThroughTombstoneTtlMs: number; sourceRequestsPerSecond: number; sourceAttempts: number };
   invalidationChannel: string;
-  http: { host: string; port: number };
+  http: { host: string; port: number; metricsPort: number };
   /** Keep recent lock-held intervals and serve them at /debug/locks (tests; never rendered). */
   debugLockHistory: boolean;
 }
@@ -153,9 +153,10 @@ export function parseConfig(env: Env): ProducerConfig {
       sourceAttempts: int(E.sourceAttempts, 1, 100),
     },
     invalidationChannel: str(E.invalidationChannel),
-    http: { host: str(E.httpHost, '0.0.0.0'), port: int(E.httpPort, 1, 65535) },
+    http: { host: str(E.httpHost, '0.0.0.0'), port: int(E.httpPort, 1, 65535), metricsPort: int(E.metricsPort, 1, 65535) },
     debugLockHistory: bool(E.debugLockHistory, false),
   };
+  if (cfg.http.port > 0 && cfg.http.port === cfg.http.metricsPort) problems.push(`${E.metricsPort} must differ from ${E.httpPort} (/metrics is not served on the data port)`);
   if (problems.length > 0) throw new ConfigError(problems);
   return cfg;
 }

@@ -8,7 +8,7 @@ import { parseInvalidation } from '../../../packages/contract/src/index.js';
 import { ConfigError, parseConfig, redisAuth } from './config.js';
 import { ChangeConsumer, createKafka } from './consumer.js';
 import { HotService } from './hotservice.js';
-import { createApp } from './http.js';
+import { createApp, createMetricsApp } from './http.js';
 import { createMetrics } from './metrics.js';
 import { Producer } from './service.js';
 import { RedisStore } from './store.js';
@@ -80,6 +80,7 @@ async function main(): Promise<void> {
     },
     // Either consumer gone for good: restart the pod (cache-message feeds Redis; access-log the hot set).
     dead: () => (changes.health.dead ? `cache-message ${changes.health.dead}` : hot.health.dead ? `access-log ${hot.health.dead}` : undefined),
+    onError: (what, err) => log.warn({ what, err: String(err) }, 'request failed (detail kept out of the response)'),
   });
   const server: Server = await new Promise((resolve) => {
     const s = app.listen(cfg.http.port, cfg.http.host, () => resolve(s));
@@ -87,7 +88,10 @@ async function main(): Promise<void> {
   // Longer than any client/proxy idle timeout, so a reused keep-alive connection is never cut mid-request.
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;
-  log.info({ host: cfg.http.host, port: cfg.http.port }, 'http listening');
+  const metricsServer: Server = await new Promise((resolve) => {
+    const s = createMetricsApp(metrics).listen(cfg.http.metricsPort, cfg.http.host, () => resolve(s));
+  });
+  log.info({ host: cfg.http.host, port: cfg.http.port, metricsPort: cfg.http.metricsPort }, 'http listening');
 
   const joinedGauge = setInterval(() => {
     metrics.consumerUp.set({ consumer: 'cache-message' }, changes.health.up() ? 1 : 0);
@@ -118,8 +122,9 @@ async function main(): Promise<void> {
     await step('changes', () => changes.stop());
     await step('accessLog', () => hot.stop());
     await step('http', () => {
-      const closed = new Promise<void>((r) => server.close(() => r()));
+      const closed = Promise.all([server, metricsServer].map((srv) => new Promise<void>((r) => srv.close(() => r()))));
       server.closeAllConnections();
+      metricsServer.closeAllConnections();
       return closed;
     });
     await step('zookeeper', async () => locks?.close());

@@ -8,7 +8,10 @@ import { HOT_SET_KEY, INVALIDATION_CHANNEL, type LuaConfig, type OpenRestyLayer 
 export interface NginxConfigInput {
   layer: OpenRestyLayer;
   listenAddress: string;
+  /** The public port: the data path and /healthz (for the kubelet); /metrics there is a 404. */
   port: number;
+  /** /metrics alone, on listenAddress (a second server block). Must differ from port. */
+  metricsPort: number;
   /** Directory holding the project's Lua modules (workloads/openresty/lua in tests, /opt/cachetier/lua in the image). */
   luaDir: string;
   workerProcesses: number | 'auto';
@@ -215,6 +218,7 @@ export function renderNginxConf(tier: ResolvedCacheTier, input: NginxConfigInput
   const json = JSON.stringify(luaConfig(tier, input));
   if (json.includes(']==]')) throw new Error('config JSON cannot be embedded in a Lua long string');
   const listen = `${input.listenAddress}:${input.port}`;
+  if (input.metricsPort === input.port) throw new Error(`metricsPort must differ from port (${input.port}): /metrics is not served on the public port`);
   const luaCall = (code: string) => `content_by_lua_block { ${code} }`;
   const limits = input.layer === 'app' ? o.app.limits : o.distribution.limits;
 
@@ -294,7 +298,6 @@ export function renderNginxConf(tier: ResolvedCacheTier, input: NginxConfigInput
       '  server {',
       `    listen ${listen} backlog=4096 reuseport;`,
       '    location = /healthz { access_log off; ' + luaCall('require("cachetier.init").healthz()') + ' }',
-      '    location = /metrics { ' + luaCall('require("cachetier.metrics").handler()') + ' }',
       ...tooManyRequests(limits),
       // Response parts that don't need Lua stay in nginx (each Lua header write or ngx.var read
       // is a per-request FFI call): the member header, and Accept: text/html -> the HTML page.
@@ -338,7 +341,6 @@ export function renderNginxConf(tier: ResolvedCacheTier, input: NginxConfigInput
       '  server {',
       `    listen ${listen} backlog=4096 reuseport;`,
       '    location = /healthz { access_log off; ' + luaCall('require("cachetier.init").healthz()') + ' }',
-      '    location = /metrics { ' + luaCall('require("cachetier.metrics").handler()') + ' }',
       ...tooManyRequests(limits),
       '    location ~ ^/product(\\.html)?$ {',
       ...methodGuard('      '),
@@ -372,6 +374,18 @@ export function renderNginxConf(tier: ResolvedCacheTier, input: NginxConfigInput
       );
     }
   }
-  add('    location / { return 404 \'{"error":"not found"}\'; }', '  }', '}', '');
+  add(
+    '    location / { return 404 \'{"error":"not found"}\'; }',
+    '  }',
+    '',
+    '  server {',
+    '    # a port of its own (`metrics`): only monitoring peers may reach it',
+    `    listen ${input.listenAddress}:${input.metricsPort};`,
+    '    location = /metrics { ' + luaCall('require("cachetier.metrics").handler()') + ' }',
+    '    location / { return 404 \'{"error":"not found"}\'; }',
+    '  }',
+    '}',
+    '',
+  );
   return l.join('\n');
 }

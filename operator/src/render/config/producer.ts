@@ -2,7 +2,7 @@
 // are the contract package's PRODUCER_ENV, which workloads/cache-producer/src/config.ts parses;
 // workloads/cache-producer/test/unit/config.test.ts feeds one into the other.
 import type { ResolvedCacheTier } from '../../api/types.js';
-import { HOT_SET_KEY, INVALIDATION_CHANNEL, PRODUCER_ENV, PRODUCER_HTTP_PORT, REDIS_PASSWORD_FILE, REDIS_USERS } from '../../../../packages/contract/src/index.js';
+import { HOT_SET_KEY, HTTP_METRICS_PORTS, INVALIDATION_CHANNEL, PRODUCER_ENV, PRODUCER_HTTP_PORT, REDIS_PASSWORD_FILE, REDIS_USERS } from '../../../../packages/contract/src/index.js';
 
 export interface ProducerEndpoints {
   kafkaBrokers: string[];
@@ -43,6 +43,7 @@ export function producerEnv(tier: ResolvedCacheTier, ep: ProducerEndpoints): Rec
     [E.hotSetKey]: HOT_SET_KEY,
     [E.invalidationChannel]: INVALIDATION_CHANNEL,
     [E.httpPort]: String(PRODUCER_HTTP_PORT),
+    [E.metricsPort]: String(HTTP_METRICS_PORTS.producer),
     [E.maxFutureSkewSeconds]: String(p.dataPath.maxFutureSkewSeconds),
     [E.recordTtlSeconds]: String(p.dataPath.recordTtlSeconds),
     [E.readThroughTombstoneTtlSeconds]: String(p.dataPath.readThroughTombstoneTtlSeconds),

@@ -86,6 +86,29 @@ describeHelm('helm chart cachetier-operator', () => {
     expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: sa.metadata.name, namespace: 'cachetier-system' }]);
   });
 
+  it('watchNamespaces: a Role + RoleBinding with the same namespaced grants in each namespace; cluster-wide only listing StorageClasses', () => {
+    const clusterScoped = ['storage.k8s.io/storageclasses:list'];
+    const clusterWide = permissions(one(docs, 'ClusterRole').rules).filter((p) => !clusterScoped.includes(p));
+    const ns = render('--set', 'watchNamespaces={shop,cart}');
+    const [cr] = byKind(ns, 'ClusterRole');
+    expect(byKind(ns, 'ClusterRole')).toHaveLength(1);
+    expect(permissions(cr.rules)).toEqual(clusterScoped);
+    expect(byKind(ns, 'ClusterRoleBinding').map((b) => b.roleRef.name)).toEqual([cr.metadata.name]);
+    const sa = one(ns, 'ServiceAccount');
+    for (const n of ['shop', 'cart']) {
+      const [role] = byKind(ns, 'Role').filter((r) => r.metadata.namespace === n);
+      expect(permissions(role.rules)).toEqual(clusterWide);
+      const [binding] = byKind(ns, 'RoleBinding').filter((b) => b.metadata.namespace === n);
+      expect(binding.roleRef).toEqual({ apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: role.metadata.name });
+      expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: sa.metadata.name, namespace: 'cachetier-system' }]);
+    }
+    // The leader-election Role stays in the release namespace; no grant elsewhere.
+    expect(byKind(ns, 'Role').map((r) => r.metadata.namespace).sort()).toEqual(['cachetier-system', 'cart', 'shop']);
+    const env = Object.fromEntries(one(ns, 'Deployment').spec.template.spec.containers[0].env.map((e: any) => [e.name, e.value]));
+    expect(env.WATCH_NAMESPACE).toBe('shop,cart');
+    expect(renderFails('--set', 'watchNamespaces={Bad_NS}')).toMatch(/watchNamespaces/);
+  });
+
   it('leases get/create/update only, in the release namespace (Role, not ClusterRole)', () => {
     const role = one(docs, 'Role');
     expect(role.metadata.namespace).toBe('cachetier-system');
@@ -153,8 +176,8 @@ describeHelm('helm chart cachetier-operator', () => {
     expect(pod.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution).toBeUndefined();
   });
 
-  it('values flow into the env (watchNamespace, logLevel, leader election off with one replica)', () => {
-    const dep = one(render('--set', 'watchNamespace=shop,logLevel=debug,replicaCount=1,leaderElection.enabled=false,image.tag=dev'), 'Deployment');
+  it('values flow into the env (watchNamespaces, logLevel, leader election off with one replica)', () => {
+    const dep = one(render('--set', 'watchNamespaces={shop},logLevel=debug,replicaCount=1,leaderElection.enabled=false,image.tag=dev'), 'Deployment');
     const c = dep.spec.template.spec.containers[0];
     const env = Object.fromEntries(c.env.map((e: any) => [e.name, e.value]));
     expect(env).toMatchObject({ WATCH_NAMESPACE: 'shop', LOG_LEVEL: 'debug', LEADER_ELECT: 'false' });

@@ -81,9 +81,13 @@ describe('NetworkPolicies (rendered by default)', () => {
     expect(admitted(all.get('shop-openresty-app')!)).toEqual(new Map([[8080, [peer('openresty-distribution')]]]));
   });
 
-  test('the distribution layer: from anywhere by default (a rule with no from)', () => {
+  test('the distribution layer: from anywhere by default (a rule with no from); no metrics port without monitoring', () => {
     const p = all.get('shop-openresty-distribution')!;
     expect(p.spec.ingress).toEqual([{ ports: [{ protocol: 'TCP', port: 8080 }] }]);
+  });
+
+  test('the /metrics ports admit no one without spec.networkPolicy.monitoring (not even the tier)', () => {
+    for (const p of all.values()) for (const port of admitted(p).keys()) expect([9464, 9145]).not.toContain(port);
   });
 
   test('nothing but the operator comes from outside the tier namespace by default', () => {
@@ -128,12 +132,28 @@ describe('NetworkPolicies: what the CR names', () => {
   });
 
   test('clients replace "anyone" at the distribution layer', () => {
-    expect(admitted(named.get('shop-openresty-distribution')!).get(8080)).toEqual([...CLIENTS, ...MONITORING]);
+    expect(admitted(named.get('shop-openresty-distribution')!).get(8080)).toEqual(CLIENTS);
   });
 
-  test('monitoring lands on the HTTP ports serving /metrics (producer, both OpenResty layers) and on the exporter ports, nowhere else', () => {
-    expect(admitted(named.get('shop-producer')!).get(8080)).toEqual([peer('openresty-app'), OP_PEER, ...MONITORING]);
-    expect(admitted(named.get('shop-openresty-app')!).get(8080)).toEqual([peer('openresty-distribution'), ...MONITORING]);
+  test('monitoring lands on the /metrics ports (producer 9464, both OpenResty layers 9145) and on the exporter ports, nowhere else', () => {
+    expect(admitted(named.get('shop-producer')!)).toEqual(
+      new Map<number, unknown[]>([
+        [8080, [peer('openresty-app'), OP_PEER]],
+        [9464, MONITORING],
+      ]),
+    );
+    expect(admitted(named.get('shop-openresty-app')!)).toEqual(
+      new Map<number, unknown[]>([
+        [8080, [peer('openresty-distribution')]],
+        [9145, MONITORING],
+      ]),
+    );
+    expect(admitted(named.get('shop-openresty-distribution')!)).toEqual(
+      new Map<number, unknown[]>([
+        [8080, CLIENTS],
+        [9145, MONITORING],
+      ]),
+    );
     expect(admitted(named.get('shop-zookeeper')!).get(7000)).toEqual(MONITORING);
     expect(admitted(named.get('shop-kafka')!).get(9404)).toEqual(MONITORING);
     expect(admitted(named.get('shop-redis')!).get(9121)).toEqual(MONITORING);
@@ -145,9 +165,9 @@ describe('NetworkPolicies: what the CR names', () => {
     for (const name of ['shop-zookeeper', 'shop-kafka', 'shop-redis']) expect(JSON.stringify(off.get(name))).not.toContain('prometheus');
   });
 
-  test('monitoring alone leaves the distribution layer open to anyone', () => {
+  test('monitoring alone leaves the distribution layer open to anyone on 8080, its metrics port to monitoring only', () => {
     const p = policies({ networkPolicy: { monitoring: MONITORING } }).get('shop-openresty-distribution')!;
-    expect(p.spec.ingress).toEqual([{ ports: [{ protocol: 'TCP', port: 8080 }] }]);
+    expect(p.spec.ingress).toEqual([{ ports: [{ protocol: 'TCP', port: 8080 }] }, { from: MONITORING, ports: [{ protocol: 'TCP', port: 9145 }] }]);
   });
 
   test('rendered peers are copies: editing one never changes the spec', () => {

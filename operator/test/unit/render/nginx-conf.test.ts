@@ -8,6 +8,7 @@ const base: NginxConfigInput = {
   layer: 'app',
   listenAddress: '0.0.0.0',
   port: 8080,
+  metricsPort: 9145,
   luaDir: '/opt/cachetier/lua',
   workerProcesses: 'auto',
   runDir: '/tmp/nginx',
@@ -158,6 +159,24 @@ describe('renderNginxConf (app layer)', () => {
     expect(l3).toContain('proxy_read_timeout 700ms;');
     expect(l3).toContain('proxy_connect_timeout 700ms;');
     expect(l3).toContain('proxy_next_upstream off;');
+  });
+
+  test('/metrics only in a server of its own on the metrics port; the public server has none (its catch-all 404s it)', () => {
+    for (const layer of ['app', 'distribution'] as const) {
+      const input: NginxConfigInput = layer === 'app' ? base : { ...base, layer, appUpstream: { kind: 'static', servers: ['10.0.0.1:8080'] } };
+      const c = renderNginxConf(tier, input);
+      const servers = c.split(/\n {2}server \{\n/).slice(1);
+      expect(servers).toHaveLength(2);
+      const [pub, met] = servers;
+      expect(pub).toContain('listen 0.0.0.0:8080 ');
+      expect(pub).not.toContain('/metrics');
+      expect(pub).toContain('location = /healthz');
+      expect(pub).toContain(`location / { return 404 '{"error":"not found"}'; }`);
+      expect(met).toMatch(/^\s+# [^\n]*\n\s+listen 0\.0\.0\.0:9145;\n\s+location = \/metrics \{ content_by_lua_block \{ require\("cachetier.metrics"\).handler\(\) \} \}\n\s+location \/ \{ return 404/);
+      expect(met).not.toContain('healthz');
+      expect(met).not.toContain('product');
+    }
+    expect(() => renderNginxConf(tier, { ...base, metricsPort: 8080 })).toThrow(/metricsPort must differ/);
   });
 
   test('routes: /product, /product.html, /metrics, /healthz; no test endpoints by default', () => {

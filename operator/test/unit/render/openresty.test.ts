@@ -81,8 +81,16 @@ describe('OpenResty renderer', () => {
     expect(cmd[cmd.indexOf('-p') + 1]).toBe('/tmp/nginx/');
     const runMount = c.volumeMounts.find((m: J) => m.mountPath === '/tmp/nginx');
     expect(pod.volumes.find((v: J) => v.name === runMount.name).emptyDir).toEqual({});
+    // The public port `http`, and /metrics on a port of its own named `metrics` (the rendered
+    // nginx.conf listens on both).
+    expect(c.ports).toEqual([
+      { name: 'http', containerPort: 8080, protocol: 'TCP' },
+      { name: 'metrics', containerPort: 9145, protocol: 'TCP' },
+    ]);
+    expect(files(objs, name)['nginx.conf']).toContain('listen 0.0.0.0:9145;');
     // The rendered nginx.conf serves /healthz; both probes use it.
     expect(c.readinessProbe.httpGet.path).toBe('/healthz');
+    expect(c.readinessProbe.httpGet.port).toBe('http');
     expect(files(objs, name)['nginx.conf']).toMatch(/location = \/healthz/);
     expect(c.livenessProbe.httpGet.path).toBe('/healthz');
     expect(find(objs, 'PodDisruptionBudget', name).spec.maxUnavailable).toBe(1);

@@ -45,9 +45,9 @@ describe('PodMonitors', () => {
       zookeeper: ['metrics', 7000],
       kafka: ['metrics', 9404],
       redis: ['metrics', 9121],
-      producer: ['http', 8080],
-      'openresty-distribution': ['http', 8080],
-      'openresty-app': ['http', 8080],
+      producer: ['metrics', 9464],
+      'openresty-distribution': ['metrics', 9145],
+      'openresty-app': ['metrics', 9145],
     };
     for (const m of objs.filter((o): o is RenderedPodMonitor => o.kind === 'PodMonitor')) {
       const c = m.metadata.name.slice('shop-'.length);

@@ -25,6 +25,7 @@ describe('cache-producer renderer', () => {
     const data = cm(objs).data;
     expect(data).toEqual(producerEnv(tier, producerEndpoints(tier)));
     expect(data.HTTP_PORT).toBe('8080');
+    expect(data.METRICS_PORT).toBe('9464');
     const c = deploy(objs).spec.template.spec.containers[0];
     expect(c.envFrom).toEqual([{ configMapRef: { name: 'shop-producer-config' } }]);
   });
@@ -58,14 +59,17 @@ describe('cache-producer renderer', () => {
     expect(envOf(render({ producer: { resources: { limits: { memory: '1Gi' } } } }))).toContainEqual({ name: 'NODE_OPTIONS', value: '--max-old-space-size=512' });
   });
 
-  test('Deployment: this repo’s image, uid 10001, HTTP 8080, probes on /healthz and /readyz', () => {
+  test('Deployment: this repo’s image, uid 10001, HTTP 8080, metrics 9464, probes on /healthz and /readyz', () => {
     const d = deploy(render({ producer: { replicas: 4 } }));
     expect(d.spec.replicas).toBe(4);
     const pod = d.spec.template.spec;
     const c = pod.containers[0];
     expect(c.image).toMatch(/cache-producer:/);
     expect(pod.securityContext.runAsUser).toBe(10001);
-    expect(c.ports).toEqual([{ name: 'http', containerPort: 8080, protocol: 'TCP' }]);
+    expect(c.ports).toEqual([
+      { name: 'http', containerPort: 8080, protocol: 'TCP' },
+      { name: 'metrics', containerPort: 9464, protocol: 'TCP' },
+    ]);
     expect(c.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'http' });
     expect(c.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'http' });
     expect(c.volumeMounts).toEqual([

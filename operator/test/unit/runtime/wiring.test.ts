@@ -7,7 +7,7 @@ describe('configFromEnv (operator process contract)', () => {
   test('defaults', () => {
     const c = configFromEnv({ POD_NAMESPACE: 'cachetier-system', POD_NAME: 'op-0' });
     expect(c).toMatchObject({
-      watchNamespace: '',
+      watchNamespaces: [],
       podNamespace: 'cachetier-system',
       podName: 'op-0',
       leaderElect: true,
@@ -21,8 +21,10 @@ describe('configFromEnv (operator process contract)', () => {
   });
   test('overrides and validation', () => {
     const c = configFromEnv({ WATCH_NAMESPACE: 'shop', LEADER_ELECT: 'false', LEADER_ELECTION_NAMESPACE: 'x', RESYNC_SECONDS: '30' });
-    expect(c).toMatchObject({ watchNamespace: 'shop', leaderElect: false, leaseNamespace: 'x', resyncSeconds: 30 });
+    expect(c).toMatchObject({ watchNamespaces: ['shop'], leaderElect: false, leaseNamespace: 'x', resyncSeconds: 30 });
     expect(() => configFromEnv({ LEADER_ELECT: 'yes' })).toThrow(/LEADER_ELECT/);
+    expect(configFromEnv({ WATCH_NAMESPACE: ' shop, ops ,shop,' }).watchNamespaces).toEqual(['shop', 'ops']);
+    expect(() => configFromEnv({ WATCH_NAMESPACE: 'shop,Not_A_Namespace' })).toThrow(/WATCH_NAMESPACE/);
     expect(() => configFromEnv({ RESYNC_SECONDS: 'soon' })).toThrow(/RESYNC_SECONDS/);
   });
 

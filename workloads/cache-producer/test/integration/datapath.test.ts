@@ -102,7 +102,7 @@ describe('change messages -> Redis', () => {
     await s.kproducer.send({ topic: 'cache-message', acks: -1, messages: [{ key: '2', value: JSON.stringify({ serviceId: 'productInfoService', ...body }) }] });
     const marker = await put(4, { name: 'marker' }, 'push'); // same path, later: once it is in, the replay was processed
     await waitFor('marker', async () => (await redisRec(4))?._v === marker.body.version, 60_000);
-    await waitFor('replay consumed', async () => (await Promise.all(P().map((p) => metricSum(p.url, 'cachetier_producer_stale_skipped_total')))).reduce((a, b) => a + b) >= 1, 30_000);
+    await waitFor('replay consumed', async () => (await Promise.all(P().map((p) => metricSum(p.metricsUrl, 'cachetier_producer_stale_skipped_total')))).reduce((a, b) => a + b) >= 1, 30_000);
     expect(await redisRec(2)).toEqual({ _v: del.body.version, _deleted: true });
     expect((await getJson(`${P()[0].url}/product/2`)).status).toBe(404);
   });
@@ -181,7 +181,7 @@ describe('3 producers, 50 products, thousands of concurrent updates', () => {
 
 describe('bad input', () => {
   it('1,000 malformed messages are all dead-lettered and counted; consumers live; good messages still flow', async () => {
-    const before = (await Promise.all(P().map((p) => metricSum(p.url, 'cachetier_producer_dead_lettered_total')))).reduce((a, b) => a + b, 0);
+    const before = (await Promise.all(P().map((p) => metricSum(p.metricsUrl, 'cachetier_producer_dead_lettered_total')))).reduce((a, b) => a + b, 0);
     const kinds = [
       () => '{not json',
       () => JSON.stringify({ serviceId: 'productInfoService', productId: 'abc' }),
@@ -195,10 +195,10 @@ describe('bad input', () => {
     await waitFor('good message after the bad ones', async () => (await redisRec(7))?._v === good.body.version, 120_000);
     await waitFor(
       '1000 dead-lettered',
-      async () => (await Promise.all(P().map((p) => metricSum(p.url, 'cachetier_producer_dead_lettered_total')))).reduce((a, b) => a + b, 0) - before >= 1000,
+      async () => (await Promise.all(P().map((p) => metricSum(p.metricsUrl, 'cachetier_producer_dead_lettered_total')))).reduce((a, b) => a + b, 0) - before >= 1000,
       60_000,
     );
-    const after = (await Promise.all(P().map((p) => metricSum(p.url, 'cachetier_producer_dead_lettered_total')))).reduce((a, b) => a + b, 0);
+    const after = (await Promise.all(P().map((p) => metricSum(p.metricsUrl, 'cachetier_producer_dead_lettered_total')))).reduce((a, b) => a + b, 0);
     expect(after - before).toBe(1000);
     // The dead-letter topic holds them, each with its reason.
     const consumer = s.kafkaClient.consumer({ groupId: `dlq-reader-${Date.now()}` });
@@ -244,7 +244,13 @@ describe('HTTP API (OpenResty L3)', () => {
     expect((await getJson(`${u}/shop/1000000000000000`)).status).toBe(400);
     expect((await getJson(`${u}/product/99999`)).status).toBe(404);
     expect((await getJson(`${u}/healthz`)).status).toBe(200);
-    const m = await fetch(`${u}/metrics`).then((r) => r.text());
+    // /metrics is on the metrics port only: the data port answers it like any unknown path.
+    const onData = await fetch(`${u}/metrics`);
+    expect(onData.status).toBe(404);
+    expect(await onData.text()).not.toContain('cachetier_producer_');
+    const mr = await fetch(P()[0].metricsUrl);
+    expect(mr.status).toBe(200);
+    const m = await mr.text();
     for (const name of ['messages_consumed_total', 'redis_written_total', 'stale_skipped_total', 'dead_lettered_total', 'lock_wait_seconds', 'end_to_end_lag_seconds', 'http_hits_total']) {
       expect(m).toContain(`cachetier_producer_${name}`);
     }

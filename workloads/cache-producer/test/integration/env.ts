@@ -153,9 +153,9 @@ export async function pool<T, R>(items: T[], limit: number, fn: (t: T, i: number
   return out;
 }
 
-/** Sums a counter (all label sets) from a producer's /metrics. */
-export async function metricSum(url: string, name: string): Promise<number> {
-  const r = await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(10_000) });
+/** Sums a counter (all label sets) from a producer's /metrics (its metricsUrl: the metrics port). */
+export async function metricSum(metricsUrl: string, name: string): Promise<number> {
+  const r = await fetch(metricsUrl, { signal: AbortSignal.timeout(10_000) });
   const text = await r.text();
   let sum = 0;
   for (const line of text.split('\n')) {

@@ -52,6 +52,7 @@ afterAll(async () => {
 }, 180_000);
 
 const producerUrl = () => s.producers[0]!.url;
+const producerMetricsUrl = () => s.producers[0]!.metricsUrl;
 /** What the operator's ChangesFlowing condition says of this producer (its real probe). */
 const changesFlowing = async () => {
   const u = new URL(producerUrl());
@@ -88,6 +89,12 @@ test('a source that fails forever for one product: dead-lettered after the set a
     await waitFor('product 4 dead-lettered', async () => dead.some((d) => d.reason === 'source_failed' && d.value.includes('"productId":4')), 120_000);
     const d = dead.find((x) => x.reason === 'source_failed' && x.value.includes('"productId":4'))!;
     expect(d.detail).toMatch(new RegExp(`^${ATTEMPTS} attempts failed; the last: GET .*/product/4: HTTP 503`));
+    // A read-through of it fails too: 503 (or 429 once the source budget is spent), and the body
+    // names neither the source's address nor a Redis node (those stay in the producer's log).
+    const r = await fetch(`${producerUrl()}/product/4`, { signal: AbortSignal.timeout(30_000) });
+    const body = await r.text();
+    expect([503, 429]).toContain(r.status);
+    for (const internal of [new URL(s.source.url).host, 'http://', ...s.redis.seeds]) expect(body).not.toContain(internal);
     // The partition moved on: every message is committed, and a later change of another product
     // on any partition is served.
     await waitFor('group lag 0', async () => (await groupLag(s)) === 0, 60_000);
@@ -102,13 +109,13 @@ test('a source that fails forever for one product: dead-lettered after the set a
 test('ids: one rule (1..10^15-1); invalid ids are a 400, never a 5xx, and never reach Redis or the source', async () => {
   // Let the source-call budget refill from earlier tests.
   await new Promise((r) => setTimeout(r, 1500));
-  const calls0 = await metricSum(producerUrl(), 'cachetier_producer_source_calls_total');
+  const calls0 = await metricSum(producerMetricsUrl(), 'cachetier_producer_source_calls_total');
   const bad = ['0', '-1', '007', '1000000000000000', '99999999999999999999', '1.5', '1e3', '%C3%A9', encodeURIComponent('１２'), 'x'.repeat(10_240), '%20'];
   for (const id of bad) {
     const r = await getJson(`${producerUrl()}/product/${id}`);
     expect([id.slice(0, 20), r.status]).toEqual([id.slice(0, 20), 400]);
   }
-  expect(await metricSum(producerUrl(), 'cachetier_producer_source_calls_total')).toBe(calls0);
+  expect(await metricSum(producerMetricsUrl(), 'cachetier_producer_source_calls_total')).toBe(calls0);
   const empty = await getJson(`${producerUrl()}/product/`);
   expect(empty.status).toBeLessThan(500);
   for (const id of ['1', String(2 ** 31 - 1), String(2 ** 31), '999999999999999']) {
@@ -166,12 +173,12 @@ test('every record has a TTL (jittered around the configured one)', async () => 
 
 test('a flood of unknown ids: source calls stay within the budget, answers are 404 or 429, never 5xx, and "not found" entries expire in seconds', async () => {
   await new Promise((r) => setTimeout(r, 1500));
-  const calls0 = await metricSum(producerUrl(), 'cachetier_producer_source_calls_total');
+  const calls0 = await metricSum(producerMetricsUrl(), 'cachetier_producer_source_calls_total');
   const t0 = Date.now();
   const ids = Array.from({ length: 300 }, (_, i) => 5_000_000_000 + i * 7919);
   const statuses = await pool(ids, 20, async (id) => (await getJson(`${producerUrl()}/product/${id}`)).status);
   const seconds = (Date.now() - t0) / 1000;
-  const calls = (await metricSum(producerUrl(), 'cachetier_producer_source_calls_total')) - calls0;
+  const calls = (await metricSum(producerMetricsUrl(), 'cachetier_producer_source_calls_total')) - calls0;
   const byStatus: Record<number, number> = {};
   for (const st of statuses) byStatus[st] = (byStatus[st] ?? 0) + 1;
   console.log(`flood: 300 unknown ids in ${seconds.toFixed(1)} s -> ${JSON.stringify(byStatus)}, ${calls} source calls (budget ${RATE}/s)`);
@@ -199,11 +206,11 @@ test('offsets wait for a replica: a lagging replica is counted; a master killed 
   const r = handle(replica);
 
   // A replica that cannot take writes: the batch waits its bound, then the timeout is counted.
-  const timeouts0 = await metricSum(producerUrl(), 'cachetier_producer_replication_wait_timeouts_total');
+  const timeouts0 = await metricSum(producerMetricsUrl(), 'cachetier_producer_replication_wait_timeouts_total');
   r.proc.child.kill('SIGSTOP');
   try {
     await put(id, { name: 'replica-stopped' });
-    await waitFor('replication wait timeout counted', async () => (await metricSum(producerUrl(), 'cachetier_producer_replication_wait_timeouts_total')) > timeouts0, 30_000);
+    await waitFor('replication wait timeout counted', async () => (await metricSum(producerMetricsUrl(), 'cachetier_producer_replication_wait_timeouts_total')) > timeouts0, 30_000);
   } finally {
     r.proc.child.kill('SIGCONT');
   }
@@ -228,7 +235,7 @@ test('a batch longer than the group session (source calls paced by the budget): 
   // shown down.
   const N = 1200;
   const base = 7_000_000;
-  const up = () => metricSum(producerUrl(), 'cachetier_producer_kafka_consumer_up');
+  const up = () => metricSum(producerMetricsUrl(), 'cachetier_producer_kafka_consumer_up');
   await waitFor('both consumers up', async () => (await up()) === 2, 60_000);
   await getJson(`${s.source.url}/stats/reset`, { method: 'POST' });
   const messages = Array.from({ length: N }, (_, i) => ({ key: String(base + i), value: JSON.stringify({ serviceId: 'productInfoService', productId: base + i }) }));
@@ -255,7 +262,7 @@ test('a batch longer than the group session (source calls paced by the budget): 
 });
 
 test('Kafka down: the producer stays ready and keeps serving reads; Kafka trouble shows as a metric and as the CacheTier condition ChangesFlowing', async () => {
-  const up = () => metricSum(producerUrl(), 'cachetier_producer_kafka_consumer_up');
+  const up = () => metricSum(producerMetricsUrl(), 'cachetier_producer_kafka_consumer_up');
   await waitFor('both consumers up', async () => (await up()) === 2, 60_000);
   await Promise.all(s.kafka.nodes.map((_, i) => s.kafka.kill(i, 'SIGKILL')));
   try {

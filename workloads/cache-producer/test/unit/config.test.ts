@@ -40,7 +40,9 @@ describe('parseConfig(producerEnv(...))', () => {
     expect(cfg.localCache).toEqual({ maxEntries: p.localCache.maxEntries, ttlSeconds: p.localCache.ttlSeconds });
     expect(cfg.hot).toEqual({ windowSeconds: 30, topN: 7, ttlSeconds: 99, setKey: HOT_SET_KEY });
     expect(cfg.invalidationChannel).toBe(INVALIDATION_CHANNEL);
-    expect(cfg.http).toEqual({ host: '0.0.0.0', port: Number(env.HTTP_PORT) });
+    expect(cfg.http).toEqual({ host: '0.0.0.0', port: Number(env.HTTP_PORT), metricsPort: Number(env.METRICS_PORT) });
+    expect(cfg.http.metricsPort).not.toBe(cfg.http.port);
+    expect(() => parseConfig({ ...env, METRICS_PORT: env.HTTP_PORT })).toThrow(/METRICS_PORT must differ from HTTP_PORT/);
   });
 
   it('every rendered variable is consumed: dropping any one is an error naming it', () => {

@@ -7,7 +7,7 @@ local ids = require "cachetier.ids"
 
 local ngx = ngx
 local var = ngx.var
-local gsub = string.gsub
+local gsub, find = string.gsub, string.find
 local tostring, type = tostring, type
 
 local _M = {}
@@ -110,6 +110,14 @@ local function bad_request(msg)
 end
 
 local ESC = { ["&"] = "&amp;", ["<"] = "&lt;", [">"] = "&gt;", ['"'] = "&quot;", ["'"] = "&#39;" }
+-- The failure reasons cache.get returns that may reach a client (none names an address).
+local SAFE_REASON = {
+  ["internal"] = "internal",
+  ["fill failed"] = "fill failed",
+  ["timeout waiting for fill"] = "timeout waiting for fill",
+  ["older than served"] = "older than served",
+}
+
 local function esc(v)
   if v == nil or v == ngx.null then
     return ""
@@ -228,7 +236,14 @@ function _M.product(force_html)
       ngx.print('{"error":"too many uncached reads; retry later"}')
       metrics.add(REQ_4XX)
     else
-      ngx.print('{"error":"unavailable","reason":"', esc(perr), '"}')
+      -- The reason is one of a fixed set (never an address or an error text from Redis or the
+      -- producer); anything else is logged and answered as "internal".
+      local reason = SAFE_REASON[perr] or (type(perr) == "string" and find(perr, "^producer status %d+$") and perr)
+      if not reason then
+        ngx.log(ngx.WARN, "cachetier: product ", pid, " unavailable: ", tostring(perr))
+        reason = "internal"
+      end
+      ngx.print('{"error":"unavailable","reason":"', reason, '"}')
       metrics.inc("cachetier_requests_total", 'route="product",code="5xx"')
     end
     accesslog.send_request(pid, log_head)

@@ -23,6 +23,8 @@ local cfg = {
   hot_key = "cachetier:hot",
   hot_interval_ms = 1000,
   hot_enabled = true,
+  -- X-Routed-To: the app member's host:port. An internal address, so only with testEndpoints.
+  routed_to_header = false,
 }
 
 local ring = ring_mod.new({})
@@ -199,7 +201,9 @@ function _M.header_filter()
   local ctx = ngx.ctx
   if ctx.members then
     local h = ngx.header
-    h["X-Routed-To"] = ctx.peer
+    if cfg.routed_to_header then
+      h["X-Routed-To"] = ctx.peer
+    end
     h["X-Route"] = ctx.kind
     -- the app member's X-Cache-Level; "none" when it gave none (an error, a refusal)
     local level = h["X-Cache-Level"]

@@ -37,7 +37,13 @@ function _M.init(cfg)
     require("cachetier.accesslog").configure(cfg.accessLog or {})
     require "cachetier.app"
   else
-    require("cachetier.dist").configure(cfg.dist or {})
+    local d = {}
+    for k, v in pairs(cfg.dist or {}) do
+      d[k] = v
+    end
+    -- X-Routed-To names an app pod's address: only the test harness gets it.
+    d.routed_to_header = cfg.testEndpoints == true
+    require("cachetier.dist").configure(d)
   end
   if cfg.testEndpoints then
     require "cachetier.testapi"

@@ -208,16 +208,16 @@ test('every request is logged to Kafka access-log, keyed by productId, in the co
     expect(r.value.ts).toBeGreaterThanOrEqual(t0 - 1000);
   }
   expect(new Set(mine.map((r) => r.value.productId)).size).toBe(50);
-  const m = await metrics(app.url);
+  const m = await metrics(app);
   expect(m['cachetier_accesslog_delivered_total']).toBeGreaterThanOrEqual(50);
   expect(m['cachetier_accesslog_dropped_total'] ?? 0).toBe(0);
   expect(m['cachetier_accesslog_failed_total'] ?? 0).toBe(0);
 });
 
 /** The access-log counters of one instance once every worker's share is in the shared dict. */
-async function logCounters(url: string): Promise<{ records: number; delivered: number; dropped: number; failed: number }> {
+async function logCounters(h: { metricsUrl: string }): Promise<{ records: number; delivered: number; dropped: number; failed: number }> {
   await new Promise((r) => setTimeout(r, 400)); // per-worker counters are flushed every 250 ms
-  const m = await metrics(url);
+  const m = await metrics(h);
   return {
     records: m['cachetier_accesslog_records_total'] ?? 0,
     delivered: m['cachetier_accesslog_delivered_total'] ?? 0,
@@ -230,7 +230,7 @@ test('an oversized URI and User-Agent are cut to their bounds (512 and 256 bytes
   const longUri = `/product?productId=9&shopId=7&pad=${'p'.repeat(3000)}`;
   const uaAccents = `big-ua ${'é'.repeat(5000)}`; // ~10 KB
   const uaQuotes = `quotes-ua ${'"'.repeat(5000)}`; // every byte escaped
-  const before = await logCounters(app.url);
+  const before = await logCounters(app);
   for (const ua of [uaAccents, uaQuotes]) {
     // (node writes header strings as latin1: this sends the UTF-8 bytes)
     const r = await get(`${app.url}${longUri}`, { 'user-agent': Buffer.from(ua, 'utf8').toString('latin1') });
@@ -254,7 +254,7 @@ test('an oversized URI and User-Agent are cut to their bounds (512 and 256 bytes
   expect(Buffer.byteLength(accents.value.ua)).toBeGreaterThan(250);
   const quotes = mine.find((r) => r.value.ua.startsWith('quotes-ua'))!;
   expect(uaQuotes.startsWith(quotes.value.ua)).toBe(true);
-  const after = await logCounters(app.url);
+  const after = await logCounters(app);
   expect(after.records - before.records).toBe(2);
 });
 
@@ -284,8 +284,8 @@ test('Kafka down: pages still 200 and fast, drops counted; sending resumes when 
   await kafka.kill(0, 'SIGTERM');
   const downAt = Date.now();
   const lost = (m: Record<string, number>) => (m['cachetier_accesslog_dropped_total'] ?? 0) + (m['cachetier_accesslog_failed_total'] ?? 0);
-  const before = lost(await metrics(app.url));
-  const recordsBefore = (await logCounters(app.url)).records;
+  const before = lost(await metrics(app));
+  const recordsBefore = (await logCounters(app)).records;
   const times: number[] = [];
   for (let i = 0; i < 200; i++) {
     const r = await get(`${app.url}/product?productId=${(i % 20) + 1}&shopId=7`, { 'user-agent': 'while-down' });
@@ -294,14 +294,14 @@ test('Kafka down: pages still 200 and fast, drops counted; sending resumes when 
   }
   times.sort((x, y) => x - y);
   expect(times[Math.floor(times.length * 0.99)]).toBeLessThan(250); // nothing waits for Kafka
-  await waitFor('drops counted', async () => lost(await metrics(app.url)) > before, 30_000);
+  await waitFor('drops counted', async () => lost(await metrics(app)) > before, 30_000);
   // every record counted exactly once: once the producer has given up on what it held,
   // delivered + dropped + failed = records, and these 200 requests made 200 records
-  let c = await logCounters(app.url);
+  let c = await logCounters(app);
   await waitFor(
     'every access-log record accounted for',
     async () => {
-      c = await logCounters(app.url);
+      c = await logCounters(app);
       return c.delivered + c.dropped + c.failed === c.records;
     },
     30_000,

@@ -91,7 +91,7 @@ test('1,000 concurrent requests for one cold product -> one L3 call per app inst
     expect(producer.count('/product/500')).toBe(2); // one per nginx instance (2 workers each)
     const l3 = res.filter((r) => r.headers['x-cache-level'] === 'L3');
     expect(l3.length).toBe(2);
-    const ma = await metrics(a.url);
+    const ma = await metrics(a);
     expect(ma['cachetier_singleflight_waits_total']).toBeGreaterThan(0);
   } finally {
     producer.delayMs = 0;
@@ -215,7 +215,7 @@ test('a product updated (Redis write + PUBLISH, as the producer does) is served 
   // and it stays new
   const res = await many(200, 20, (i) => get(`${(i % 2 ? a : b).url}/product?productId=4000`));
   expect(res.every((r) => JSON.parse(r.body).product.name === 'new name')).toBe(true);
-  const m = await metrics(a.url);
+  const m = await metrics(a);
   expect(m['cachetier_invalidations_total']).toBeGreaterThanOrEqual(1);
 });
 
@@ -237,12 +237,12 @@ test('an invalidation for an older version (late or replayed) never evicts a new
   };
   // warm until every worker answers from L1
   for (let i = 0; i < 20 && (await levels(20)).some((x) => x.level !== 'L1'); i++) await sleep(50);
-  const before = (await metrics(a.url))['cachetier_invalidations_total'] ?? 0;
+  const before = (await metrics(a))['cachetier_invalidations_total'] ?? 0;
 
   await redis.publish(CHANNEL, `product_info_4100 ${V + 5}`); // late: an older write's message
   await redis.publish(CHANNEL, `product_info_4100 ${V + 10}`); // replayed: the version held
   await sleep(300); // > the subscriber's delivery and every worker's sync
-  expect((await metrics(a.url))['cachetier_invalidations_total']).toBeGreaterThanOrEqual(before + 2);
+  expect((await metrics(a))['cachetier_invalidations_total']).toBeGreaterThanOrEqual(before + 2);
   const kept = await levels(40);
   expect(kept.filter((x) => x.level !== 'L1' || x.name !== 'v10')).toEqual([]);
 
@@ -356,6 +356,13 @@ test('producer down: warm products served stale with the header; cold products f
     const cold = await get(`${c.url}/product?productId=701`);
     expect(cold.status).toBe(503);
     expect(cold.ms).toBeLessThan(800 + 700);
+    // The error body says what failed, never where: no producer URL, no Redis node address.
+    const internal = [new URL(producer.url).host, 'http://', ...cluster.seeds];
+    for (const part of internal) {
+      expect(cold.body).not.toContain(part);
+      expect(JSON.stringify(cold.headers)).not.toContain(part);
+    }
+    expect(JSON.parse(cold.body)).toEqual({ error: 'unavailable', reason: expect.stringMatching(/^(producer status \d+|internal|fill failed|timeout waiting for fill|older than served)$/) });
 
     // a producer that accepts but never answers: still bounded by the timeout
     await producer.reopen();
@@ -367,7 +374,7 @@ test('producer down: warm products served stale with the header; cold products f
     }
     const stale2 = await get(`${c.url}/product?productId=700`);
     expect(stale2.headers['x-cache-level']).toBe('stale');
-    const m = await metrics(c.url);
+    const m = await metrics(c);
     expect(m['cachetier_upstream_errors_total{upstream="producer"}']).toBeGreaterThanOrEqual(3);
 
     // negative entries expire after the negative TTL (4 s here): asked again exactly once
@@ -389,13 +396,19 @@ test('producer down: warm products served stale with the header; cold products f
   }
 });
 
-test('/metrics and /healthz', async () => {
+test('/healthz on the public port; /metrics only on the metrics port (404 on the public one)', async () => {
   const h = await get(`${a.url}/healthz`);
   expect(h.status).toBe(200);
-  const r = await get(`${a.url}/metrics`);
+  const pub = await get(`${a.url}/metrics`);
+  expect(pub.status).toBe(404);
+  expect(pub.body).not.toContain('cachetier_');
+  // The metrics port serves /metrics and nothing else (no data path, no health).
+  for (const p of ['/healthz', '/product?productId=1&shopId=1']) expect((await get(`http://${a.host}:${a.metricsPort}${p}`)).status).toBe(404);
+  const r = await get(a.metricsUrl);
+  expect(r.status).toBe(200);
   expect(r.headers['content-type']).toMatch(/text\/plain/);
   expect(r.body).toContain('# TYPE cachetier_cache_hits_total counter');
-  const m = await metrics(a.url);
+  const m = await metrics(a);
   for (const lv of ['L1', 'L2', 'L3', 'negative']) expect(m[`cachetier_cache_hits_total{kind="product",level="${lv}"}`]).toBeGreaterThan(0);
   expect(m['cachetier_requests_total{route="product",code="4xx"}']).toBeGreaterThan(0);
 });
@@ -427,7 +440,7 @@ test('only GET and HEAD: any other method is a 405 with Allow: GET, HEAD, before
 test('id boundaries (1 .. 10^15-1): valid ids 200/404, every other id 400 without a Redis or L3 call, never 5xx', async () => {
   const l2 = async (h: OpenRestyHandle) => {
     await sleep(400); // every worker's counters reach the shared dict within 250 ms
-    return (await metrics(h.url))['cachetier_l2_requests_total'] ?? 0;
+    return (await metrics(h))['cachetier_l2_requests_total'] ?? 0;
   };
   const l3Calls = () => [...producer.calls.values()].reduce((x, y) => x + y, 0);
   for (const h of [a, b]) {

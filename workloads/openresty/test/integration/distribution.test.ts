@@ -186,8 +186,11 @@ test('hot ids spread evenly over the members (chi-square), and hot flags expire'
   const afterExpiry = await routes(Array.from({ length: 50 }, () => id));
   expect(new Set(afterExpiry.map((r) => r.kind))).toEqual(new Set(['hash']));
   expect(new Set(afterExpiry.map((r) => r.member)).size).toBe(1);
-  const m = await metrics(dist.url);
+  const m = await metrics(dist);
   expect(m['cachetier_route_total{kind="hot"}']).toBeGreaterThanOrEqual(80);
+  // The distribution layer too: /metrics on its metrics port only, a 404 on the public one.
+  expect((await get(`${dist.url}/metrics`)).status).toBe(404);
+  expect((await get(dist.metricsUrl)).status).toBe(200);
 });
 
 /** A tiny authoritative DNS server: A records for one name, from a mutable list. */

@@ -161,7 +161,7 @@ test('reads keep succeeding while a slot migrates (ASK) and after it moved (MOVE
       await src.migrate(target[0], target[1], k, 0, 5000, 'AUTH2', username, password);
       await new Promise((r) => setTimeout(r, 400)); // ~3 s of ASK redirects in total
     }
-    const before = await metrics(app.url);
+    const before = await metrics(app);
     for (const n of [dst, src]) await n.cluster('SETSLOT', slot, 'NODE', target[2]);
     for (const s of cluster.seeds) {
       const n = nodeClient(s);
@@ -174,7 +174,7 @@ test('reads keep succeeding while a slot migrates (ASK) and after it moved (MOVE
     src.disconnect();
     dst.disconnect();
 
-    const after = await metrics(app.url);
+    const after = await metrics(app);
     expect(errors).toBe(0);
     expect(ok).toBeGreaterThan(50);
     // both redirect kinds really happened and were followed

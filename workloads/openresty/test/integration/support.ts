@@ -239,9 +239,9 @@ export function rawStatus(host: string, port: number, head: Buffer): Promise<num
   });
 }
 
-/** Parses Prometheus text into { 'name{labels}': value }. */
-export async function metrics(baseUrl: string): Promise<Record<string, number>> {
-  const r = await get(`${baseUrl}/metrics`);
+/** Parses an instance's Prometheus text (from its metrics port) into { 'name{labels}': value }. */
+export async function metrics(h: { metricsUrl: string }): Promise<Record<string, number>> {
+  const r = await get(h.metricsUrl);
   const out: Record<string, number> = {};
   for (const line of r.body.split('\n')) {
     if (!line || line.startsWith('#')) continue;
