@@ -97,11 +97,10 @@ export async function driveRolls(
       return out;
     }
     if (!rev.observed || !rev.updateRevision) {
-      // The new revision is not known yet; if any pod might be stale, hold every later component.
-      if (pods.length > 0) {
-        out.progress = { component, updated: 0, total: rev.replicas, phase: 'Waiting', reason: 'the StatefulSet controller has not observed the latest spec yet' };
-        return out;
-      }
+      // The new revision is not known yet (a replicas change looks the same for a moment, so this
+      // is not reported as a roll): hold this and every later component until it is; the
+      // StatefulSet's status update wakes the reconcile.
+      if (pods.length > 0) return out;
       continue;
     }
     const view = rollPods(pods, rev.updateRevision);
