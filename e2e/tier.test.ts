@@ -548,7 +548,8 @@ test('a ZooKeeper, a Kafka and a Redis config change under load, the operator le
   const t = await tier();
   await kubectl([
     '-n', NS, 'patch', 'cachetier', TIER, '--type', 'merge', '-p',
-    JSON.stringify({ spec: { zookeeper: { config: { maxClientCnxns: '120' } }, kafka: { config: { 'num.io.threads': '9' } }, redis: { config: { hz: '11' } } } }),
+    // Each differs from the rendered default (maxClientCnxns 120, num.io.threads 8, hz 10).
+    JSON.stringify({ spec: { zookeeper: { config: { maxClientCnxns: '130' } }, kafka: { config: { 'num.io.threads': '9' } }, redis: { config: { hz: '11' } } } }),
   ]);
   // Kill the operator's leader mid-roll (ZooKeeper done, Kafka started): the other replica takes
   // the lease and finishes the roll from what the cluster says, still one pod at a time.
