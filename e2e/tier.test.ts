@@ -192,8 +192,12 @@ async function badIndexes(run: string, acked: number[]): Promise<number[]> {
   const name = `e2e-reader-${run}`;
   await redisPod(name, `i=1; while [ $i -le ${max} ]; do echo "GET e2e:${run}:$i"; i=$((i+1)); done | redis-cli -c -h ${REDIS_SVC}`);
   // redis-cli reading commands from stdin announces each cluster redirect on a line of its own.
-  const lines = (await podFinished(name, 10 * 60_000)).split('\n').filter((l) => !l.startsWith('-> Redirected'));
-  return acked.filter((i) => lines[i - 1]?.trim() !== String(i));
+  const out = await podFinished(name, 10 * 60_000);
+  const lines = out.split('\n').filter((l) => !l.startsWith('-> Redirected'));
+  const bad = acked.filter((i) => lines[i - 1]?.trim() !== String(i));
+  // What the reader saw, to tell a lost write from a reader that could not read (e.g. refused).
+  if (bad.length > 0) console.log(`e2e: reader ${name}: ${bad.length} bad; first lines:\n${out.split('\n').slice(0, 15).join('\n')}`);
+  return bad;
 }
 
 function nodesOf(ps: PodInfo[]): string[] {
