@@ -3,12 +3,12 @@
 // from the Kafka classpath that hack/deps.d/30-kafka.sh installs (same line as the zookeeper:3.8.x
 // image the operator deploys); Debian's /usr/share/java ZooKeeper 3.8.0 is the fallback.
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { DEFAULT_SPEC } from '../../operator/src/api/defaults.js';
 import type { ZooKeeperSpec } from '../../operator/src/api/types.js';
 import { renderZooCfg, type ZooKeeperServer } from '../../operator/src/render/config/zookeeper.js';
+import { fourLetterWord } from '../../operator/src/roll/observe-zookeeper.js';
 import { startProcess, waitFor, type ManagedProcess } from './procs.js';
 import { ZK_PORTS } from '../../packages/contract/src/index.js';
 
@@ -42,22 +42,8 @@ export function log4jConfig(): string | undefined {
   return existsSync(f) ? f : undefined;
 }
 
-/** Sends a ZooKeeper four-letter word and returns the reply ('' on any error). */
-export async function fourLetterWord(host: string, port: number, cmd: string, timeoutMs = 2000): Promise<string> {
-  return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
-    const s = net.connect({ host, port });
-    const done = () => {
-      s.destroy();
-      resolve(Buffer.concat(chunks).toString('utf8'));
-    };
-    s.setTimeout(timeoutMs, done);
-    s.once('connect', () => s.write(cmd));
-    s.on('data', (d: Buffer) => chunks.push(d));
-    s.once('end', done);
-    s.once('error', done);
-  });
-}
+/** Sends a ZooKeeper four-letter word: the operator's own (whole reply, '' on error or timeout). */
+export { fourLetterWord };
 
 /** 'leader' | 'follower' when the server serves requests (it is part of a quorum), else null. */
 export async function zkMode(host: string, port: number): Promise<string | null> {

@@ -5,6 +5,7 @@
 // until the replica has its exact offset, so no acknowledged write is lost), and a later pass
 // restarts it like any replica. No slot goes uncovered during a roll, with one documented
 // exception: a cluster without any replica (replicasPerMaster 0), see below.
+import { byOrdinal } from './pods.js';
 import type { RedisRollMember, RedisRollState, RollDecision, RollPod } from './types.js';
 
 /**
@@ -21,10 +22,6 @@ export const REDIS_ROLL_MAX_LAG_BYTES = 1024 * 1024;
 export interface PlanRedisOptions {
   /** Override REDIS_ROLL_MAX_LAG_BYTES. */
   maxLagBytes?: number;
-}
-
-function byOrdinal(a: RollPod, b: RollPod): number {
-  return a.ordinal - b.ordinal;
 }
 
 export function replicaInSync(m: RedisRollMember, maxLagBytes = REDIS_ROLL_MAX_LAG_BYTES): boolean {
