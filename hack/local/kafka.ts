@@ -3,7 +3,7 @@
 // Jars: hack/deps.d/30-kafka.sh ($CACHETIER_CACHE/kafka-3.9.1/libs).
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { Kafka, logLevel } from 'kafkajs';
+import { Kafka, logLevel, type KafkaMessage } from 'kafkajs';
 import { DEFAULT_SPEC } from '../../operator/src/api/defaults.js';
 import type { KafkaSpec } from '../../operator/src/api/types.js';
 import { renderServerProperties } from '../../operator/src/render/config/kafka.js';
@@ -235,4 +235,36 @@ export async function startKafkaCluster(opts: KafkaClusterOptions): Promise<Kafk
     throw e;
   }
   return cluster;
+}
+
+/**
+ * Reads `topic` from the start through a fresh consumer group until `enough` says so or the
+ * timeout passes, and returns the numbers `take` picked out of the messages (undefined: skip).
+ */
+export async function consumeFromStart(
+  client: Kafka,
+  o: { topic: string; groupId: string; take: (m: KafkaMessage) => number | undefined; enough: (seen: Set<number>) => boolean; timeoutMs: number },
+): Promise<Set<number>> {
+  const consumer = client.consumer({ groupId: o.groupId, sessionTimeout: 15_000, heartbeatInterval: 1000 });
+  const seen = new Set<number>();
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topic: o.topic, fromBeginning: true });
+    let done!: () => void;
+    const all = new Promise<void>((r) => (done = r));
+    await consumer.run({
+      eachMessage: async ({ message }) => {
+        const n = o.take(message);
+        if (n === undefined) return;
+        seen.add(n);
+        if (o.enough(seen)) done();
+      },
+    });
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([all, new Promise<void>((r) => (timer = setTimeout(r, o.timeoutMs)))]);
+    clearTimeout(timer);
+  } finally {
+    await consumer.disconnect();
+  }
+  return seen;
 }

@@ -9,7 +9,7 @@ import YAML from 'yaml';
 import { resolve } from '../../../src/api/defaults.js';
 import type { CacheTier, TopicSpec } from '../../../src/api/types.js';
 import { createTopicManager, TOPIC_RESOURCE } from '../../../src/kafka/index.js';
-import { startKafkaCluster, type KafkaCluster } from '../../../../hack/local/kafka.js';
+import { consumeFromStart, startKafkaCluster, type KafkaCluster } from '../../../../hack/local/kafka.js';
 import { makeRootDir } from '../../../../hack/local/procs.js';
 import { startZooKeeperEnsemble, type ZooKeeperEnsemble } from '../../../../hack/local/zookeeper.js';
 
@@ -79,30 +79,18 @@ async function produce(topic: string, tag: string, n: number): Promise<void> {
 
 /** Reads everything tagged `tag` from the start of `topic` through a fresh consumer group. */
 async function consumeTagged(topic: string, tag: string, expected: number, timeoutMs = 90_000): Promise<Set<number>> {
-  const consumer = client.consumer({ groupId: `kafka-tier-${tag}-${Date.now()}`, sessionTimeout: 15_000, heartbeatInterval: 1000 });
-  const seen = new Set<number>();
-  await consumer.connect();
-  try {
-    await consumer.subscribe({ topic, fromBeginning: true });
-    let done!: () => void;
-    const all = new Promise<void>((r) => (done = r));
-    await consumer.run({
-      eachMessage: async ({ message }) => {
-        const v = JSON.parse(message.value?.toString() ?? '{}') as { tag?: string; seq?: number; productId?: number };
-        if (v.tag === tag && typeof v.seq === 'number') {
-          expect(message.key?.toString()).toBe(String(v.productId));
-          seen.add(v.seq);
-          if (seen.size >= expected) done();
-        }
-      },
-    });
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([all, new Promise<void>((r) => (timer = setTimeout(r, timeoutMs)))]);
-    clearTimeout(timer);
-  } finally {
-    await consumer.disconnect();
-  }
-  return seen;
+  return consumeFromStart(client, {
+    topic,
+    groupId: `kafka-tier-${tag}-${Date.now()}`,
+    timeoutMs,
+    take: (message) => {
+      const v = JSON.parse(message.value?.toString() ?? '{}') as { tag?: string; seq?: number; productId?: number };
+      if (v.tag !== tag || typeof v.seq !== 'number') return undefined;
+      expect(message.key?.toString()).toBe(String(v.productId));
+      return v.seq;
+    },
+    enough: (seen) => seen.size >= expected,
+  });
 }
 
 beforeAll(async () => {

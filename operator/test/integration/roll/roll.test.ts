@@ -18,7 +18,7 @@ import { Kafka, logLevel, type Admin, type ConfigResourceTypes, type Producer } 
 import { DEFAULT_SPEC } from '../../../src/api/defaults.js';
 import type { ZooKeeperSpec } from '../../../src/api/types.js';
 import type { RollComponent, RollPod } from '../../../src/roll/types.js';
-import { registeredBrokerIds, startKafkaCluster, type KafkaCluster } from '../../../../hack/local/kafka.js';
+import { consumeFromStart, registeredBrokerIds, startKafkaCluster, type KafkaCluster } from '../../../../hack/local/kafka.js';
 import { makeRootDir, repoRoot, startProcess, waitFor, type ManagedProcess } from '../../../../hack/local/procs.js';
 import { fourLetterWord, startZooKeeperEnsemble, zkMode, type ZooKeeperEnsemble } from '../../../../hack/local/zookeeper.js';
 
@@ -227,30 +227,19 @@ function startLoad(producer: Producer) {
 }
 
 async function consumeAll(want: Set<number>, timeoutMs = 120_000): Promise<Set<number>> {
-  const consumer = client.consumer({ groupId: `roll-check-${Date.now()}`, sessionTimeout: 15_000, heartbeatInterval: 1000 });
-  const seen = new Set<number>();
-  await consumer.connect();
-  try {
-    await consumer.subscribe({ topic: TOPIC, fromBeginning: true });
-    let done!: () => void;
-    const all = new Promise<void>((r) => (done = r));
-    let missing = want.size;
-    await consumer.run({
-      eachMessage: async ({ message }) => {
-        const id = (JSON.parse(message.value?.toString() ?? '{}') as { id?: number }).id;
-        if (typeof id === 'number' && !seen.has(id)) {
-          seen.add(id);
-          if (want.has(id) && --missing === 0) done();
-        }
-      },
-    });
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([all, new Promise<void>((r) => (timer = setTimeout(r, timeoutMs)))]);
-    clearTimeout(timer);
-  } finally {
-    await consumer.disconnect();
-  }
-  return seen;
+  const found = new Set<number>();
+  return consumeFromStart(client, {
+    topic: TOPIC,
+    groupId: `roll-check-${Date.now()}`,
+    timeoutMs,
+    take: (message) => {
+      const id = (JSON.parse(message.value?.toString() ?? '{}') as { id?: number }).id;
+      if (typeof id !== 'number') return undefined;
+      if (want.has(id)) found.add(id);
+      return id;
+    },
+    enough: () => found.size === want.size,
+  });
 }
 
 beforeAll(async () => {
