@@ -246,7 +246,12 @@ export class Reconciler {
     const out = await driveRolls(
       this.deps.kube,
       pass.resolved,
-      { statefulSets: { zookeeper: live('zookeeper'), kafka: live('kafka'), redis: live('redis') }, ...(redisBusy ? { redisBusy } : {}) },
+      {
+        statefulSets: { zookeeper: live('zookeeper'), kafka: live('kafka'), redis: live('redis') },
+        ...(redisBusy ? { redisBusy } : {}),
+        // The observe step listed the Redis pods this pass (unless that failed): not again.
+        ...(observed.podsListed ? { listed: { redis: observed.pods } } : {}),
+      },
       observer,
       this.deps.rolls.step,
     );

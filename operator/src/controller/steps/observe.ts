@@ -19,6 +19,8 @@ export interface RedisObservation {
   /** spec.replicas of the live StatefulSet (0 when absent). */
   currentReplicas: number;
   pods: PodInfo[];
+  /** `pods` is the API's answer (false: listing them failed, `pods` is empty). */
+  podsListed: boolean;
   /** Running pods with an IP, in ordinal order: what the orchestrator works on. */
   members: RedisMember[];
   /** The admin ACL user and its password: what the orchestrator authenticates with. */
@@ -51,7 +53,7 @@ function num(v: unknown): number {
 
 export async function observeRedis(kube: KubeClient, tier: ResolvedCacheTier): Promise<RedisObservation> {
   const { namespace } = tier.metadata;
-  const obs: RedisObservation = { currentReplicas: 0, pods: [], members: [], rolling: false, errors: [] };
+  const obs: RedisObservation = { currentReplicas: 0, pods: [], podsListed: false, members: [], rolling: false, errors: [] };
   try {
     obs.statefulSet = await kube.get({ apiVersion: 'apps/v1', kind: 'StatefulSet', namespace, name: childName(tier, 'redis') });
   } catch (err) {
@@ -60,6 +62,7 @@ export async function observeRedis(kube: KubeClient, tier: ResolvedCacheTier): P
   obs.currentReplicas = num((obs.statefulSet?.spec as { replicas?: unknown } | undefined)?.replicas);
   try {
     obs.pods = await kube.listPods(namespace, selectorLabels(tier, 'redis'));
+    obs.podsListed = true;
   } catch (err) {
     obs.errors.push(`list Redis pods: ${describeError(err)}`);
   }

@@ -20,6 +20,8 @@ export interface RollInputs {
   statefulSets: Partial<Record<RollComponent, KObject>>;
   /** Set while the Redis orchestration has work (members joining, slots moving): Redis waits. */
   redisBusy?: string;
+  /** Pods this pass already listed (the observe step's Redis pods): not listed again. */
+  listed?: Partial<Record<RollComponent, PodInfo[]>>;
 }
 
 export interface RollOutcome {
@@ -91,7 +93,7 @@ export async function driveRolls(
     const rev = revisionView(sts);
     let pods: PodInfo[];
     try {
-      pods = await kube.listPods(namespace, selectorLabels(tier, component));
+      pods = inputs.listed?.[component] ?? (await kube.listPods(namespace, selectorLabels(tier, component)));
     } catch (err) {
       out.errors.push(`list ${component} pods: ${describeError(err)}`);
       return out;

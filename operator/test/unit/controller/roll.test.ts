@@ -135,6 +135,13 @@ describe('driveRolls', () => {
     expect(out).toEqual({ events: [], errors: [] }); // not reported as a roll: a replicas change looks the same
   });
 
+  test('pods the pass already listed (the observe step\'s Redis pods) are used, not listed again', async () => {
+    const kube = new FakeKube(); // lists nothing: only the handed-in pods can be seen
+    const rolls = new FakeRolls();
+    await driveRolls(kube, tier, { statefulSets: { redis: sts('redis') }, listed: { redis: pods('redis', 6, () => 'old') } }, rolls.observers.forTier({}), rolls.step);
+    expect(rolls.calls.map((c) => [c.component, c.pods.length])).toEqual([['redis', 6]]);
+  });
+
   test('a planner that throws fails the pass (retried), nothing deleted', async () => {
     const kube = new FakeKube();
     kube.pods = pods('kafka', 3, () => 'old');

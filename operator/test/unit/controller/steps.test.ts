@@ -45,6 +45,7 @@ describe('orchestrateRedis', () => {
     currentReplicas: 0,
     pods: [],
     members: [],
+    podsListed: true,
     rolling: false,
     errors: [],
     ...over,
